@@ -1,0 +1,34 @@
+# make test  : create .venv if missing, install grokinterp with its dev extras, run the test suite
+# make demo  : create .venv if missing, install, train the canonical mod-113 model
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install test demo bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q -r requirements-torch.txt
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest -q
+
+demo: install
+	$(PY) -m grokinterp.train mod113 --stop-when-grokked
+	@echo "run written to checkpoints/mod113"
+
+bench: install
+	$(PY) -m grokinterp.bench train
+
+lint: install
+	$(PY) -m ruff check grokinterp tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache
