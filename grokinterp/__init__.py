@@ -1,0 +1,26 @@
+"""grokinterp: train small transformers that grok, keep every step of their history, and take them apart.
+
+Public API::
+
+    import grokinterp
+    run = grokinterp.load_run("checkpoints/mod113")
+    model = run.model(step=10_000)          # a TransformerLens hooked model
+"""
+
+from grokinterp.config import ConfigError, ModelConfig, RunConfig, TaskConfig, TrainConfig
+from grokinterp.presets import PRESETS, get_preset
+from grokinterp.runs import Run, load_run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRESETS",
+    "ConfigError",
+    "ModelConfig",
+    "Run",
+    "RunConfig",
+    "TaskConfig",
+    "TrainConfig",
+    "get_preset",
+    "load_run",
+]

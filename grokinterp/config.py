@@ -1,0 +1,274 @@
+"""Run configuration: plain dataclasses for the task, the model and the training, with a JSON round trip,
+dotted `--set section.key=value` overrides and validation that fails with one readable line.
+
+A `RunConfig` holds everything needed to rebuild the task (and its train/test split), the model and the
+optimiser of a run; it is written to `config.json` in the run directory. Validation errors are
+`ConfigError` (a `ValueError`); the CLI prints them as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+
+class ConfigError(ValueError):
+    """A user mistake in a configuration: unknown key, wrong type or value out of range."""
+
+
+MODULAR_OPS: dict[str, str] = {
+    # name -> formula (mod p), the operations of Power et al. 2022 (Table/Fig. 4) plus x*y
+    "add": "x+y",
+    "sub": "x-y",
+    "mul": "x*y",
+    "div": "x/y",
+    "odd_div": "x/y if y is odd else x-y",
+    "x2_y2": "x^2+y^2",
+    "x2_xy_y2": "x^2+xy+y^2",
+    "x2_xy_y2_x": "x^2+xy+y^2+x",
+    "x3_xy": "x^3+xy",
+    "x3_xy2_y": "x^3+xy^2+y",
+}
+DIVISION_OPS = frozenset({"div", "odd_div"})
+
+
+def is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    return all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+@dataclass
+class TaskConfig:
+    """Which data set, and how it is split into train and test."""
+
+    family: str = "modular"
+    op: str = "add"  # one of MODULAR_OPS
+    p: int = 113  # modulus; inputs are [a, b, =] with '=' the token p
+    frac_train: float = 0.3  # fraction of all valid (a, b) pairs used for training
+    seed: int = 0  # seed of the train/test split
+
+    def validate(self) -> None:
+        if self.family != "modular":
+            raise ConfigError(f"task.family: unknown task family {self.family!r} (known: 'modular')")
+        if self.op not in MODULAR_OPS:
+            raise ConfigError(f"task.op: unknown operation {self.op!r} (known: {', '.join(MODULAR_OPS)})")
+        if self.p < 2:
+            raise ConfigError(f"task.p must be >= 2, got {self.p}")
+        if self.op in DIVISION_OPS and not is_prime(self.p):
+            raise ConfigError(f"task.op={self.op!r} needs a prime modulus (inverses mod p), got p={self.p}")
+        if not 0.0 < self.frac_train < 1.0:
+            raise ConfigError(f"task.frac_train must be in (0, 1), got {self.frac_train}")
+
+
+@dataclass
+class ModelConfig:
+    """A TransformerLens-native transformer (see `grokinterp.models`)."""
+
+    n_layers: int = 1
+    d_model: int = 128
+    n_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    act_fn: str = "relu"  # relu | gelu
+    normalization_type: str | None = None  # None | "LN"
+    attn_only: bool = False
+    init: str = "paper"  # "paper": N(0, 1/d_model), W_U N(0, 1/d_vocab_out) (Nanda et al.); "tl": TL gpt2 init
+    biases: str = "mlp"  # which biases train: "mlp" (b_in, b_out; the paper), "all", or "none" (all frozen at 0)
+    seed: int = 0  # seed of the parameter init
+
+    def validate(self) -> None:
+        for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.act_fn not in ("relu", "gelu"):
+            raise ConfigError(f"model.act_fn must be 'relu' or 'gelu', got {self.act_fn!r}")
+        if self.normalization_type not in (None, "LN"):
+            raise ConfigError(f"model.normalization_type must be null or 'LN', got {self.normalization_type!r}")
+        if self.init not in ("paper", "tl"):
+            raise ConfigError(f"model.init must be 'paper' or 'tl', got {self.init!r}")
+        if self.biases not in ("mlp", "all", "none"):
+            raise ConfigError(f"model.biases must be 'mlp', 'all' or 'none', got {self.biases!r}")
+
+
+@dataclass
+class TrainConfig:
+    """AdamW on the answer-position cross-entropy, with a dense checkpoint schedule."""
+
+    steps: int = 25_000  # optimizer steps (the step budget)
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-8
+    warmup_steps: int = 10  # linear warm-up: lr * min(step / warmup_steps, 1), so the first step has lr 0
+    batch_size: int = 0  # 0 = full batch
+    engine: str = "fused"  # "fused" (only what the loss needs) or "hooked" (the TL forward)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    log_every: int = 10  # metrics row every N steps (and at every checkpoint)
+    ckpt_every: int = 100  # linear part of the checkpoint schedule
+    ckpt_log_points: int = 20  # log-spaced checkpoints between step 1 and ckpt_every
+    grok_threshold: float = 0.99  # test accuracy that counts as grokked (--stop-when-grokked)
+    seed: int = 0  # minibatch order (unused with full batch)
+
+    def validate(self) -> None:
+        if self.steps < 0:
+            raise ConfigError(f"train.steps must be >= 0, got {self.steps}")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"train.betas must be two numbers in [0, 1), got {list(self.betas)}")
+        if self.eps <= 0:
+            raise ConfigError(f"train.eps must be > 0, got {self.eps}")
+        for name in ("warmup_steps", "batch_size", "ckpt_log_points"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("log_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.engine not in ("fused", "hooked"):
+            raise ConfigError(f"train.engine must be 'fused' or 'hooked', got {self.engine!r}")
+        dev = self.device
+        if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+            raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N or mps, got {dev!r}")
+        if not 0.0 < self.grok_threshold <= 1.0:
+            raise ConfigError(f"train.grok_threshold must be in (0, 1], got {self.grok_threshold}")
+
+
+# Keys that may differ between a run directory and the command that resumes it.
+RESUMABLE_KEYS = frozenset({"train.steps", "train.device", "train.log_every", "train.grok_threshold"})
+
+
+@dataclass
+class RunConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = ""  # the preset this config started from, for the record
+
+    def validate(self) -> RunConfig:
+        self.task.validate()
+        self.model.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["train"]["betas"] = list(self.train.betas)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"config must be a JSON object, got {type(d).__name__}")
+        kwargs: dict[str, Any] = {}
+        sections = {f.name: f for f in fields(cls)}
+        for key, value in d.items():
+            if key not in sections:
+                raise ConfigError(f"unknown config section {key!r} (known: {', '.join(sections)})")
+            section_type = _SECTION_TYPES.get(key)
+            if section_type is None:
+                kwargs[key] = _coerce(key, value, str)
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(f"config section {key!r} must be an object, got {type(value).__name__}")
+            hints = get_type_hints(section_type)
+            known = {f.name for f in fields(section_type)}
+            sub = {}
+            for k, v in value.items():
+                if k not in known:
+                    raise ConfigError(f"unknown config key '{key}.{k}' (known: {', '.join(sorted(known))})")
+                sub[k] = _coerce(f"{key}.{k}", v, hints[k])
+            kwargs[key] = section_type(**sub)
+        return cls(**kwargs).validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        return cls.from_dict(json.loads(text))
+
+    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> RunConfig:
+        """Return a copy with `section.key=value` overrides applied (values parsed as JSON, else as strings)."""
+        d = self.to_dict()
+        items = overrides.items() if isinstance(overrides, dict) else (_split_override(o) for o in overrides)
+        for dotted, value in items:
+            parts = dotted.split(".")
+            if len(parts) != 2 or parts[0] not in _SECTION_TYPES:
+                raise ConfigError(
+                    f"bad override key {dotted!r}: expected section.key with section one of "
+                    f"{', '.join(_SECTION_TYPES)}"
+                )
+            section, key = parts
+            if key not in d[section]:
+                known = ", ".join(sorted(d[section]))
+                raise ConfigError(f"unknown config key {dotted!r} (known {section} keys: {known})")
+            d[section][key] = value
+        return RunConfig.from_dict(d)
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """Dotted keys whose values differ between two configs."""
+        a, b = self.to_dict(), other.to_dict()
+        out = []
+        for section in _SECTION_TYPES:
+            for k in a[section]:
+                if a[section][k] != b[section][k]:
+                    out.append(f"{section}.{k}")
+        return out
+
+
+_SECTION_TYPES = {"task": TaskConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def _split_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ConfigError(f"bad override {text!r}: expected key=value, e.g. train.weight_decay=0.3")
+    key, raw = text.split("=", 1)
+    raw = raw.strip()
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare string such as `fused`
+    if raw in ("None", "none"):
+        value = None
+    return key.strip(), value
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Check `value` against the annotation `tp`, converting the lossless cases (int -> float, list -> tuple)."""
+    origin = get_origin(tp)
+    if origin is Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner)
+    if origin is tuple:
+        args = get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{key} must be a list of {len(args)} values, got {value!r}")
+        return tuple(_coerce(key, v, a) for v, a in zip(value, args))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {tp!r}")  # pragma: no cover

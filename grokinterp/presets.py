@@ -1,0 +1,55 @@
+"""Named run configurations. `get_preset(name)` returns a fresh `RunConfig`; `PRESETS` lists the names.
+
+`mod113` is the model and optimiser of Nanda et al. 2023 ("Progress measures for grokking via mechanistic
+interpretability"), from their `transformers.py` Config and the saved runs' configs:
+- task: (a + b) mod 113 on `[a, b, =]`, all 113^2 pairs, 30% train (3830 pairs); the paper splits with
+  Python `random.shuffle(seed=0)`, we with a seeded torch permutation (same sizes, different pairs);
+- model: 1 layer, d_model 128, 4 heads of d_head 32, d_mlp 512, ReLU, no LayerNorm, output over all 114
+  tokens; init randn/sqrt(d_model), W_U randn/sqrt(d_vocab); only the MLP biases exist (attention biases
+  of the TL-native model are frozen at 0);
+- optimiser: AdamW lr 1e-3, weight decay 1.0, betas (0.9, 0.98), 10-step linear warm-up, full batch;
+- checkpoints every 100 steps (the paper's `save_every`), plus 20 log-spaced ones in the first 100.
+The paper trains 40k epochs and marks memorisation / circuit formation / cleanup at 1.4k / 9.4k / 14k;
+our budget of 25k steps passes cleanup with margin on CPU.
+`mod113-small` is a CPU-friendly variant (p = 53, d_model 64) that groks in a few thousand steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from grokinterp.config import ConfigError, ModelConfig, RunConfig, TaskConfig, TrainConfig
+
+
+def _mod113() -> RunConfig:
+    return RunConfig(
+        task=TaskConfig(family="modular", op="add", p=113, frac_train=0.3, seed=0),
+        model=ModelConfig(n_layers=1, d_model=128, n_heads=4, d_head=32, d_mlp=512, act_fn="relu",
+                          normalization_type=None, init="paper", biases="mlp", seed=0),
+        train=TrainConfig(steps=25_000, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), warmup_steps=10,
+                          batch_size=0, log_every=10, ckpt_every=100, ckpt_log_points=20),
+        preset="mod113",
+    )
+
+
+def _mod_small() -> RunConfig:
+    cfg = _mod113()
+    cfg.task.p = 53
+    cfg.task.frac_train = 0.4
+    cfg.model.d_model, cfg.model.n_heads, cfg.model.d_head, cfg.model.d_mlp = 64, 4, 16, 256
+    cfg.train.steps = 6000
+    cfg.train.ckpt_every = 50
+    cfg.preset = "mod113-small"
+    return cfg
+
+
+PRESETS: dict[str, Callable[[], RunConfig]] = {
+    "mod113": _mod113,
+    "mod113-small": _mod_small,
+}
+
+
+def get_preset(name: str) -> RunConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return PRESETS[name]().validate()

@@ -1,0 +1,17 @@
+"""Task families. `make_task(cfg)` builds the data and its seeded train/test split."""
+
+from __future__ import annotations
+
+from grokinterp.config import TaskConfig
+from grokinterp.tasks.base import Task
+from grokinterp.tasks.modular import make_modular_task, modular_pairs, split_indices
+
+
+def make_task(cfg: TaskConfig) -> Task:
+    cfg.validate()
+    if cfg.family == "modular":
+        return make_modular_task(cfg)
+    raise ValueError(f"unknown task family {cfg.family!r}")  # validate() already refuses it
+
+
+__all__ = ["Task", "make_task", "modular_pairs", "split_indices"]
