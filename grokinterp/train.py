@@ -146,7 +146,7 @@ def _open_run(cfg: RunConfig, store: RunStore) -> tuple[RunConfig, bool]:
     if not store.exists():
         return cfg, False
     try:
-        saved = RunConfig.from_dict(store.read_config())
+        saved = config_from_record(store.read_config())
     except (ConfigError, FileNotFoundError) as e:
         raise ConfigError(f"{store.path} holds a run whose config.json cannot be read ({e})") from None
     diff = [k for k in saved.differences(cfg) if k not in RESUMABLE_KEYS]

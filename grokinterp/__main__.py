@@ -1,0 +1,5 @@
+import sys
+
+from grokinterp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""The `grokinterp` console script.
+
+    grokinterp presets                  list the named configurations
+    grokinterp train PRESET [...]       same as `python -m grokinterp.train PRESET [...]`
+    grokinterp info RUN                 summary of a run directory, with every checkpoint verified
+    grokinterp bench train [...]        same as `python -m grokinterp.bench train [...]`
+
+User mistakes print one line on stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _presets(_: list[str]) -> int:
+    from grokinterp.presets import PRESETS, get_preset
+
+    for name in PRESETS:
+        cfg = get_preset(name)
+        t, m = cfg.task, cfg.model
+        print(f"{name:<14} {t.op} mod {t.p}, frac_train {t.frac_train}, {m.n_layers}L d_model {m.d_model} "
+              f"d_mlp {m.d_mlp}, wd {cfg.train.weight_decay}, {cfg.train.steps} steps")
+    return 0
+
+
+def _info(argv: list[str]) -> int:
+    from grokinterp.runs import load_run
+
+    p = argparse.ArgumentParser(prog="grokinterp info")
+    p.add_argument("run")
+    args = p.parse_args(argv)
+    try:
+        run = load_run(args.run)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    steps = run.steps
+    print(f"run       {run.path} (preset {run.config.preset or '-'})")
+    print(f"task      {run.config.task.op} mod {run.config.task.p}, frac_train {run.config.task.frac_train}")
+    print(f"ckpts     {len(steps)}" + (f", steps {steps[0]}..{steps[-1]}" if steps else ""))
+    rows = run.metrics
+    if rows:
+        last = rows[-1]
+        print(f"last      step {last['step']}: train_acc {last['train_acc']:.4f} test_acc {last['test_acc']:.4f} "
+              f"test_loss {last['test_loss']:.3g} weight_norm {last['weight_norm']:.2f}")
+        grok = next((r["step"] for r in rows if r["test_acc"] >= run.config.train.grok_threshold), None)
+        print(f"grokked   {'step ' + str(grok) if grok is not None else 'not yet'}")
+    bad = {f: err for f, err in run.store.verify().items() if err}
+    for f, err in bad.items():
+        print(f"CORRUPT   {f}: {err}")
+    print("verified  " + ("all files match the manifest" if not bad else f"{len(bad)} file(s) fail"))
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"presets": "list presets", "train": "train a preset", "info": "summarise a run directory",
+                "bench": "benchmarks"}
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "presets":
+        return _presets(rest)
+    if cmd == "train":
+        from grokinterp.train import main as train_main
+
+        return train_main(rest)
+    if cmd == "info":
+        return _info(rest)
+    if cmd == "bench":
+        from grokinterp.bench import main as bench_main
+
+        return bench_main(rest)
+    print(f"error: unknown command {cmd!r} (commands: {', '.join(commands)})", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Shared tiny configurations for the tests (p = 13..31, d_model 32)."""
+
+from __future__ import annotations
+
+from grokinterp.config import RunConfig
+from grokinterp.presets import get_preset
+
+TINY = {
+    "task.p": 17, "task.frac_train": 0.5,
+    "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 64,
+    "train.steps": 60, "train.ckpt_every": 20, "train.ckpt_log_points": 4, "train.log_every": 5,
+    "train.device": "cpu",
+}
+
+# groks (test accuracy >= 0.99) in ~700 full-batch steps: p = 23, 60% train, lr 1e-2, weight decay 1
+GROKS = {
+    "task.p": 23, "task.frac_train": 0.6,
+    "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 128,
+    "train.lr": 1e-2, "train.steps": 2000, "train.ckpt_every": 100, "train.log_every": 10,
+    "train.device": "cpu",
+}
+
+
+def tiny(**overrides) -> RunConfig:
+    return get_preset("mod113").with_overrides({**TINY, **overrides})
+
+
+def as_set_args(overrides: dict) -> list[str]:
+    out = []
+    for k, v in overrides.items():
+        out += ["--set", f"{k}={v}"]
+    return out

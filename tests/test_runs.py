@@ -1,0 +1,100 @@
+"""load_run / Run: the public reading API, corruption handling, no pickle on the load path."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+import grokinterp
+from grokinterp import engine
+from grokinterp.models import named_tensors
+from grokinterp.store import CheckpointError
+from grokinterp.train import train
+from tests.helpers import tiny
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny(), out, progress=False)
+    return out
+
+
+def test_run_api(run_dir):
+    run = grokinterp.load_run(run_dir)
+    assert run.config == tiny()
+    assert run.steps[0] == 0 and run.steps[-1] == 60
+    steps, values = run.metric("test_loss")
+    assert steps == [r["step"] for r in run.metrics] and len(values) == len(steps)
+    # Run.model(step) is a hooked TL model carrying that checkpoint's weights
+    m20, m60 = run.model(20), run.model(60)
+    assert torch.equal(m60.W_E, run.state_dict(60)["embed.weight"])
+    assert not torch.equal(m20.W_E, m60.W_E)
+    task = run.task()
+    _, cache = m60.run_with_cache(task.tokens[:5])
+    assert cache["blocks.0.mlp.hook_post"].shape == (5, 3, 64)
+    assert cache["blocks.0.attn.hook_pattern"].shape == (5, 4, 3, 3)
+
+
+def test_stacked_checkpoints_feed_the_fused_forward(run_dir):
+    run = grokinterp.load_run(run_dir)
+    steps, stacked = run.stacked([0, 20, 60])
+    assert steps == [0, 20, 60]
+    assert stacked["embed.weight"].shape == (3, 18, 32)
+    task = run.task()
+    x = task.tokens[task.test_idx]
+    for i, step in enumerate(steps):
+        params = {k: v[i] for k, v in stacked.items()}
+        ref = engine.hooked_logits(run.model(step), x, task.answer_pos)
+        got = engine.fused_logits(params, run.config.model, x, task.answer_pos)
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_model_load_changes_parameters(run_dir):
+    """TL #1587: a bridge round trip once silently loaded nothing; check the load really moves weights."""
+    run = grokinterp.load_run(run_dir)
+    fresh = named_tensors(run.model(0))
+    loaded = named_tensors(run.model(60))
+    changed = [k for k in fresh if not torch.equal(fresh[k], loaded[k])]
+    assert "embed.weight" in changed and "blocks.0.mlp.in.weight" in changed
+
+
+def test_corrupted_checkpoint_names_the_file_and_spares_the_rest(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    path = copy / "ckpt" / "step_00000020.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01  # one flipped bit in tensor data: safetensors alone would load it silently
+    path.write_bytes(bytes(data))
+    run = grokinterp.load_run(copy)
+    with pytest.raises(CheckpointError, match="step_00000020.safetensors"):
+        run.model(20)
+    run.model(40)  # the others still load
+    trunc = copy / "ckpt" / "step_00000040.safetensors"
+    trunc.write_bytes(trunc.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="step_00000040.safetensors"):
+        run.state_dict(40)
+    assert torch.equal(run.state_dict(60)["embed.weight"], grokinterp.load_run(run_dir).state_dict(60)["embed.weight"])
+
+
+def test_no_pickle_on_the_load_path(run_dir, monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("pickle used on a load path")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    run = grokinterp.load_run(run_dir)
+    run.model(60)
+    run.stacked()
+    run.task()
+    assert run.metrics
+
+
+def test_load_run_of_missing_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        grokinterp.load_run(tmp_path / "nope")
