@@ -234,7 +234,7 @@ def _split_override(text: str) -> tuple[str, Any]:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw  # a bare string such as `fused`
-    if raw in ("None", "none"):
+    if raw == "None":  # Python spelling of JSON null; a bare `none` stays a string (model.biases=none)
         value = None
     return key.strip(), value
 

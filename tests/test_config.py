@@ -62,8 +62,6 @@ def test_int_accepted_for_float_field():
     assert cfg.train.lr == 1.0 and type(cfg.train.lr) is float
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _split_override maps the bare value 'none' to None, so the valid "
-                                       "string value model.biases='none' cannot be set with --set")
 def test_biases_none_override():
     assert RunConfig().with_overrides(["model.biases=none"]).model.biases == "none"
 

@@ -15,14 +15,6 @@ from grokinterp.models import build_model, is_bias, named_tensors, trainable_par
 D_VOCAB = 7
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall badly on a busy 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 N_CTX = 12  # long enough that some attention calls take the einsum path (n_query * seq > 64)
 
 
