@@ -7,7 +7,8 @@ read at `answer_pos`, and differs only in what it skips and in floating-point su
 
 - Layer 0 sees only `W_E[token] + W_pos[pos]`, a function of (token, position). When the batch is larger
   than the vocabulary, the layer-0 LayerNorm and the Q/K/V projections are computed once per
-  (token, position) pair and gathered, instead of once per example.
+  (token, position) pair, the attention score of every (query pair, key pair) once per head, and each
+  example gathers its scores and values from these tables instead of recomputing them.
 - The last layer computes queries, attention, MLP and unembedding only at the answer positions (keys and
   values still at every position they can see).
 
@@ -58,7 +59,9 @@ def fused_logits(
     tokens = tokens[:, :seq]
     n_heads, d_head = cfg.n_heads, cfg.d_head
     d_vocab = params["embed.weight"].shape[0]
-    use_tables = batch > d_vocab
+    # per-(token, position) tables pay when there are more examples than tokens, and the (head, row, row)
+    # score table stays small (16M entries at most)
+    use_tables = batch > d_vocab and cfg.n_heads * (d_vocab * seq) ** 2 <= 2**24
     ans = torch.tensor(answer_pos, device=tokens.device)
 
     if use_tables:
@@ -75,32 +78,38 @@ def fused_logits(
     for layer in range(cfg.n_layers):
         pre = f"blocks.{layer}"
         last = layer == cfg.n_layers - 1
-        w_qkv = torch.cat([params[f"{pre}.attn.{n}.weight"] for n in "qkv"])
-        b_qkv = torch.cat([params[f"{pre}.attn.{n}.bias"] for n in "qkv"])
-        if layer == 0 and use_tables:
-            qkv = F.embedding(flat, F.linear(h_tab, w_qkv, b_qkv))  # one gather for q, k and v
-        else:
-            qkv = F.linear(_ln(params, f"{pre}.ln1", cfg, x), w_qkv, b_qkv)
-        q, k, v = qkv.split(n_heads * d_head, dim=-1)
-        if last:
-            q = q[:, ans]
         q_pos = ans if last else all_pos
-        nq = q.shape[1]
-        q = q.reshape(batch, nq, n_heads, d_head)
-        k = k.reshape(batch, seq, n_heads, d_head)
-        v = v.reshape(batch, seq, n_heads, d_head)
-        if nq * seq <= 64:  # tiny attention: broadcasting beats many tiny batched matmuls
-            scores = (q[:, :, None] * k[:, None]).sum(-1) / math.sqrt(d_head)  # (batch, q, k, head)
-            causal = all_pos[None, :] > q_pos[:, None]  # (q, k): key after query
-            if bool(causal.any()):
-                scores = scores.masked_fill(causal[None, :, :, None], float("-inf"))
-            pattern = scores.softmax(dim=2)
+        nq = len(q_pos)
+        w = {n: params[f"{pre}.attn.{n}.weight"] for n in "qkv"}
+        b = {n: params[f"{pre}.attn.{n}.bias"] for n in "qkv"}
+        causal = all_pos[None, :] > q_pos[:, None]  # (q, k): key after query, masked
+        if layer == 0 and use_tables:
+            n_rows = h_tab.shape[0]
+            q_tab = F.linear(h_tab, w["q"], b["q"]).view(n_rows, n_heads, d_head)
+            k_tab = F.linear(h_tab, w["k"], b["k"]).view(n_rows, n_heads, d_head)
+            # every (query row, key row) score at once, then a gather per example: (head, rows, rows)
+            s_tab = torch.einsum("qhd,khd->hqk", q_tab, k_tab) / math.sqrt(d_head)
+            q_rows = flat[:, ans] if last else flat
+            pair = q_rows[:, :, None] * n_rows + flat[:, None, :]  # (batch, q, k)
+            scores = s_tab.reshape(n_heads, -1)[:, pair.reshape(-1)].view(n_heads, batch, nq, seq)
+            scores = scores.permute(1, 2, 3, 0)  # (batch, q, k, head)
+            v = F.embedding(flat, F.linear(h_tab, w["v"], b["v"])).view(batch, seq, n_heads, d_head)
+        else:
+            h = _ln(params, f"{pre}.ln1", cfg, x)
+            k = F.linear(h, w["k"], b["k"]).view(batch, seq, n_heads, d_head)
+            v = F.linear(h, w["v"], b["v"]).view(batch, seq, n_heads, d_head)
+            q = F.linear(h[:, ans] if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
+            if nq * seq <= 64:  # tiny attention: broadcasting beats many tiny batched matmuls
+                scores = (q[:, :, None] * k[:, None]).sum(-1) / math.sqrt(d_head)  # (batch, q, k, head)
+            else:
+                scores = torch.einsum("bqhd,bkhd->bqkh", q, k) / math.sqrt(d_head)
+        if bool(causal.any()):
+            scores = scores.masked_fill(causal[None, :, :, None], float("-inf"))
+        pattern = scores.softmax(dim=2)
+        if nq * seq <= 64:
             z = (pattern[..., None] * v[:, None]).sum(2)  # (batch, q, head, d_head)
         else:
-            scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(d_head)
-            causal = all_pos[None, :] > q_pos[:, None]
-            scores = scores.masked_fill(causal, float("-inf"))
-            z = torch.einsum("bhqk,bkhd->bqhd", scores.softmax(dim=-1), v)
+            z = torch.einsum("bqkh,bkhd->bqhd", pattern, v)
         attn_out = F.linear(z.reshape(batch, nq, n_heads * d_head), params[f"{pre}.attn.o.weight"],
                             params[f"{pre}.attn.o.bias"])
         x = (x[:, ans] if last and not x_at_ans else x) + attn_out
