@@ -170,7 +170,9 @@ def _forward(model, params, cfg: RunConfig, tokens, answer_pos):
     return engine.fused_logits(params, cfg.model, tokens, answer_pos)
 
 
-def train(cfg: RunConfig, out: str | Path, *, stop_when_grokked: bool = False, progress: bool | None = None) -> TrainResult:
+def train(
+    cfg: RunConfig, out: str | Path, *, stop_when_grokked: bool = False, progress: bool | None = None
+) -> TrainResult:
     """Train (or resume) the run `cfg` into the directory `out`."""
     from tqdm.auto import tqdm
 

@@ -108,7 +108,8 @@ def test_frozen_biases_get_no_gradient():
 
 
 def test_load_tensors_round_trip():
-    cfg_a, cfg_b = small(n_layers=2, normalization_type="LN", seed=1), small(n_layers=2, normalization_type="LN", seed=2)
+    cfg_a = small(n_layers=2, normalization_type="LN", seed=1)
+    cfg_b = small(n_layers=2, normalization_type="LN", seed=2)
     a, b = build_model(cfg_a, 7, 7, 3), build_model(cfg_b, 7, 7, 3)
     tokens = torch.randint(0, 7, (6, 3))
     with torch.no_grad():

@@ -121,7 +121,7 @@ def test_unknown_step_message(tmp_path: Path) -> None:
 
 def test_only_latest_resume_kept(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    s = make_run(run)
+    make_run(run)
     on_disk = sorted(p.name for p in (run / "ckpt").glob("resume_*"))
     assert on_disk == ["resume_00000300.safetensors"]
     assert sorted(p.name for p in (run / "ckpt").glob("step_*")) == [
