@@ -150,6 +150,59 @@ def print_train(r: dict) -> None:
     print(f"fused/hooked speedup: {speedup:.2f}x")
 
 
+def bench_progress(run_path: str, steps_limit: int | None = None) -> dict:
+    """Time `progress.measures` (fused forward on stacked checkpoints) against a loop that loads every
+    checkpoint into a hooked TL model and runs `run_with_cache` on all pairs; compare the numbers."""
+    from grokinterp import progress
+    from grokinterp.runs import load_run
+
+    run = load_run(run_path)
+    steps = run.steps if steps_limit is None else run.steps[:: max(1, len(run.steps) // steps_limit)]
+    t0 = time.perf_counter()
+    table = progress.measures(run, steps, progress=False)
+    t_vec = time.perf_counter() - t0
+    key_freqs = list(table.key_freqs)
+    p = table.p
+    t0 = time.perf_counter()
+    task = run.task()
+    labels = task.labels[:, 0]
+    loop_rows = []
+    with torch.no_grad():
+        for step in steps:
+            model = run.model(step)
+            logits, cache = model.run_with_cache(task.tokens)
+            sd = run.state_dict(step)
+            loop_rows.append(progress._measures_from_logits(logits[:, -1], sd, labels, task.train_idx,
+                                                            task.test_idx, key_freqs, p))
+    t_loop = time.perf_counter() - t0
+    worst, worst_col = 0.0, ""
+    for col in loop_rows[0]:
+        for i, row in enumerate(loop_rows):
+            a, b = table[col][i], row[col]
+            err = abs(a - b) / max(abs(b), 1e-3)  # relative, absolute below 1e-3
+            if err > worst:
+                worst, worst_col = err, col
+    return {"run": run_path, "n_ckpt": len(steps), "vectorised_s": t_vec, "loop_s": t_loop,
+            "max_rel_diff": worst, "worst_column": worst_col, "key_freqs": key_freqs,
+            "threads": torch.get_num_threads()}
+
+
+def print_progress(r: dict) -> None:
+    rows = [
+        ("run", r["run"]),
+        ("checkpoints", str(r["n_ckpt"])),
+        ("key frequencies", ", ".join(map(str, r["key_freqs"]))),
+        ("torch threads", str(r["threads"])),
+        ("vectorised (progress.measures) s", f"{r['vectorised_s']:.1f}"),
+        ("loop (TL model + run_with_cache) s", f"{r['loop_s']:.1f}"),
+        ("max rel diff of any measure", f"{r['max_rel_diff']:.1e} ({r['worst_column']})"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    print(f"vectorised/loop speedup: {r['loop_s'] / r['vectorised_s']:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grokinterp.bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -157,7 +210,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="mod113")
     p.add_argument("--steps", type=int, default=50, help="timed steps per engine and repeat (default 50)")
     p.add_argument("--repeats", type=int, default=3)
+    q = sub.add_parser("progress", help="progress measures over all checkpoints: vectorised vs a TL loop")
+    q.add_argument("--run", default="checkpoints/mod113", help="a trained mod-113 run (default checkpoints/mod113)")
+    q.add_argument("--max-checkpoints", type=int, default=None, help="use about this many, evenly spaced")
     args = parser.parse_args(argv)
+    if args.what == "progress":
+        from pathlib import Path
+
+        if not (Path(args.run) / "config.json").exists():
+            print(f"error: no run at {args.run}; train one first: python -m grokinterp.train mod113", file=sys.stderr)
+            return 2
+        print_progress(bench_progress(args.run, args.max_checkpoints))
+        return 0
     if args.steps < 1 or args.repeats < 1:
         print("error: --steps and --repeats must be >= 1", file=sys.stderr)
         return 2

@@ -139,8 +139,9 @@ def load_tensors_(model: torch.nn.Module, tensors: dict[str, Tensor]) -> None:
     unexpected = sorted(set(tensors) - set(live))
     if missing or unexpected:
         raise ValueError(f"checkpoint does not fit the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for name, t in live.items():  # check every shape before copying anything
+        if tensors[name].shape != t.shape:
+            raise ValueError(f"checkpoint tensor {name} has shape {tuple(tensors[name].shape)}, "
+                             f"model expects {tuple(t.shape)}")
     for name, t in live.items():
-        src = tensors[name]
-        if src.shape != t.shape:
-            raise ValueError(f"checkpoint tensor {name} has shape {tuple(src.shape)}, model expects {tuple(t.shape)}")
-        t.copy_(src.to(device=t.device, dtype=t.dtype))
+        t.copy_(tensors[name].to(device=t.device, dtype=t.dtype))

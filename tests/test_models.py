@@ -149,3 +149,12 @@ def test_load_tensors_refuses_mismatch():
     other = named_tensors(build_model(small(d_model=24, d_head=12), 7, 7, 3))
     with pytest.raises(ValueError):
         load_tensors_(model, other)
+
+
+def test_failed_load_leaves_the_model_untouched():
+    a = build_model(ModelConfig(d_model=16, n_heads=2, d_head=8, d_mlp=24, seed=1), 7, 8, 3)
+    b = build_model(ModelConfig(d_model=16, n_heads=2, d_head=8, d_mlp=24, seed=2), 7, 7, 3)
+    before = {k: v.clone() for k, v in named_tensors(b).items()}
+    with pytest.raises(ValueError, match="unembed.weight"):
+        load_tensors_(b, named_tensors(a))
+    assert all(torch.equal(before[k], v) for k, v in named_tensors(b).items())
