@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.helpers import GROKS, tiny
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
@@ -21,3 +23,14 @@ def _seed_torch():
     """Every test starts from the same global torch RNG state."""
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def grokked_run(tmp_path_factory):
+    """A tiny model trained until well after it groks (about 20 s): shared by the end-to-end tests."""
+    from grokinterp import load_run
+    from grokinterp.train import train
+
+    out = tmp_path_factory.mktemp("grokked") / "run"
+    train(tiny(**GROKS), out, progress=False)
+    return load_run(out)

@@ -1,0 +1,237 @@
+"""Progress measures over every checkpoint of a run (Nanda et al. 2023, "Progress measures for grokking via
+mechanistic interpretability", section 5 and appendix C).
+
+`measures(run)` evaluates every checkpoint on all p^2 inputs with the fused forward (a pure function of the
+stacked checkpoint tensors) and returns a `ProgressTable`, one row per checkpoint:
+
+- `train_loss`, `test_loss`, `train_acc`, `test_acc`: as training defines them (cross-entropy over all
+  d_vocab_out logits at the answer position, float64), on the run's own split.
+- `restricted_loss` (and `restricted_acc`): cross-entropy, over **all** p^2 pairs (the notebook's default
+  `mode='all'`), of the logits restricted to the key frequencies: L_r = sum_k P_{cos k}(L) + P_{sin k}(L),
+  plus the mean over pairs of L - L_r (equivalently, keeping the constant component). P_u is the projection
+  on the unit direction u = cos(w_k(a+b)) or sin(w_k(a+b)) of the pair axis; L is the p^2 x p matrix of
+  number logits ('=' dropped, as in the paper's analysis).
+- `excluded_loss` (and `excluded_acc`): cross-entropy on the **train** pairs of L - sum_k P_{cos k}(L) +
+  P_{sin k}(L), without correction (the paper's "full" excluded loss).
+- `gini_W_E`, `gini_W_L`: Gini coefficient of the per-frequency Fourier norms (constant excluded) of the
+  number embedding W_E (p x d_model) and of the neuron-logit map W_L = W_U^T W_out (p x d_mlp); see
+  `grokinterp.analysis.fourier.gini`. The paper published no code for these; this choice is ours.
+- `weight_sq` (total sum of squared parameters, the paper's measure) and `weight_norm` (its square root).
+
+Key frequencies default to those of the final checkpoint's embedding (`fourier.key_frequencies`), used
+for every checkpoint, as the paper's notebook does.
+
+`phases(table)` splits training into memorisation, circuit formation and cleanup by the rules in its
+docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from grokinterp import engine
+from grokinterp.analysis import fourier
+from grokinterp.runs import Run
+
+COLUMNS = (
+    "step", "train_loss", "test_loss", "train_acc", "test_acc", "restricted_loss", "restricted_acc",
+    "excluded_loss", "excluded_acc", "gini_W_E", "gini_W_L", "weight_sq", "weight_norm",
+)
+
+
+@dataclass(frozen=True)
+class ProgressTable:
+    """Columns of equal length (one entry per checkpoint), plus the key frequencies used."""
+
+    columns: dict[str, np.ndarray]
+    key_freqs: tuple[int, ...]
+    p: int
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __len__(self) -> int:
+        return len(self.columns["step"])
+
+    def __iter__(self) -> Iterator[dict[str, float]]:
+        for i in range(len(self)):
+            yield {k: v[i].item() for k, v in self.columns.items()}
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.columns["step"]
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """Column name -> numpy array (copies)."""
+        return {k: v.copy() for k, v in self.columns.items()}
+
+    def to_pandas(self):
+        """A pandas DataFrame (pandas is imported only here)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.to_dict())
+        df.attrs["key_freqs"] = list(self.key_freqs)
+        return df
+
+
+def _ce(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> float:
+    logp = logits.to(torch.float64).log_softmax(-1)
+    return -logp.gather(-1, labels[:, None]).mean().item()
+
+
+def _acc(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> float:
+    return (logits.argmax(-1) == labels).float().mean().item()
+
+
+def checkpoint_measures(
+    params: dict[str, Tensor], run_cfg, tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"],
+    train_idx: Tensor, test_idx: Tensor, key_freqs: list[int], p: int,
+) -> dict[str, float]:
+    """All measures of one checkpoint; `tokens`/`labels` are every pair in `a * p + b` order."""
+    logits = engine.fused_logits(params, run_cfg.model, tokens, (2,))[:, 0]  # (p^2, d_vocab_out)
+    return _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs, p,
+                                 b_sign=_b_sign(run_cfg.task.op))
+
+
+def _b_sign(op: str) -> int:
+    return -1 if op == "sub" else 1  # (a - b) mod p: trig terms of w(a - b)
+
+
+def _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs, p, b_sign=1) -> dict[str, float]:
+    numbers = logits[:, :p]
+    restricted = fourier.restricted_logits(numbers, p, key_freqs, b_sign=b_sign)
+    excluded = fourier.excluded_logits(numbers, p, key_freqs, b_sign=b_sign)
+    W_E, W_L = fourier.weights_from_state(params, p)
+    wsq = sum(float(t.double().pow(2).sum()) for name, t in params.items() if name != "unembed.bias")
+    return {
+        "train_loss": _ce(logits[train_idx], labels[train_idx]),
+        "test_loss": _ce(logits[test_idx], labels[test_idx]),
+        "train_acc": _acc(logits[train_idx], labels[train_idx]),
+        "test_acc": _acc(logits[test_idx], labels[test_idx]),
+        "restricted_loss": _ce(restricted, labels),
+        "restricted_acc": _acc(restricted, labels),
+        "excluded_loss": _ce(excluded[train_idx], labels[train_idx]),
+        "excluded_acc": _acc(excluded[train_idx], labels[train_idx]),
+        "gini_W_E": fourier.gini(fourier.freq_norms(fourier.component_norms(W_E))).item(),
+        "gini_W_L": fourier.gini(fourier.freq_norms(fourier.component_norms(W_L))).item(),
+        "weight_sq": wsq,
+        "weight_norm": math.sqrt(wsq),
+    }
+
+
+def _check_run(run: Run) -> int:
+    t = run.config.task
+    if t.family != "modular" or t.op not in ("add", "sub"):
+        raise ValueError(
+            f"progress measures are defined for (a ± b) mod p (trig terms of a+b); this run is {t.op} mod {t.p}"
+        )
+    return t.p
+
+
+def measures(
+    run: Run,
+    steps: list[int] | None = None,
+    key_freqs: list[int] | None = None,
+    *,
+    progress: bool | None = None,
+) -> ProgressTable:
+    """One row of progress measures per checkpoint of `run` (all of them by default).
+
+    `key_freqs` defaults to `fourier.key_frequencies` of the final checkpoint's number embedding.
+    """
+    from tqdm.auto import tqdm
+
+    p = _check_run(run)
+    steps = run.steps if steps is None else sorted(steps)
+    if key_freqs is None:
+        final = run.state_dict(run.steps[-1])
+        key_freqs = fourier.key_frequencies(final["embed.weight"][:p], p)
+    task = run.task()
+    tokens, labels = task.tokens, task.labels[:, 0]
+    rows = []
+    with torch.no_grad():
+        for step in tqdm(steps, disable=None if progress is None else not progress, desc="checkpoints",
+                         unit="ckpt", mininterval=1.0):
+            params = run.state_dict(step)
+            row = checkpoint_measures(params, run.config, tokens, labels, task.train_idx, task.test_idx,
+                                      key_freqs, p)
+            rows.append({"step": step, **row})
+    cols = {c: np.array([r[c] for r in rows], dtype=np.int64 if c == "step" else np.float64) for c in COLUMNS}
+    return ProgressTable(columns=cols, key_freqs=tuple(key_freqs), p=p)
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Step boundaries of the three phases of Nanda et al. (memorisation, circuit formation, cleanup)."""
+
+    memorization_end: int | None
+    circuit_formation_end: int | None
+    cleanup_end: int | None
+    rules: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> int | None:
+        return getattr(self, key)
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {k: getattr(self, k) for k in ("memorization_end", "circuit_formation_end", "cleanup_end")}
+
+
+def _settled_index(y: np.ndarray, start: int, factor: float) -> int | None:
+    """First index >= start after which every value stays within `factor` of the final value."""
+    final = y[-1]
+    if not np.isfinite(final) or final <= 0:
+        return None
+    ratio = np.maximum(y / final, final / np.maximum(y, 1e-300))
+    outside = np.nonzero(ratio[start:] > factor)[0]
+    idx = start if len(outside) == 0 else start + int(outside[-1]) + 1
+    return idx if idx < len(y) - 1 else None  # settling at the very last point is not settling
+
+
+def phases(table, *, p: int | None = None, settle_factor: float = 2.0) -> Phases:
+    """Memorisation / circuit formation / cleanup boundaries from a progress table.
+
+    `table` is a `ProgressTable` or any mapping of column name -> sequence with `step`, `test_loss` and
+    (optionally) `excluded_loss`; for a mapping pass `p` (else the initial test loss stands in for ln p).
+    Rules (boundaries are checkpoint steps; None when not reached):
+
+    - memorization_end: the step of the test-loss peak. Train loss is already near zero there (the
+      training set is memorised) and from then on the generalising circuit lowers the test loss
+      (Nanda et al.'s 1.4k boundary sits at their test-loss peak, as does the TL demo's 1.5k).
+    - circuit_formation_end: the first step after that with test loss below ln(p), the loss of a
+      uniform guess over the p answers: the circuit now beats chance on unseen pairs and the steep fall
+      of grokking begins (the TL demo's 13.3k boundary is its ln(113) crossing).
+    - cleanup_end: the first step after circuit formation from which both the test loss and the
+      excluded loss stay within `settle_factor` of their final values for the rest of the run (weight
+      decay has finished removing the memorising components). None if they settle only at the end.
+    """
+    cols = table.columns if isinstance(table, ProgressTable) else table
+    steps = np.asarray(cols["step"])
+    test = np.asarray(cols["test_loss"], dtype=np.float64)
+    p = table.p if isinstance(table, ProgressTable) else p
+    chance = math.log(p) if p else None
+    rules = {
+        "memorization_end": "step of the maximum test loss",
+        "circuit_formation_end": "first later step with test loss < ln(p)",
+        "cleanup_end": f"first later step after which test and excluded loss stay within {settle_factor}x of final",
+    }
+    if len(steps) == 0:
+        return Phases(None, None, None, rules)
+    i_mem = int(np.argmax(test))
+    if chance is None:  # a plain mapping: take p from the initial test loss, ~ln(p) at init
+        chance = float(test[0])
+    below = np.nonzero(test[i_mem:] < chance)[0]
+    if len(below) == 0:
+        return Phases(int(steps[i_mem]), None, None, rules)
+    i_circ = i_mem + int(below[0])
+    ends = [_settled_index(test, i_circ, settle_factor)]
+    if "excluded_loss" in cols:
+        ends.append(_settled_index(np.asarray(cols["excluded_loss"], dtype=np.float64), i_circ, settle_factor))
+    i_clean = None if any(e is None for e in ends) else max(ends)
+    return Phases(int(steps[i_mem]), int(steps[i_circ]), None if i_clean is None else int(steps[i_clean]), rules)
