@@ -29,7 +29,9 @@ from grokinterp.config import ModelConfig
 
 
 def _act(cfg: ModelConfig, x: Tensor) -> Tensor:
-    return F.relu(x) if cfg.act_fn == "relu" else F.gelu(x)
+    if cfg.act_fn == "relu":
+        return F.relu(x, inplace=not torch.is_grad_enabled())  # x is a fresh pre-activation: no copy needed
+    return F.gelu(x)
 
 
 def _ln(params: dict[str, Tensor], name: str, cfg: ModelConfig, x: Tensor) -> Tensor:

@@ -81,13 +81,13 @@ class ProgressTable:
         return df
 
 
-def _ce(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> float:
-    logp = logits.to(torch.float64).log_softmax(-1)
-    return -logp.gather(-1, labels[:, None]).mean().item()
+def _nll(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> Float[Tensor, " n"]:
+    """Per-example cross-entropy with the log-softmax in float64."""
+    return -logits.to(torch.float64).log_softmax(-1).gather(-1, labels[:, None])[:, 0]
 
 
-def _acc(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> float:
-    return (logits.argmax(-1) == labels).float().mean().item()
+def _correct(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> Float[Tensor, " n"]:
+    return (logits.argmax(-1) == labels).to(torch.float64)
 
 
 def checkpoint_measures(
@@ -110,15 +110,17 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs
     excluded = fourier.excluded_logits(numbers, p, key_freqs, b_sign=b_sign)
     W_E, W_L = fourier.weights_from_state(params, p)
     wsq = sum(float(t.double().pow(2).sum()) for name, t in params.items() if name != "unembed.bias")
+    nll, correct = _nll(logits, labels), _correct(logits, labels)  # once over all pairs, then split
+    ex_nll = _nll(excluded[train_idx], labels[train_idx])
     return {
-        "train_loss": _ce(logits[train_idx], labels[train_idx]),
-        "test_loss": _ce(logits[test_idx], labels[test_idx]),
-        "train_acc": _acc(logits[train_idx], labels[train_idx]),
-        "test_acc": _acc(logits[test_idx], labels[test_idx]),
-        "restricted_loss": _ce(restricted, labels),
-        "restricted_acc": _acc(restricted, labels),
-        "excluded_loss": _ce(excluded[train_idx], labels[train_idx]),
-        "excluded_acc": _acc(excluded[train_idx], labels[train_idx]),
+        "train_loss": nll[train_idx].mean().item(),
+        "test_loss": nll[test_idx].mean().item(),
+        "train_acc": correct[train_idx].mean().item(),
+        "test_acc": correct[test_idx].mean().item(),
+        "restricted_loss": _nll(restricted, labels).mean().item(),
+        "restricted_acc": _correct(restricted, labels).mean().item(),
+        "excluded_loss": ex_nll.mean().item(),
+        "excluded_acc": _correct(excluded[train_idx], labels[train_idx]).mean().item(),
         "gini_W_E": fourier.gini(fourier.freq_norms(fourier.component_norms(W_E))).item(),
         "gini_W_L": fourier.gini(fourier.freq_norms(fourier.component_norms(W_L))).item(),
         "weight_sq": wsq,

@@ -1,7 +1,8 @@
-"""Analysis tools for trained checkpoints. `grokinterp.analysis.fourier`: Fourier-basis analysis of
-modular-arithmetic models (Nanda et al. 2023)."""
+"""Analyses of trained checkpoints: pure functions over tensors.
 
-from grokinterp.analysis.fourier import *  # noqa: F403
-from grokinterp.analysis.fourier import __all__ as _fourier_all
+- `grokinterp.analysis.fourier`: Fourier-basis analysis of modular-arithmetic models (Nanda et al. 2023).
+"""
 
-__all__ = list(_fourier_all)
+from grokinterp.analysis import fourier
+
+__all__ = ["fourier"]
