@@ -1,5 +1,6 @@
 # make test  : create .venv if missing, install grokinterp with its dev extras, run the test suite
-# make demo  : create .venv if missing, install, train the canonical mod-113 model
+# make demo  : create .venv if missing, install, train the canonical mod-113 model (~30-45 min on 2 CPU cores;
+#              rerun to resume after an interruption)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
@@ -21,8 +22,8 @@ test: install
 	$(PY) -m pytest -q
 
 demo: install
-	$(PY) -m grokinterp.train mod113 --stop-when-grokked
-	@echo "run written to checkpoints/mod113"
+	$(PY) -m grokinterp.train mod113
+	$(PY) -m grokinterp info checkpoints/mod113
 
 bench: install
 	$(PY) -m grokinterp.bench train
