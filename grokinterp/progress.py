@@ -106,12 +106,14 @@ def _b_sign(op: str) -> int:
 
 def _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs, p, b_sign=1) -> dict[str, float]:
     numbers = logits[:, :p]
-    restricted = fourier.restricted_logits(numbers, p, key_freqs, b_sign=b_sign)
-    excluded = fourier.excluded_logits(numbers, p, key_freqs, b_sign=b_sign)
+    # restricted_logits and excluded_logits of fourier.py, sharing one projection
+    proj = fourier.key_projection(numbers, p, key_freqs, b_sign=b_sign)
+    restricted = proj + (numbers - proj).mean(dim=-2, keepdim=True)
+    excluded_train = numbers[train_idx] - proj[train_idx]
     W_E, W_L = fourier.weights_from_state(params, p)
     wsq = sum(float(t.double().pow(2).sum()) for name, t in params.items() if name != "unembed.bias")
     nll, correct = _nll(logits, labels), _correct(logits, labels)  # once over all pairs, then split
-    ex_nll = _nll(excluded[train_idx], labels[train_idx])
+    ex_nll = _nll(excluded_train, labels[train_idx])
     return {
         "train_loss": nll[train_idx].mean().item(),
         "test_loss": nll[test_idx].mean().item(),
@@ -120,7 +122,7 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs
         "restricted_loss": _nll(restricted, labels).mean().item(),
         "restricted_acc": _correct(restricted, labels).mean().item(),
         "excluded_loss": ex_nll.mean().item(),
-        "excluded_acc": _correct(excluded[train_idx], labels[train_idx]).mean().item(),
+        "excluded_acc": _correct(excluded_train, labels[train_idx]).mean().item(),
         "gini_W_E": fourier.gini(fourier.freq_norms(fourier.component_norms(W_E))).item(),
         "gini_W_L": fourier.gini(fourier.freq_norms(fourier.component_norms(W_L))).item(),
         "weight_sq": wsq,
