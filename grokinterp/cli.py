@@ -3,6 +3,7 @@
     grokinterp presets                  list the named configurations
     grokinterp train PRESET [...]       same as `python -m grokinterp.train PRESET [...]`
     grokinterp info RUN                 summary of a run directory, with every checkpoint verified
+    grokinterp report RUN [-o FILE]     self-contained HTML figure report of a run
     grokinterp bench train [...]        same as `python -m grokinterp.bench train [...]`
 
 User mistakes print one line on stderr and exit with code 2.
@@ -57,7 +58,7 @@ def _info(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"presets": "list presets", "train": "train a preset", "info": "summarise a run directory",
-                "bench": "benchmarks"}
+                "report": "HTML figure report", "bench": "benchmarks"}
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return train_main(rest)
     if cmd == "info":
         return _info(rest)
+    if cmd == "report":
+        from grokinterp.report import main as report_main
+
+        return report_main(rest)
     if cmd == "bench":
         from grokinterp.bench import main as bench_main
 

@@ -1,0 +1,102 @@
+"""`grokinterp report RUN [-o FILE] [--steps N ...]`: the figures of the grokking papers from a run, as one
+self-contained HTML file (plotly.js inlined; opens with no network).
+
+`figures` holds the data -> plotly Figure functions (usable from notebooks); `sections` the per-task-family
+registry of report sections; `html` the page.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from grokinterp.report.html import Section, render_html
+from grokinterp.report.sections import ReportContext, builders, register
+
+
+def _load_builtin_sections() -> None:
+    import grokinterp.report.modular  # noqa: F401  (registers the "modular" sections)
+
+
+def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
+    cfg, rows = ctx.run.config, ctx.run.metrics
+    t, m, tr = cfg.task, cfg.model, cfg.train
+    last = rows[-1] if rows else {}
+    head = [
+        ("run", str(ctx.run.path)),
+        ("task", f"{t.op} mod {t.p} ({t.family}), {t.frac_train:.0%} of pairs in train, split seed {t.seed}"),
+        ("model", f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
+                  f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}"),
+        ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}, betas {tuple(tr.betas)}, "
+                      f"warm-up {tr.warmup_steps}, batch {'full' if tr.batch_size == 0 else tr.batch_size}"),
+        ("steps", f"{ctx.run.steps[-1]} trained, {len(ctx.run.steps)} checkpoints"),
+    ]
+    if last:
+        head.append(("wall time", f"{last['wall_time']:.0f} s"))
+        head.append(("final", f"train acc {last['train_acc']:.4f}, test acc {last['test_acc']:.4f}, "
+                              f"train loss {last['train_loss']:.3g}, test loss {last['test_loss']:.3g}"))
+    if phases:
+        head.append(("phases", ", ".join(f"{k} {v if v is not None else '-'}" for k, v in phases.items())))
+    return head
+
+
+def build_report(run_path: str | Path, out: str | Path | None = None, steps: list[int] | None = None,
+                 progress: bool | None = None) -> Path:
+    """Write the HTML report of the run at `run_path` (default file: RUN/report.html); returns its path."""
+    from tqdm.auto import tqdm
+
+    from grokinterp.runs import load_run
+    from grokinterp.store import atomic_write_bytes
+
+    _load_builtin_sections()
+    run = load_run(run_path)
+    if not run.steps:
+        raise ValueError(f"{run_path} has no checkpoints yet")
+    family_builders = builders(run.config.task.family)
+    steps = [run.steps[-1]] if not steps else steps
+    missing = [s for s in steps if s not in run.steps]
+    if missing:
+        raise ValueError(f"no checkpoint at step(s) {missing} in {run_path} (first {run.steps[0]}, "
+                         f"last {run.steps[-1]}, {len(run.steps)} checkpoints)")
+    bar = tqdm(total=len(family_builders), desc="report", unit="section", disable=None if progress is None
+               else not progress)
+    ctx = ReportContext(run=run, steps=steps, progress=lambda msg: bar.set_postfix_str(msg))
+    sections: list[Section] = []
+    for build in family_builders:
+        sections += build(ctx)
+        bar.update(1)
+    bar.close()
+    phases = None
+    if ctx.cache.get("progress") is not None:
+        from grokinterp.progress import phases as detect
+
+        phases = detect(ctx.cache["progress"]).as_dict()
+    page = render_html(f"grokinterp report: {Path(run_path).name}", _header(ctx, phases), sections)
+    out = Path(out) if out else Path(run_path) / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, page.encode())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="grokinterp report", description="HTML figure report of a run")
+    parser.add_argument("run", help="run directory")
+    parser.add_argument("-o", "--output", default=None, help="output file (default RUN/report.html)")
+    parser.add_argument("--steps", type=int, nargs="+", default=None,
+                        help="checkpoint steps for the per-step figures (default: the last)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    try:
+        out = build_report(args.run, args.output, args.steps, progress=False if args.no_progress else None)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+__all__ = ["ReportContext", "Section", "build_report", "builders", "main", "register", "render_html"]

@@ -1,0 +1,98 @@
+"""Report sections for modular-arithmetic runs: the figures of Nanda et al. 2023 from the run's own
+checkpoints (training curves, Fourier norms of W_E and W_L, attention and neurons over (a, b), logits in
+the 2-D Fourier basis, neuron clusters, progress measures) and the embedding circles."""
+
+from __future__ import annotations
+
+import torch
+
+from grokinterp import progress
+from grokinterp.analysis import fourier
+from grokinterp.report import figures
+from grokinterp.report.html import Section
+from grokinterp.report.sections import ReportContext, register
+
+_SUM_OPS = ("add", "sub")  # tasks whose circuit is trig terms of a +- b (progress measures apply)
+
+
+def progress_table(ctx: ReportContext):
+    """The run's progress table (computed once per report), or None for tasks without a sum circuit."""
+    if "progress" not in ctx.cache:
+        if ctx.run.config.task.op in _SUM_OPS:
+            ctx.progress("progress measures over every checkpoint")
+            ctx.cache["progress"] = progress.measures(ctx.run)
+        else:
+            ctx.cache["progress"] = None
+    return ctx.cache["progress"]
+
+
+def run_phases(ctx: ReportContext) -> dict[str, int | None] | None:
+    table = progress_table(ctx)
+    return None if table is None else progress.phases(table).as_dict()
+
+
+@register("modular")
+def training_curves(ctx: ReportContext) -> list[Section]:
+    rows = ctx.run.metrics
+    cols = {k: [r[k] for r in rows] for k in ("step", "train_loss", "test_loss", "train_acc", "test_acc")}
+    fig = figures.loss_curves(cols["step"], cols["train_loss"], cols["test_loss"], cols["train_acc"],
+                              cols["test_acc"], run_phases(ctx))
+    return [Section("Training curves", [fig], "Loss (log scale) and accuracy; dashed lines mark the phases "
+                    "detected by grokinterp.progress.phases (Nanda et al. 2023, Fig. 2).")]
+
+
+@register("modular")
+def progress_measures(ctx: ReportContext) -> list[Section]:
+    table = progress_table(ctx)
+    if table is None:
+        return [Section("Progress measures", [], f"Not computed: progress measures are defined for (a ± b) mod p; "
+                        f"this run is {ctx.run.config.task.op}.")]
+    key = ", ".join(map(str, table.key_freqs))
+    text = (f"Key frequencies (from the final embedding): {key}. Restricted loss keeps only their trig terms; "
+            "excluded loss removes them (Nanda et al. 2023, Figs. 6-7).")
+    steps = table.steps
+    _, stacked = ctx.run.stacked(steps.tolist())
+    p = table.p
+    W_E, _ = fourier.weights_from_state(stacked, p)
+    norms = fourier.freq_norms(fourier.component_norms(W_E))
+    return [Section("Progress measures", [
+        figures.progress_measures(table.to_dict(), run_phases(ctx)),
+        figures.key_frequency_lines(steps, norms, list(table.key_freqs)),
+    ], text)]
+
+
+@register("modular")
+def per_step_figures(ctx: ReportContext) -> list[Section]:
+    run, p = ctx.run, ctx.run.config.task.p
+    task = run.task()
+    sections = []
+    for step in ctx.steps:
+        ctx.progress(f"figures at step {step}")
+        model = run.model(step)
+        hooks = ["blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"]
+        with torch.no_grad():
+            logits, cache = model.run_with_cache(task.tokens, names_filter=lambda n: n in hooks)
+        sd = run.state_dict(step)
+        W_E, W_L = fourier.weights_from_state(sd, p)
+        labels = fourier.fourier_labels(p)
+        figs = [
+            figures.fourier_norms(fourier.component_norms(W_E), labels, "Norm of W_E per Fourier component"),
+            figures.fourier_norms(fourier.component_norms(W_L), labels, "Norm of W_L = W_U^T W_out per Fourier component"),
+            figures.embedding_pca(W_E),
+        ]
+        text = f"Checkpoint at step {step}."
+        full_grid = task.tokens.shape[0] == p * p
+        if full_grid:  # (a, b) grids need every pair (not the case for division, which drops b = 0)
+            pattern = cache["blocks.0.attn.hook_pattern"][:, :, -1, 0]  # (pairs, head): '=' attends to a
+            figs.append(figures.attention_heatmaps(pattern.T.reshape(-1, p, p)))
+            if "blocks.0.mlp.hook_post" in cache:
+                acts = cache["blocks.0.mlp.hook_post"][:, -1]  # (pairs, d_mlp)
+                figs.append(figures.neuron_heatmaps(acts[:, :4].T.reshape(-1, p, p), [0, 1, 2, 3]))
+                clusters = fourier.cluster_neurons(acts, p)
+                figs.append(figures.variance_explained_histogram(clusters.frac))
+                figs.append(figures.neuron_cluster_bars(clusters.sizes()))
+            figs.append(figures.fourier_2d_heatmap(fourier.logit_fourier_norms(logits[:, -1, :p], p), labels))
+        else:
+            text += " Per-pair grids are skipped: this task does not use every (a, b) pair."
+        sections.append(Section(f"The model at step {step}", figs, text))
+    return sections

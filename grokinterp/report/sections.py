@@ -1,0 +1,47 @@
+"""Report sections, registered per task family so each family (modular arithmetic, groups, induction,
+sweeps) adds its own without touching the others.
+
+A section builder takes a `ReportContext` and returns a list of `Section`s. Register one with
+`@register("modular")`; `build_sections(ctx)` runs every builder of the run's task family in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grokinterp.report.html import Section
+from grokinterp.runs import Run
+
+
+@dataclass
+class ReportContext:
+    """What builders share: the run, the steps picked for per-step figures, and a cache for expensive
+    intermediate results (e.g. the progress table) computed by one builder and reused by another."""
+
+    run: Run
+    steps: list[int]
+    cache: dict = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda msg: None
+
+
+SectionBuilder = Callable[[ReportContext], list[Section]]
+_REGISTRY: dict[str, list[SectionBuilder]] = {}
+
+
+def register(family: str) -> Callable[[SectionBuilder], SectionBuilder]:
+    def deco(fn: SectionBuilder) -> SectionBuilder:
+        _REGISTRY.setdefault(family, []).append(fn)
+        return fn
+
+    return deco
+
+
+def families() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def builders(family: str) -> list[SectionBuilder]:
+    if family not in _REGISTRY:
+        raise ValueError(f"no report sections for task family {family!r} (known: {', '.join(families())})")
+    return list(_REGISTRY[family])

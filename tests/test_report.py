@@ -1,0 +1,60 @@
+"""The HTML report and the analysis notebooks, on the tiny grokked run."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+from grokinterp import cli
+from grokinterp.report import build_report
+from grokinterp.train import train
+from tests.helpers import tiny
+
+ANALYSES = Path(__file__).resolve().parents[1] / "analyses"
+
+
+def test_report_is_self_contained_and_has_every_figure(grokked_run, tmp_path):
+    out = build_report(grokked_run.path, tmp_path / "r.html", steps=[grokked_run.steps[-1], 100], progress=False)
+    page = out.read_text()
+    assert not re.search(r"<script[^>]*\bsrc=", page)  # no external script: opens offline
+    assert page.count("Plotly.newPlot") >= 2 * 9  # 2 per-step sections of >= 7 figures, plus curves
+    assert page.count("<script type='text/javascript'>") == 1  # plotly.js inlined exactly once
+    for heading in ("Training curves", "Progress measures", "The model at step 100"):
+        assert heading in page
+    assert re.search(r"key_frequencies|Key frequencies", page)
+    assert out.stat().st_size < 25e6
+
+
+def test_report_cli_and_bad_input(grokked_run, tmp_path, capsys):
+    assert cli.main(["report", str(grokked_run.path), "-o", str(tmp_path / "x.html"), "--no-progress"]) == 0
+    assert (tmp_path / "x.html").exists()
+    capsys.readouterr()
+    assert cli.main(["report", str(tmp_path / "missing"), "--no-progress"]) == 2
+    assert "config.json" in capsys.readouterr().err
+    assert cli.main(["report", str(grokked_run.path), "--steps", "7", "--no-progress"]) == 2
+    assert "no checkpoint at step(s) [7]" in capsys.readouterr().err
+
+
+def test_report_of_a_run_without_checkpoints_or_a_sum_circuit(tmp_path, capsys):
+    from grokinterp.store import RunStore
+
+    store = RunStore(tmp_path / "empty")
+    with store.locked():
+        store.write_config(tiny().to_dict())
+    assert cli.main(["report", str(tmp_path / "empty"), "--no-progress"]) == 2
+    assert "no checkpoints" in capsys.readouterr().err
+    train(tiny(**{"task.op": "mul", "train.steps": 3}), tmp_path / "mul", progress=False)
+    page = build_report(tmp_path / "mul", progress=False).read_text()
+    assert "Not computed" in page
+
+
+@pytest.mark.parametrize("notebook", sorted(p.name for p in ANALYSES.glob("*.py")))
+def test_notebooks_run_end_to_end(notebook, grokked_run, monkeypatch):
+    monkeypatch.setenv("GROKINTERP_RUN", str(grokked_run.path))
+    monkeypatch.setenv("GROKINTERP_SHOW", "0")
+    ns = runpy.run_path(str(ANALYSES / notebook), run_name="__main__")
+    assert ns["run"].path == Path(os.environ["GROKINTERP_RUN"])
