@@ -13,6 +13,7 @@ from grokinterp.report.html import Section
 from grokinterp.report.sections import ReportContext, register
 
 _SUM_OPS = ("add", "sub")  # tasks whose circuit is trig terms of a +- b (progress measures apply)
+_HOOKS = frozenset({"blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"})
 
 
 def progress_table(ctx: ReportContext):
@@ -69,15 +70,15 @@ def per_step_figures(ctx: ReportContext) -> list[Section]:
     for step in ctx.steps:
         ctx.progress(f"figures at step {step}")
         model = run.model(step)
-        hooks = ["blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"]
         with torch.no_grad():
-            logits, cache = model.run_with_cache(task.tokens, names_filter=lambda n: n in hooks)
+            logits, cache = model.run_with_cache(task.tokens, names_filter=_HOOKS.__contains__)
         sd = run.state_dict(step)
         W_E, W_L = fourier.weights_from_state(sd, p)
         labels = fourier.fourier_labels(p)
         figs = [
             figures.fourier_norms(fourier.component_norms(W_E), labels, "Norm of W_E per Fourier component"),
-            figures.fourier_norms(fourier.component_norms(W_L), labels, "Norm of W_L = W_U^T W_out per Fourier component"),
+            figures.fourier_norms(fourier.component_norms(W_L), labels,
+                                  "Norm of W_L = W_U^T W_out per Fourier component"),
             figures.embedding_pca(W_E),
         ]
         text = f"Checkpoint at step {step}."
