@@ -47,6 +47,12 @@ def test_report_of_a_run_without_checkpoints_or_a_sum_circuit(tmp_path, capsys):
         store.write_config(tiny().to_dict())
     assert cli.main(["report", str(tmp_path / "empty"), "--no-progress"]) == 2
     assert "no checkpoints" in capsys.readouterr().err
+    odd = RunStore(tmp_path / "odd")
+    with odd.locked():
+        odd.write_config({**tiny().to_dict(), "task": {**tiny().to_dict()["task"], "family": "chess"}})
+    assert cli.main(["report", str(tmp_path / "odd"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task family 'chess'" in err and len(err.strip().splitlines()) == 1
     train(tiny(**{"task.op": "mul", "train.steps": 3}), tmp_path / "mul", progress=False)
     page = build_report(tmp_path / "mul", progress=False).read_text()
     assert "Not computed" in page
