@@ -62,13 +62,17 @@ def _add_phase_lines(fig: go.Figure, phases: dict[str, int | None] | None, rows_
     """
     if not phases:
         return
+    drawn = 0
     for name, step in phases.items():
         if step is None:
             continue
         color = PHASE_COLORS.get(name, _DEFAULT_PHASE_COLOR)
         for i, (row, col) in enumerate(rows_cols):
-            kw = dict(annotation_text=name, annotation_position="top", annotation_font_size=10) if i == 0 else {}
+            # labels of nearby boundaries would overlap: stack them downwards, right of their line
+            kw = dict(annotation_text=name, annotation_position="top right", annotation_font_size=10,
+                      annotation_font_color=color, annotation=dict(yshift=-14 * drawn)) if i == 0 else {}
             fig.add_vline(x=step, line_dash="dash", line_color=color, line_width=1, row=row, col=col, **kw)
+        drawn += 1
 
 
 def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:
