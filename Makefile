@@ -1,5 +1,5 @@
 # make test  : create .venv if missing, install grokinterp with its dev extras, run the test suite
-# make demo  : create .venv if missing, install, train the canonical mod-113 model (~30-45 min on 2 CPU cores;
+# make demo  : create .venv if missing, install, train the canonical mod-113 model, write its figure report (~30-45 min on 2 CPU cores;
 #              rerun to resume after an interruption)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -24,6 +24,7 @@ test: install
 demo: install
 	$(PY) -m grokinterp.train mod113
 	$(PY) -m grokinterp info checkpoints/mod113
+	$(PY) -m grokinterp report checkpoints/mod113
 
 bench: install
 	$(PY) -m grokinterp.bench train
