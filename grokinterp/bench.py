@@ -27,6 +27,7 @@ from grokinterp import engine
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.models import build_model, named_tensors, trainable_parameters
 from grokinterp.tasks import make_task
+from grokinterp.train import lr_at, make_optimizer
 
 
 def fused_step_flops(cfg: RunConfig, batch: int, n_answer: int, n_ctx: int, d_vocab: int, d_vocab_out: int) -> int:
@@ -66,15 +67,13 @@ def _run_engine(cfg: RunConfig, name: str, steps: int, warmup: int, *, reverse: 
     model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx)
     params = named_tensors(model)
     trainable = trainable_parameters(model)
-    opt = torch.optim.AdamW(list(trainable.values()), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
-                            betas=tuple(cfg.train.betas), eps=cfg.train.eps, fused=True)
+    opt = make_optimizer(cfg, trainable)
     idx = task.train_idx.flip(0) if reverse else task.train_idx
     x, y = task.tokens[idx], task.labels[idx]
     losses, times, shadow_rel = [], [], []
     for step in range(warmup + steps):
-        w = cfg.train.warmup_steps
         for g in opt.param_groups:
-            g["lr"] = cfg.train.lr * (min(step / w, 1.0) if w else 1.0)
+            g["lr"] = lr_at(cfg, step)
         t0 = time.perf_counter()
         if name == "fused":
             logits = engine.fused_logits(params, cfg.model, x, task.answer_pos)

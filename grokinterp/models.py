@@ -122,6 +122,14 @@ def build_model(
     return model
 
 
+BUFFERS = frozenset({"unembed.bias"})  # checkpoint tensors that are buffers, not parameters
+
+
+def weight_sq(tensors: dict[str, Tensor]) -> float:
+    """Total sum of squared parameters (Nanda et al.'s measure), from live tensors or a checkpoint."""
+    return float(sum(t.detach().double().pow(2).sum() for name, t in tensors.items() if name not in BUFFERS))
+
+
 def trainable_parameters(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
     """Checkpoint name -> Parameter, for the parameters that train (in a fixed order)."""
     return {n: t for n, t in named_tensors(model).items() if isinstance(t, torch.nn.Parameter) and t.requires_grad}

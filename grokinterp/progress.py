@@ -38,6 +38,7 @@ from torch import Tensor
 
 from grokinterp import engine
 from grokinterp.analysis import fourier
+from grokinterp.models import weight_sq
 from grokinterp.runs import Run
 
 COLUMNS = (
@@ -111,7 +112,7 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs
     restricted = proj + (numbers - proj).mean(dim=-2, keepdim=True)
     excluded_train = numbers[train_idx] - proj[train_idx]
     W_E, W_L = fourier.weights_from_state(params, p)
-    wsq = sum(float(t.double().pow(2).sum()) for name, t in params.items() if name != "unembed.bias")
+    wsq = weight_sq(params)
     nll, correct = _nll(logits, labels), _correct(logits, labels)  # once over all pairs, then split
     ex_nll = _nll(excluded_train, labels[train_idx])
     return {

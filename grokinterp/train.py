@@ -26,7 +26,7 @@ import torch
 
 from grokinterp import engine
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
-from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters
+from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters, weight_sq
 from grokinterp.store import RunLockedError, RunStore
 from grokinterp.tasks import Task, make_task
 
@@ -59,11 +59,6 @@ def checkpoint_schedule(total: int, every: int, log_points: int) -> list[int]:
 def lr_at(cfg: RunConfig, step: int) -> float:
     w = cfg.train.warmup_steps
     return cfg.train.lr * (min(step / w, 1.0) if w > 0 else 1.0)
-
-
-def weight_sq(params: dict[str, torch.Tensor]) -> float:
-    """Total sum of squared weights over every parameter (Nanda et al.'s measure; buffers excluded)."""
-    return float(sum(p.detach().double().pow(2).sum() for p in params.values() if isinstance(p, torch.nn.Parameter)))
 
 
 @dataclass
@@ -122,7 +117,7 @@ def _load_optimizer_tensors(opt: torch.optim.Optimizer, params: dict[str, torch.
         opt.state[p] = state
 
 
-def _make_optimizer(cfg: RunConfig, params: dict[str, torch.nn.Parameter], device: torch.device):
+def make_optimizer(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> torch.optim.AdamW:
     kw = dict(lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, betas=tuple(cfg.train.betas), eps=cfg.train.eps)
     try:
         return torch.optim.AdamW(list(params.values()), fused=True, **kw)
@@ -178,10 +173,7 @@ def train(
 
     cfg.validate()
     store = RunStore(out)
-    try:
-        store.acquire()
-    except RunLockedError:
-        raise
+    store.acquire()
     try:
         return _train_locked(cfg, store, stop_when_grokked, progress, tqdm)
     finally:
@@ -204,7 +196,7 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
     params = named_tensors(model)
     trainable = trainable_parameters(model)
     names = {id(p): n for n, p in trainable.items()}
-    opt = _make_optimizer(cfg, trainable, device)
+    opt = make_optimizer(cfg, trainable)
 
     start, wall_offset, grokked_step = 0, 0.0, None
     latest = store.latest_resume() if resuming else None
