@@ -161,7 +161,7 @@ def bench_progress(run_path: str, steps_limit: int | None = None) -> dict:
     table = progress.measures(run, steps, progress=False)
     t_vec = time.perf_counter() - t0
     key_freqs = list(table.key_freqs)
-    p = table.p
+    basis = progress.basis_for(run.config, key_freqs)
     t0 = time.perf_counter()
     task = run.task()
     labels = task.labels[:, 0]
@@ -172,7 +172,7 @@ def bench_progress(run_path: str, steps_limit: int | None = None) -> dict:
             logits, cache = model.run_with_cache(task.tokens)
             sd = run.state_dict(step)
             loop_rows.append(progress._measures_from_logits(logits[:, -1], sd, labels, task.train_idx,
-                                                            task.test_idx, key_freqs, p))
+                                                            task.test_idx, basis))
     t_loop = time.perf_counter() - t0
     worst, worst_col = 0.0, ""
     for col in loop_rows[0]:

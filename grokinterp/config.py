@@ -33,6 +33,13 @@ MODULAR_OPS: dict[str, str] = {
     "x3_xy2_y": "x^3+xy^2+y",
 }
 DIVISION_OPS = frozenset({"div", "odd_div"})
+PERMUTATION_OPS: dict[str, str] = {
+    # name -> formula in S_n, the group tasks of Power et al. 2022; products apply the left factor first
+    "compose": "x*y",
+    "conj": "x*y*x^-1",
+    "aba": "x*y*x",
+}
+TASK_FAMILIES = ("modular", "permutation")
 
 
 def is_prime(n: int) -> bool:
@@ -43,25 +50,51 @@ def is_prime(n: int) -> bool:
 
 @dataclass
 class TaskConfig:
-    """Which data set, and how it is split into train and test."""
+    """Which data set, and how it is split into train and test.
 
-    family: str = "modular"
-    op: str = "add"  # one of MODULAR_OPS
-    p: int = 113  # modulus; inputs are [a, b, =] with '=' the token p
+    family "modular": `op` in MODULAR_OPS on Z_p, inputs `[a, b, =]` with '=' the token p.
+    family "permutation": `op` in PERMUTATION_OPS on S_n, inputs `[x, y, =]` with the n! permutations as
+    tokens 0..n!-1 in `itertools.permutations` order and '=' the token n!.
+    """
+
+    family: str = "modular"  # modular | permutation
+    op: str = "add"  # one of MODULAR_OPS (modular) or PERMUTATION_OPS (permutation)
+    p: int = 113  # modulus of the modular family
+    n: int = 5  # degree of the symmetric group S_n of the permutation family
     frac_train: float = 0.3  # fraction of all valid (a, b) pairs used for training
     seed: int = 0  # seed of the train/test split
 
     def validate(self) -> None:
-        if self.family != "modular":
-            raise ConfigError(f"task.family: unknown task family {self.family!r} (known: 'modular')")
-        if self.op not in MODULAR_OPS:
-            raise ConfigError(f"task.op: unknown operation {self.op!r} (known: {', '.join(MODULAR_OPS)})")
-        if self.p < 2:
-            raise ConfigError(f"task.p must be >= 2, got {self.p}")
-        if self.op in DIVISION_OPS and not is_prime(self.p):
-            raise ConfigError(f"task.op={self.op!r} needs a prime modulus (inverses mod p), got p={self.p}")
+        if self.family not in TASK_FAMILIES:
+            known = ", ".join(repr(f) for f in TASK_FAMILIES)
+            raise ConfigError(f"task.family: unknown task family {self.family!r} (known: {known})")
+        if self.family == "modular":
+            if self.op not in MODULAR_OPS:
+                raise ConfigError(f"task.op: unknown operation {self.op!r} (known: {', '.join(MODULAR_OPS)})")
+            if self.p < 2:
+                raise ConfigError(f"task.p must be >= 2, got {self.p}")
+            if self.op in DIVISION_OPS and not is_prime(self.p):
+                raise ConfigError(f"task.op={self.op!r} needs a prime modulus (inverses mod p), got p={self.p}")
+        else:
+            if self.op not in PERMUTATION_OPS:
+                raise ConfigError(
+                    f"task.op: unknown permutation operation {self.op!r} (known: {', '.join(PERMUTATION_OPS)})"
+                )
+            if not 2 <= self.n <= 6:
+                raise ConfigError(f"task.n must be between 2 and 6 (S_n has n! tokens), got {self.n}")
         if not 0.0 < self.frac_train < 1.0:
             raise ConfigError(f"task.frac_train must be in (0, 1), got {self.frac_train}")
+
+    @property
+    def n_answers(self) -> int:
+        """How many distinct answers the task has: p, or n! for S_n."""
+        return self.p if self.family == "modular" else math.factorial(self.n)
+
+    def describe(self) -> str:
+        """A short human description, e.g. 'x+y mod 113' or 'x*y in S5'."""
+        if self.family == "modular":
+            return f"{MODULAR_OPS[self.op]} mod {self.p}"
+        return f"{PERMUTATION_OPS[self.op]} in S{self.n}"
 
 
 @dataclass

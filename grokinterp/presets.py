@@ -43,9 +43,17 @@ def _mod_small() -> RunConfig:
     return cfg
 
 
+def _s5() -> RunConfig:
+    cfg = _mod113()
+    cfg.task = TaskConfig(family="permutation", op="compose", n=5, frac_train=0.6, seed=0)
+    cfg.preset = "s5"
+    return cfg
+
+
 PRESETS: dict[str, Callable[[], RunConfig]] = {
     "mod113": _mod113,
     "mod113-small": _mod_small,
+    "s5": _s5,
 }
 
 

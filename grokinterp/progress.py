@@ -21,6 +21,12 @@ stacked checkpoint tensors) and returns a `ProgressTable`, one row per checkpoin
 Key frequencies default to those of the final checkpoint's embedding (`fourier.key_frequencies`), used
 for every checkpoint, as the paper's notebook does.
 
+Permutation-group runs (S_n, Chughtai et al. 2023) get the same columns with key **irreps** in place of key
+frequencies: the restricted/excluded logits keep/remove the projection on the key irreps' functions of the
+answer (`grokinterp.analysis.irreps.key_projection`), "p" is n!, the Gini coefficients are taken over the
+per-dimension irrep fractions (`groups.irrep_fractions` / d_rho^2, trivial excluded), and the key irreps
+default to those whose character cubes carry the final logits (`irreps.key_irreps`).
+
 `phases(table)` splits training into memorisation, circuit formation and cleanup by the rules in its
 docstring.
 """
@@ -28,7 +34,7 @@ docstring.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +43,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grokinterp import engine
-from grokinterp.analysis import fourier
+from grokinterp.analysis import fourier, groups, irreps
 from grokinterp.models import weight_sq
 from grokinterp.runs import Run
 
@@ -52,8 +58,9 @@ class ProgressTable:
     """Columns of equal length (one entry per checkpoint), plus the key frequencies used."""
 
     columns: dict[str, np.ndarray]
-    key_freqs: tuple[int, ...]
-    p: int
+    key_freqs: tuple  # key frequencies (modular) or key irrep names (permutation)
+    p: int  # number of answers: p, or n! for S_n
+    family: str = "modular"
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -79,6 +86,7 @@ class ProgressTable:
 
         df = pd.DataFrame(self.to_dict())
         df.attrs["key_freqs"] = list(self.key_freqs)
+        df.attrs["family"] = self.family
         return df
 
 
@@ -91,27 +99,63 @@ def _correct(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> Float[T
     return (logits.argmax(-1) == labels).to(torch.float64)
 
 
+@dataclass(frozen=True)
+class Basis:
+    """What "key components" means for a task family: key frequencies of Z_p or key irreps of S_n.
+
+    `project(numbers, labels)` is the projection of the (all pairs x n_answers) logits on the key
+    components; `spread(matrix)` the non-negative per-component masses whose Gini coefficient measures
+    sparsity (Fourier norms per frequency; irrep fraction per dimension d_rho^2, trivial excluded, so that a
+    random matrix spreads evenly).
+    """
+
+    family: str
+    keys: tuple
+    n_answers: int
+    project: Callable[[Tensor, Tensor], Tensor]
+    spread: Callable[[Tensor], Tensor]
+
+
+def basis_for(run_cfg, keys) -> Basis:
+    """The `Basis` of a run's task family with the given key frequencies or key irreps."""
+    t = run_cfg.task
+    if t.family == "modular":
+        p, b_sign = t.p, _b_sign(t.op)
+        return Basis("modular", tuple(int(k) for k in keys), p,
+                     lambda numbers, labels: fourier.key_projection(numbers, p, list(keys), b_sign=b_sign),
+                     lambda m: fourier.freq_norms(fourier.component_norms(m)))
+    n = t.n
+    names = tuple(groups.irrep_name(groups.parse_irrep(k, n)) for k in keys)
+    dims = torch.tensor([groups.irrep_dim(lam) ** 2 for lam in groups.partitions(n)[1:]], dtype=torch.float64)
+
+    def spread(m: Tensor) -> Tensor:
+        fr = groups.irrep_fractions(m, n)
+        return torch.tensor(list(fr.values())[1:], dtype=torch.float64) / dims
+
+    return Basis("permutation", names, t.n_answers,
+                 lambda numbers, labels: irreps.key_projection(numbers, labels, n, names), spread)
+
+
 def checkpoint_measures(
     params: dict[str, Tensor], run_cfg, tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"],
-    train_idx: Tensor, test_idx: Tensor, key_freqs: list[int], p: int,
+    train_idx: Tensor, test_idx: Tensor, basis: Basis,
 ) -> dict[str, float]:
     """All measures of one checkpoint; `tokens`/`labels` are every pair in `a * p + b` order."""
-    logits = engine.fused_logits(params, run_cfg.model, tokens, (2,))[:, 0]  # (p^2, d_vocab_out)
-    return _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs, p,
-                                 b_sign=_b_sign(run_cfg.task.op))
+    logits = engine.fused_logits(params, run_cfg.model, tokens, (2,))[:, 0]  # (pairs, d_vocab_out)
+    return _measures_from_logits(logits, params, labels, train_idx, test_idx, basis)
 
 
 def _b_sign(op: str) -> int:
     return -1 if op == "sub" else 1  # (a - b) mod p: trig terms of w(a - b)
 
 
-def _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs, p, b_sign=1) -> dict[str, float]:
-    numbers = logits[:, :p]
-    # restricted_logits and excluded_logits of fourier.py, sharing one projection
-    proj = fourier.key_projection(numbers, p, key_freqs, b_sign=b_sign)
+def _measures_from_logits(logits, params, labels, train_idx, test_idx, basis: Basis) -> dict[str, float]:
+    numbers = logits[:, :basis.n_answers]
+    # restricted and excluded logits sharing one projection
+    proj = basis.project(numbers, labels)
     restricted = proj + (numbers - proj).mean(dim=-2, keepdim=True)
     excluded_train = numbers[train_idx] - proj[train_idx]
-    W_E, W_L = fourier.weights_from_state(params, p)
+    W_E, W_L = fourier.weights_from_state(params, basis.n_answers)
     wsq = weight_sq(params)
     nll, correct = _nll(logits, labels), _correct(logits, labels)  # once over all pairs, then split
     ex_nll = _nll(excluded_train, labels[train_idx])
@@ -124,40 +168,56 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, key_freqs
         "restricted_acc": _correct(restricted, labels).mean().item(),
         "excluded_loss": ex_nll.mean().item(),
         "excluded_acc": _correct(excluded_train, labels[train_idx]).mean().item(),
-        "gini_W_E": fourier.gini(fourier.freq_norms(fourier.component_norms(W_E))).item(),
-        "gini_W_L": fourier.gini(fourier.freq_norms(fourier.component_norms(W_L))).item(),
+        "gini_W_E": fourier.gini(basis.spread(W_E)).item(),
+        "gini_W_L": fourier.gini(basis.spread(W_L)).item(),
         "weight_sq": wsq,
         "weight_norm": math.sqrt(wsq),
     }
 
 
-def _check_run(run: Run) -> int:
+def _check_run(run: Run) -> None:
     t = run.config.task
-    if t.family != "modular" or t.op not in ("add", "sub"):
+    if t.family == "modular" and t.op not in ("add", "sub"):
         raise ValueError(
-            f"progress measures are defined for (a ± b) mod p (trig terms of a+b); this run is {t.op} mod {t.p}"
+            f"progress measures are defined for (a ± b) mod p (trig terms of a+b); this run is {t.describe()}"
         )
-    return t.p
+    if t.family not in ("modular", "permutation"):
+        raise ValueError(f"progress measures are not defined for the {t.family!r} task family")
+
+
+def default_keys(run: Run, step: int | None = None) -> list:
+    """Key frequencies (modular: `fourier.key_frequencies` of the number embedding) or key irreps
+    (permutation: `irreps.key_irreps` of the logit similarities on all pairs) of a checkpoint (default:
+    the last)."""
+    t = run.config.task
+    params = run.state_dict(run.steps[-1] if step is None else step)
+    if t.family == "modular":
+        return fourier.key_frequencies(params["embed.weight"][:t.p], t.p)
+    task = run.task()
+    with torch.no_grad():
+        logits = engine.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
+    return irreps.key_irreps(irreps.logit_similarity(logits, task.labels[:, 0], t.n), t.n)
 
 
 def measures(
     run: Run,
     steps: list[int] | None = None,
-    key_freqs: list[int] | None = None,
+    key_freqs: list | None = None,
     *,
     progress: bool | None = None,
 ) -> ProgressTable:
     """One row of progress measures per checkpoint of `run` (all of them by default).
 
-    `key_freqs` defaults to `fourier.key_frequencies` of the final checkpoint's number embedding.
+    For modular runs `key_freqs` are frequencies (default: `fourier.key_frequencies` of the final
+    checkpoint's number embedding); for permutation runs they are irreps, by name or partition (default:
+    `default_keys`, the irreps carrying the final logits).
     """
     from tqdm.auto import tqdm
 
-    p = _check_run(run)
+    _check_run(run)
     steps = run.steps if steps is None else sorted(steps)
-    if key_freqs is None:
-        final = run.state_dict(run.steps[-1])
-        key_freqs = fourier.key_frequencies(final["embed.weight"][:p], p)
+    keys = default_keys(run) if key_freqs is None else list(key_freqs)
+    basis = basis_for(run.config, keys)
     task = run.task()
     tokens, labels = task.tokens, task.labels[:, 0]
     rows = []
@@ -165,11 +225,10 @@ def measures(
         for step in tqdm(steps, disable=None if progress is None else not progress, desc="checkpoints",
                          unit="ckpt", mininterval=1.0):
             params = run.state_dict(step)
-            row = checkpoint_measures(params, run.config, tokens, labels, task.train_idx, task.test_idx,
-                                      key_freqs, p)
+            row = checkpoint_measures(params, run.config, tokens, labels, task.train_idx, task.test_idx, basis)
             rows.append({"step": step, **row})
     cols = {c: np.array([r[c] for r in rows], dtype=np.int64 if c == "step" else np.float64) for c in COLUMNS}
-    return ProgressTable(columns=cols, key_freqs=tuple(key_freqs), p=p)
+    return ProgressTable(columns=cols, key_freqs=basis.keys, p=basis.n_answers, family=basis.family)
 
 
 @dataclass(frozen=True)

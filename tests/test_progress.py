@@ -34,13 +34,12 @@ def test_table_has_one_row_per_checkpoint_and_agrees_with_training_logs(grokked)
 def test_vectorised_equals_a_loop_over_hooked_models(grokked):
     run, table = grokked
     task = run.task()
-    p = run.config.task.p
     for i in (0, len(table) // 2, len(table) - 1):
         step = int(table.steps[i])
         with torch.no_grad():
             logits = run.model(step)(task.tokens)[:, -1]
         row = progress._measures_from_logits(logits, run.state_dict(step), task.labels[:, 0], task.train_idx,
-                                             task.test_idx, list(table.key_freqs), p)
+                                             task.test_idx, progress.basis_for(run.config, table.key_freqs))
         for col, value in row.items():
             assert table[col][i] == pytest.approx(value, rel=1e-4, abs=1e-6), (step, col)
 

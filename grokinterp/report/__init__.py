@@ -25,7 +25,7 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
     last = rows[-1] if rows else {}
     head = [
         ("run", str(ctx.run.path)),
-        ("task", f"{t.op} mod {t.p} ({t.family}), {t.frac_train:.0%} of pairs in train, split seed {t.seed}"),
+        ("task", f"{t.describe()} ({t.family}), {t.frac_train:.0%} of pairs in train, split seed {t.seed}"),
         ("model", f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
                   f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}"),
         ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}, betas {tuple(tr.betas)}, "

@@ -5,13 +5,16 @@ from __future__ import annotations
 from grokinterp.config import TaskConfig
 from grokinterp.tasks.base import Task
 from grokinterp.tasks.modular import make_modular_task, modular_pairs, split_indices
+from grokinterp.tasks.permutations import make_permutation_task, permutation_pairs
 
 
 def make_task(cfg: TaskConfig) -> Task:
     cfg.validate()
     if cfg.family == "modular":
         return make_modular_task(cfg)
+    if cfg.family == "permutation":
+        return make_permutation_task(cfg)
     raise ValueError(f"unknown task family {cfg.family!r}")  # validate() already refuses it
 
 
-__all__ = ["Task", "make_task", "modular_pairs", "split_indices"]
+__all__ = ["Task", "make_task", "modular_pairs", "permutation_pairs", "split_indices"]

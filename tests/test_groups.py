@@ -1,0 +1,175 @@
+"""S_n maths, coset clustering and irrep fractions: counts checked against known values, planted structure."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from grokinterp.analysis import groups as G
+
+D5_GENS = [G.from_cycles(5, (0, 3), (1, 4)), G.from_cycles(5, (1, 2), (3, 4))]
+
+
+def test_elements_follow_itertools_order_and_the_left_first_product():
+    for n in (3, 4, 5):
+        assert G.elements(n) == tuple(itertools.permutations(range(n)))
+    table, inv = G.multiplication_table(4), G.inverse_table(4)
+    els = G.elements(4)
+    for i, j in [(1, 7), (5, 23), (13, 2)]:
+        x, y = els[i], els[j]
+        assert els[table[i, j]] == tuple(y[x[k]] for k in range(4))  # apply x first, then y
+        assert G.compose(x, G.inverse(x)) == G.identity(4) == els[table[i, inv[i]]]
+    # associativity over the whole table
+    t = np.asarray(table)
+    a, b, c = np.meshgrid(*(np.arange(24),) * 3, indexing="ij")
+    assert np.array_equal(t[t[a, b], c], t[a, t[b, c]])
+
+
+def test_cycle_helpers():
+    x = G.from_cycles(5, (0, 3), (1, 4))
+    assert x == (3, 4, 2, 0, 1)
+    assert G.cycle_notation(x) == "(0 3)(1 4)" and G.cycle_type(x) == (2, 2, 1)
+    assert G.order(G.from_cycles(5, (0, 1), (2, 3, 4))) == 6
+    assert G.sign(x) == 1 and G.sign(G.from_cycles(5, (0, 1))) == -1
+    g = G.from_cycles(5, (0, 1, 2))
+    assert G.conjugate(x, g) == G.compose(G.compose(G.inverse(g), x), g)
+    assert G.power(g, 3) == G.identity(5) and G.power(g, -1) == G.inverse(g)
+
+
+@pytest.mark.parametrize("n,count,classes", [(3, 6, 4), (4, 30, 11), (5, 156, 19)])
+def test_subgroup_counts(n, count, classes):
+    subs = G.subgroups(n)
+    assert len(subs) == count
+    assert len({h.elements for h in subs}) == count
+    assert len(G.subgroup_classes(n)) == classes
+    for h in subs:  # closed, Lagrange, generators generate it, class size divides n!
+        assert G.generate(h.generators, n) == h.elements
+        assert math.factorial(n) % h.order == 0
+        assert all(G.compose(a, b) in h.elements for a in list(h.elements)[:6] for b in h.elements)
+        assert math.factorial(n) % h.class_size == 0
+
+
+def test_s5_subgroup_orders_and_class_sizes():
+    subs = G.subgroups(5)
+    assert dict(Counter(h.order for h in subs)) == {
+        1: 1, 2: 25, 3: 10, 4: 35, 5: 6, 6: 30, 8: 15, 10: 6, 12: 15, 20: 6, 24: 5, 60: 1, 120: 1}
+    for cls in G.subgroup_classes(5):  # every member of a class is listed, and conjugates are conjugate
+        assert len(cls) == cls[0].class_size
+        h = cls[0]
+        conj = {frozenset(G.conjugate(x, g) for x in h.elements) for g in G.elements(5)}
+        assert conj == {k.elements for k in cls}
+    assert [h.name for h in subs if h.is_normal] == ["1", "A5", "S5"]
+
+
+def test_power_et_al_subgroup_is_d5():
+    h = G.subgroup(D5_GENS)
+    assert h.order == 10 and h.index == 12 and h.class_size == 6 and h.name == "D5"
+    assert h.generators == tuple(D5_GENS)
+    assert all(G.sign(g) == 1 for g in h.elements)  # inside A5
+    assert h.cycle_type_counts() == {(1, 1, 1, 1, 1): 1, (2, 2, 1): 5, (5,): 4}
+
+
+def test_cosets_partition_the_group_and_left_cosets_are_right_cosets_of_conjugates():
+    h = G.subgroup(D5_GENS)
+    for side in ("left", "right"):
+        blocks = G.cosets(h, 5, side)
+        assert len(blocks) == 12 and all(len(b) == 10 for b in blocks)
+        assert frozenset().union(*blocks) == frozenset(G.elements(5))
+    for block in G.cosets(h, 5, "left"):
+        g = min(block)
+        assert block == frozenset(G.compose(g, x) for x in h.elements)
+        # g*H = (g H g^-1) * g
+        conj = frozenset(G.compose(G.compose(g, x), G.inverse(g)) for x in h.elements)
+        assert block == frozenset(G.compose(x, g) for x in conj)
+    assert len(G.coset_partitions(5)) == 307
+    with pytest.raises(ValueError, match="side"):
+        G.coset_labels(h, 5, "up")
+
+
+def test_character_tables_satisfy_orthogonality():
+    for n in (3, 4, 5, 6):
+        ct = G.character_table(n)
+        sizes = np.array(ct.class_sizes)
+        gram = (ct.chi * sizes) @ ct.chi.T / math.factorial(n)
+        assert np.array_equal(gram, np.eye(len(ct.irreps)))
+        assert sum(d * d for d in ct.dims) == math.factorial(n)
+    ct = G.character_table(5)
+    row = dict(zip(ct.classes, ct.chi[ct.irreps.index((3, 2))]))
+    # research B3: [3,2] = 5, 1, 1, -1, 1, -1, 0 on e, (2), (2,2), (3), (3,2), (4), (5)
+    assert [row[c] for c in [(1,) * 5, (2, 1, 1, 1), (2, 2, 1), (3, 1, 1), (3, 2), (4, 1), (5,)]] == [
+        5, 1, 1, -1, 1, -1, 0]
+    assert [G.irrep_name(lam) for lam in ct.irreps] == [
+        "trivial", "standard", "3,2", "3,1,1", "2,2,1", "standard_sign", "sign"]
+    assert G.parse_irrep("sign", 5) == (1,) * 5 and G.parse_irrep("[3,2]", 5) == (3, 2)
+    with pytest.raises(ValueError, match="not an irrep"):
+        G.parse_irrep("4,2", 5)
+
+
+def test_projectors_are_orthogonal_and_sum_to_identity():
+    n = 4
+    total = np.zeros((24, 24))
+    for lam in G.partitions(n):
+        p = G.projector(lam, n)
+        assert np.allclose(p, p.T) and np.allclose(p @ p, p)
+        assert round(np.trace(p)) == G.irrep_dim(lam) ** 2
+        total += p
+    assert np.allclose(total, np.eye(24))
+
+
+def _planted(labels, rng, d=48, noise=0.8):
+    centres = rng.normal(size=(labels.max() + 1, d))
+    return centres[labels] + noise * rng.normal(size=(len(labels), d))
+
+
+@pytest.mark.parametrize("gens,side", [
+    (D5_GENS, "left"),
+    ([G.conjugate(g, G.from_cycles(5, (0, 1, 2))) for g in D5_GENS], "right"),  # a conjugate of D5
+    ([G.from_cycles(5, (0, 1)), G.from_cycles(5, (0, 1, 2, 3))], "left"),  # an S4 point stabiliser
+    ([G.from_cycles(5, (0, 1, 2))], "right"),  # C3
+    ([G.from_cycles(5, (0, 1), (2, 3)), G.from_cycles(5, (0, 2), (1, 3))], "left"),  # V4 inside A5
+])
+def test_planted_cosets_rank_first_and_significant(gens, side):
+    h = G.subgroup(gens)
+    rng = np.random.default_rng(h.order)
+    x = _planted(G.coset_labels(h, 5, side), rng)
+    rows = G.coset_clustering(x, 5, n_permutations=199)
+    best = rows[0]
+    assert best.elements == h.elements and best.side == side
+    assert best["order"] == h.order and best.p_value < 0.01
+    assert best.pseudo_f > 2 * rows[1].pseudo_f or rows[1].elements != h.elements
+    assert best.ari > 0.9 and best.purity > 0.9
+
+
+def test_pure_noise_has_no_significant_partition():
+    x = np.random.default_rng(5).normal(size=(120, 40))
+    rows = G.coset_clustering(x, 5, n_permutations=199, kmeans=False)
+    assert len(rows) == 307
+    assert min(r.p_value for r in rows) > 0.05
+    assert min(r.p_raw for r in rows) < 0.05  # many partitions, so some raw p-values are small by chance
+
+
+def test_coset_clustering_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"one row per element of S5"):
+        G.coset_clustering(np.zeros((24, 3)), 5)
+    with pytest.raises(ValueError, match="all equal"):
+        G.coset_clustering(np.ones((24, 3)), 4)
+
+
+def test_irrep_fractions_recover_planted_irreps():
+    rng = np.random.default_rng(0)
+    for lam in G.partitions(5):
+        m = G.projector(lam, 5) @ rng.normal(size=(120, 32))
+        fr = G.irrep_fractions(m, 5)
+        assert fr[G.irrep_name(lam)] == pytest.approx(1.0, abs=1e-9)
+        assert sum(fr.values()) == pytest.approx(1.0)
+    # functions constant on the cosets of D5 live in trivial + sign + [3,2] + [2,2,1] (research A5)
+    fr = G.irrep_fractions(rng.normal(size=(12, 32))[G.coset_labels(G.subgroup(D5_GENS), 5)], 5)
+    assert fr["trivial"] + fr["sign"] + fr["3,2"] + fr["2,2,1"] == pytest.approx(1.0)
+    assert fr["standard"] < 1e-12 and fr["3,1,1"] < 1e-12
+    # a random matrix spreads like the regular representation, d_rho^2 / n!
+    fr = G.irrep_fractions(rng.normal(size=(120, 2000)), 5)
+    assert fr["3,1,1"] == pytest.approx(36 / 120, rel=0.05)
