@@ -129,7 +129,7 @@ def basis_for(run_cfg, keys) -> Basis:
     dims = torch.tensor([groups.irrep_dim(lam) ** 2 for lam in groups.partitions(n)[1:]], dtype=torch.float64)
 
     def spread(m: Tensor) -> Tensor:
-        fr = groups.irrep_fractions(m, n)
+        fr = groups.irrep_fractions(m.detach().cpu().numpy(), n)
         return torch.tensor(list(fr.values())[1:], dtype=torch.float64) / dims
 
     return Basis("permutation", names, t.n_answers,

@@ -24,6 +24,8 @@ from tests.helpers import TINY, as_set_args
         (["mod113", "--set", "model.d_model=abc"], "model.d_model must be an integer"),
         (["mod113", "--set", "train.steps"], "expected key=value"),
         (["mod113", "--set", "train.device=cuda"], "CUDA is not available"),
+        (["s5", "--set", "task.op=add"], "unknown permutation operation 'add'"),
+        (["s5", "--set", "task.n=9"], "task.n must be between 2 and 6"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv, needle, tmp_path, capsys):

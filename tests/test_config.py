@@ -94,6 +94,7 @@ def test_quoted_none_string_override():
         ("train.device=cuda:x", "train.device"),
         ("model.act_fn=tanh", "model.act_fn"),
         ("model.n_heads=0", "model.n_heads"),
+        ("task.family=images", "task.family"),
     ],
 )
 def test_bad_override_is_one_line_error_naming_key(override, key):

@@ -695,7 +695,7 @@ def coset_clustering(
     shuffles for every partition). `normalize` scales rows to unit norm first. Returns one
     `PartitionScore` per partition, best (largest pseudo-F) first.
     """
-    x = np.asarray(vectors.detach().cpu() if hasattr(vectors, "detach") else vectors, dtype=np.float64)
+    x = np.asarray(vectors, dtype=np.float64)
     size = math.factorial(n)
     if x.ndim != 2 or x.shape[0] != size:
         raise ValueError(f"coset_clustering needs one row per element of S{n}: shape ({size}, d), got {x.shape}")
@@ -759,10 +759,8 @@ def irrep_fractions(matrix: Float[np.ndarray, "g d"], n: int) -> dict[str, float
     fractions sum to 1; keys are `irrep_name`s in `partitions(n)` order, the trivial irrep included (the
     mean row).
     """
-    m = np.asarray(matrix.detach().cpu() if hasattr(matrix, "detach") else matrix, dtype=np.float64)
+    m = np.asarray(matrix, dtype=np.float64)
     size = math.factorial(n)
-    if m.ndim == 1:
-        m = m[:, None]
     if m.ndim != 2 or m.shape[0] != size:
         raise ValueError(f"irrep_fractions needs one row per element of S{n}: shape ({size}, d), got {m.shape}")
     total = float(np.einsum("gd,gd->", m, m))

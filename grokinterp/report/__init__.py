@@ -17,6 +17,7 @@ from grokinterp.report.sections import ReportContext, builders, register
 
 def _load_builtin_sections() -> None:
     import grokinterp.report.modular  # noqa: F401  (registers the "modular" sections)
+    import grokinterp.report.permutation  # noqa: F401  (registers the "permutation" sections)
 
 
 def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:

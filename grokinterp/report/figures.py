@@ -25,6 +25,13 @@ interpretability" (arXiv:2301.05217).
   Power et al. 2022 (each key frequency k puts 0..p-1 on a circle, visited in steps of k).
 - `key_frequency_lines`: per-frequency embedding norm over checkpoints for the key frequencies (the
   emergence of the key frequencies during circuit formation, cf. Fig 7 / the Grokking_Analysis notebook).
+
+Permutation groups (numbers from `grokinterp.analysis.groups` / `irreps`):
+- `coset_scatter`: 2-D projection (t-SNE) of the output-layer rows of S_n coloured by a coset partition
+  (Power et al. 2022, Fig 6); `partition_table`: the ranked coset partitions with pseudo-F and p-values.
+- `irrep_fraction_lines` / `irrep_fraction_bars`: fraction of W_E / W_U / W_L in each irrep, over training
+  or at one step; `irrep_similarity_lines`: logit similarity with each irrep's character cube (Chughtai et
+  al. 2023).
 """
 
 from __future__ import annotations
@@ -267,3 +274,80 @@ def embedding_pca(W_E, n_components: int = 4,
         fig.update_xaxes(title_text=f"PC{i + 1}", row=1, col=c)
         fig.update_yaxes(title_text=f"PC{j + 1}", scaleanchor=f"x{'' if c == 1 else c}", row=1, col=c)
     return _finish(fig, title, 480)
+
+
+# ------------------------------------------------------------------------------------ permutation groups
+
+
+def coset_scatter(coords, labels, hover: list[str], title: str) -> go.Figure:
+    """Points in 2-D (e.g. t-SNE of the output-layer rows of S5), one colour per coset (Power et al. Fig 6)."""
+    xy, lab = _np(coords), _np(labels).astype(int)
+    fig = go.Figure()
+    for b in np.unique(lab):
+        m = lab == b
+        fig.add_trace(go.Scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", name=f"coset {b}",
+                                 text=[hover[i] for i in np.flatnonzero(m)], marker_size=9))
+    fig.update_xaxes(title_text="dim 1")
+    fig.update_yaxes(title_text="dim 2", scaleanchor="x")
+    return _finish(fig, title, 560)
+
+
+def partition_table(rows: list[dict], title: str) -> go.Figure:
+    """A table of ranked coset partitions (dicts from `PartitionScore.as_dict`)."""
+    cols = ["rank", "name", "order", "index", "side", "generators", "pseudo_f", "p_value", "p_raw", "eta2_adj",
+            "ari", "purity"]
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        if isinstance(v, list):
+            return ", ".join(v)
+        return str(v)
+
+    cells = [[fmt(i + 1) for i in range(len(rows))]] + [[fmt(r[c]) for r in rows] for c in cols[1:]]
+    fig = go.Figure(go.Table(header={"values": cols, "align": "left"}, cells={"values": cells, "align": "left"},
+                             columnwidth=[4, 5, 5, 5, 5, 22, 8, 7, 7, 7, 6, 6]))
+    return _finish(fig, title, 80 + 28 * (len(rows) + 1))
+
+
+def irrep_fraction_lines(steps, fractions: dict[str, dict[str, Any]], phases: dict[str, int | None] | None = None,
+                         title: str = "Fraction of each weight matrix in each irrep over training") -> go.Figure:
+    """One panel per matrix (e.g. W_E, W_U): the fraction of its squared norm in each irrep against step."""
+    x = _np(steps)
+    names = list(fractions)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True)
+    palette = ["#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+               "#17becf", "#bcbd22", "#aec7e8"]
+    for j, mat in enumerate(names):
+        for i, (irrep, ys) in enumerate(fractions[mat].items()):
+            fig.add_trace(go.Scatter(x=x, y=_np(ys), mode="lines", name=irrep, legendgroup=irrep,
+                                     showlegend=j == 0, line_color=palette[i % len(palette)]), 1, j + 1)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="fraction of squared norm", range=[0, 1.02], row=1, col=1)
+    _add_phase_lines(fig, phases, [(1, j + 1) for j in range(len(names))])
+    return _finish(fig, title, 420)
+
+
+def irrep_similarity_lines(steps, similarity: dict[str, Any], phases: dict[str, int | None] | None = None,
+                           title: str = "Logit similarity with each irrep's character cube") -> go.Figure:
+    """Cosine similarity of the centred logits with chi_rho(t c^-1) per irrep, against step (Chughtai et al.)."""
+    x = _np(steps)
+    fig = make_subplots(rows=1, cols=1)
+    for irrep, ys in similarity.items():
+        if irrep != "trivial":
+            fig.add_trace(go.Scatter(x=x, y=_np(ys), mode="lines", name=irrep), 1, 1)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="cosine similarity")
+    _add_phase_lines(fig, phases, [(1, 1)])
+    return _finish(fig, title, 420)
+
+
+def irrep_fraction_bars(fractions: dict[str, dict[str, float]], title: str) -> go.Figure:
+    """Grouped bars: for each matrix (e.g. W_E, W_U, W_L), the fraction of its squared norm in each irrep."""
+    fig = go.Figure()
+    for name, fr in fractions.items():
+        fig.add_trace(go.Bar(x=list(fr), y=list(fr.values()), name=name))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="irrep")
+    fig.update_yaxes(title_text="fraction of squared norm")
+    return _finish(fig, title, 400)

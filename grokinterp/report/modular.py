@@ -19,7 +19,8 @@ _HOOKS = frozenset({"blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"})
 def progress_table(ctx: ReportContext):
     """The run's progress table (computed once per report), or None for tasks without a sum circuit."""
     if "progress" not in ctx.cache:
-        if ctx.run.config.task.op in _SUM_OPS:
+        task = ctx.run.config.task
+        if task.family == "permutation" or task.op in _SUM_OPS:
             ctx.progress("progress measures over every checkpoint")
             ctx.cache["progress"] = progress.measures(ctx.run)
         else:
