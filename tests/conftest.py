@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers import GROKS, tiny
+from tests.helpers import GROKS, TINY_S4, tiny
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -33,4 +33,16 @@ def grokked_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("grokked") / "run"
     train(tiny(**GROKS), out, progress=False)
+    return load_run(out)
+
+
+@pytest.fixture(scope="session")
+def permutation_run(tmp_path_factory):
+    """A tiny S4-composition run (memorises, does not grok; a few seconds): for the group analyses' plumbing."""
+    from grokinterp import load_run
+    from grokinterp.presets import get_preset
+    from grokinterp.train import train
+
+    out = tmp_path_factory.mktemp("s4") / "run"
+    train(get_preset("s5").with_overrides(TINY_S4), out, progress=False)
     return load_run(out)

@@ -22,6 +22,14 @@ GROKS = {
     "train.device": "cpu",
 }
 
+# S4 composition (24 elements, 576 pairs) on a tiny model: memorises in ~100 steps
+TINY_S4 = {
+    "task.n": 4, "task.frac_train": 0.6,
+    "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 64,
+    "train.steps": 150, "train.ckpt_every": 50, "train.ckpt_log_points": 4, "train.log_every": 10,
+    "train.lr": 3e-3, "train.device": "cpu",
+}
+
 
 def tiny(**overrides) -> RunConfig:
     return get_preset("mod113").with_overrides({**TINY, **overrides})

@@ -8,27 +8,12 @@ import math
 import pytest
 import torch
 
-from grokinterp import load_run, progress
+from grokinterp import progress
 from grokinterp.analysis import groups as G
 from grokinterp.config import RunConfig
 from grokinterp.presets import get_preset
 from grokinterp.report import build_report
 from grokinterp.tasks import make_task
-from grokinterp.train import train
-
-TINY_S4 = {
-    "task.n": 4, "task.frac_train": 0.6,
-    "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 64,
-    "train.steps": 150, "train.ckpt_every": 50, "train.ckpt_log_points": 4, "train.log_every": 10,
-    "train.lr": 3e-3, "train.device": "cpu",
-}
-
-
-@pytest.fixture(scope="module")
-def s4_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("s4") / "run"
-    train(get_preset("s5").with_overrides(TINY_S4), out, progress=False)
-    return load_run(out)
 
 
 @pytest.mark.parametrize("op", ["compose", "conj", "aba"])
@@ -58,32 +43,33 @@ def test_s5_preset_is_power_et_al_s5_composition():
     assert task.tokens.shape == (14400, 3) and task.d_vocab == 121
 
 
-def test_progress_measures_on_a_permutation_run(s4_run):
-    table = progress.measures(s4_run, progress=False)
+def test_progress_measures_on_a_permutation_run(permutation_run):
+    table = progress.measures(permutation_run, progress=False)
     assert table.family == "permutation" and table.p == 24
-    assert list(table.steps) == s4_run.steps
+    assert list(table.steps) == permutation_run.steps
     assert set(table.key_freqs) <= {G.irrep_name(lam) for lam in G.partitions(4)} - {"trivial"}
-    logged = {r["step"]: r for r in s4_run.metrics}
+    logged = {r["step"]: r for r in permutation_run.metrics}
     for i, step in enumerate(table.steps):
         assert table["test_loss"][i] == pytest.approx(logged[int(step)]["test_loss"], rel=1e-5)
     # the vectorised measures equal those computed from the hooked TL model's logits
-    task = s4_run.task()
-    step = s4_run.steps[-1]
+    task = permutation_run.task()
+    step = permutation_run.steps[-1]
     with torch.no_grad():
-        logits = s4_run.model(step)(task.tokens)[:, -1]
-    basis = progress.basis_for(s4_run.config, ["standard", "sign"])
-    row = progress._measures_from_logits(logits, s4_run.state_dict(step), task.labels[:, 0], task.train_idx,
+        logits = permutation_run.model(step)(task.tokens)[:, -1]
+    basis = progress.basis_for(permutation_run.config, ["standard", "sign"])
+    row = progress._measures_from_logits(logits, permutation_run.state_dict(step), task.labels[:, 0], task.train_idx,
                                          task.test_idx, basis)
-    again = progress.measures(s4_run, [step], ["standard", "sign"], progress=False)
+    again = progress.measures(permutation_run, [step], ["standard", "sign"], progress=False)
     for col, value in row.items():
         assert again[col][0] == pytest.approx(value, rel=1e-4, abs=1e-6), col
     assert 0 <= again["gini_W_E"][0] <= 1
 
 
-def test_report_has_the_coset_sections(s4_run, tmp_path):
-    out = build_report(s4_run.path, tmp_path / "r.html", progress=False)
+def test_report_has_the_coset_sections(permutation_run, tmp_path):
+    out = build_report(permutation_run.path, tmp_path / "r.html", progress=False)
     page = out.read_text()
-    for heading in ("Training curves", "Progress measures and irreps", f"Output-layer cosets at step {s4_run.steps[-1]}",
+    last = permutation_run.steps[-1]
+    for heading in ("Training curves", "Progress measures and irreps", f"Output-layer cosets at step {last}",
                     "Best coset partitions of the W_U rows", "t-SNE of the unembedding rows"):
         assert heading in page
     assert page.count("Plotly.newPlot") >= 8

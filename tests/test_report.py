@@ -58,9 +58,19 @@ def test_report_of_a_run_without_checkpoints_or_a_sum_circuit(tmp_path, capsys):
     assert "Not computed" in page
 
 
+# the run fixture each notebook is pointed at (by the family it analyses)
+NOTEBOOK_RUNS = {"01_mod113_progress_measures.py": "grokked_run", "02_s5_cosets.py": "permutation_run"}
+
+
+def test_every_notebook_has_a_run_fixture():
+    assert set(NOTEBOOK_RUNS) == {p.name for p in ANALYSES.glob("*.py")}
+
+
 @pytest.mark.parametrize("notebook", sorted(p.name for p in ANALYSES.glob("*.py")))
-def test_notebooks_run_end_to_end(notebook, grokked_run, monkeypatch):
-    monkeypatch.setenv("GROKINTERP_RUN", str(grokked_run.path))
+def test_notebooks_run_end_to_end(notebook, request, monkeypatch):
+    run = request.getfixturevalue(NOTEBOOK_RUNS.get(notebook, "grokked_run"))
+    monkeypatch.setenv("GROKINTERP_RUN", str(run.path))
     monkeypatch.setenv("GROKINTERP_SHOW", "0")
+    monkeypatch.setenv("GROKINTERP_PERMUTATIONS", "99")
     ns = runpy.run_path(str(ANALYSES / notebook), run_name="__main__")
     assert ns["run"].path == Path(os.environ["GROKINTERP_RUN"])

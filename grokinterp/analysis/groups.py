@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from jaxtyping import Float, Int
@@ -36,14 +36,14 @@ def _check_n(n: int, max_n: int = 7) -> None:
         raise ValueError(f"S_n is supported for 1 <= n <= {max_n}, got n={n!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def elements(n: int) -> tuple[Perm, ...]:
     """The n! elements of S_n in `itertools.permutations(range(n))` order (the identity first)."""
     _check_n(n)
     return tuple(itertools.permutations(range(n)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def element_index(n: int) -> dict[Perm, int]:
     """Element -> its position in `elements(n)`."""
     return {g: i for i, g in enumerate(elements(n))}
@@ -121,7 +121,7 @@ def sign(x: Perm) -> int:
     return -1 if sum(len(c) - 1 for c in cycles(x)) % 2 else 1
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     els, idx = elements(n), element_index(n)
     arr = np.array(els, dtype=np.int64).reshape(len(els), n)
@@ -252,13 +252,13 @@ def _small_generating_set(table: np.ndarray, members: np.ndarray) -> list[int]:
     return gens
 
 
-@lru_cache(maxsize=None)
+@cache
 def _element_orders(size: int) -> np.ndarray:
     n = next(k for k in range(1, 8) if math.factorial(k) == size)
     return np.array([order(g) for g in elements(n)], dtype=np.int64)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _all_subgroup_masks(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(masks [k, n!] bool, class id per subgroup, class sizes per subgroup), sorted by (order, class)."""
     table, inv = _tables(n)
@@ -312,7 +312,7 @@ def _all_subgroup_masks(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return masks[sort], cls[sort], sizes[sort]
 
 
-@lru_cache(maxsize=None)
+@cache
 def subgroups(n: int) -> tuple[Subgroup, ...]:
     """All subgroups of S_n (n <= 5), sorted by order, then conjugacy class.
 
@@ -430,7 +430,7 @@ def cosets(h, n: int, side: str = "left") -> list[frozenset[Perm]]:
 # characters and irreps
 
 
-@lru_cache(maxsize=None)
+@cache
 def partitions(n: int) -> tuple[Partition, ...]:
     """Partitions of n in reverse lexicographic order: (n,), (n-1, 1), ..., (1,)*n."""
     def gen(k: int, max_part: int):
@@ -444,7 +444,7 @@ def partitions(n: int) -> tuple[Partition, ...]:
     return tuple(gen(n, n))
 
 
-@lru_cache(maxsize=None)
+@cache
 def character(lam: Partition, mu: Partition) -> int:
     """chi^lam at the class of cycle type mu, by the Murnaghan–Nakayama rule (beta-set / abacus form)."""
     lam, mu = tuple(lam), tuple(mu)
@@ -531,7 +531,7 @@ def class_size(mu: Partition) -> int:
     return math.factorial(n) // denom
 
 
-@lru_cache(maxsize=None)
+@cache
 def character_table(n: int) -> CharacterTable:
     """The character table of S_n: rows irreps, columns cycle types (both in `partitions(n)` order)."""
     _check_n(n)
@@ -542,7 +542,7 @@ def character_table(n: int) -> CharacterTable:
                           chi=chi)
 
 
-@lru_cache(maxsize=None)
+@cache
 def class_index(n: int) -> Int[np.ndarray, " g"]:
     """For each element (in `elements(n)` order), the column of its cycle type in `character_table(n)`."""
     parts = partitions(n)
@@ -555,7 +555,7 @@ def character_values(lam: Partition, n: int) -> Int[np.ndarray, " g"]:
     return ct.chi[ct.irreps.index(tuple(lam))][class_index(n)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _projector(lam: Partition, n: int) -> np.ndarray:
     table, inv = _tables(n)
     x_yinv = table[:, inv]  # x * y^-1
@@ -636,7 +636,7 @@ class PartitionScore:
         return d
 
 
-@lru_cache(maxsize=None)
+@cache
 def coset_partitions(n: int) -> tuple[tuple[Subgroup, str, np.ndarray], ...]:
     """Every distinct non-trivial coset partition of S_n: (subgroup, side, labels).
 
