@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers import GROKS, TINY_S4, tiny
+from tests.helpers import GROKS, GROKS_S4, tiny
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -38,11 +38,11 @@ def grokked_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def permutation_run(tmp_path_factory):
-    """A tiny S4-composition run (memorises, does not grok; a few seconds): for the group analyses' plumbing."""
+    """A small S4-composition model trained until it groks (about 30 s): the group analyses' end-to-end run."""
     from grokinterp import load_run
     from grokinterp.presets import get_preset
     from grokinterp.train import train
 
     out = tmp_path_factory.mktemp("s4") / "run"
-    train(get_preset("s5").with_overrides(TINY_S4), out, progress=False)
+    train(get_preset("s5").with_overrides(GROKS_S4), out, progress=False)
     return load_run(out)

@@ -22,12 +22,14 @@ GROKS = {
     "train.device": "cpu",
 }
 
-# S4 composition (24 elements, 576 pairs) on a tiny model: memorises in ~100 steps
-TINY_S4 = {
-    "task.n": 4, "task.frac_train": 0.6,
-    "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 64,
-    "train.steps": 150, "train.ckpt_every": 50, "train.ckpt_log_points": 4, "train.log_every": 10,
-    "train.lr": 3e-3, "train.device": "cpu",
+# S4 composition (24 elements, 576 pairs): memorises by step ~60, groks (test accuracy >= 0.99) at step
+# ~2,700 (about 30 s on one core). lr 1e-2, weight decay 2 and 80% train came from a small search: at
+# lr 3e-3 / wd 1 no S4 config generalised within 5,000 steps.
+GROKS_S4 = {
+    "task.n": 4, "task.frac_train": 0.8,
+    "model.d_model": 64, "model.n_heads": 4, "model.d_head": 16, "model.d_mlp": 256,
+    "train.lr": 1e-2, "train.weight_decay": 2.0, "train.steps": 3500, "train.ckpt_every": 100,
+    "train.log_every": 10, "train.device": "cpu",
 }
 
 

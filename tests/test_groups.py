@@ -173,3 +173,16 @@ def test_irrep_fractions_recover_planted_irreps():
     # a random matrix spreads like the regular representation, d_rho^2 / n!
     fr = G.irrep_fractions(rng.normal(size=(120, 2000)), 5)
     assert fr["3,1,1"] == pytest.approx(36 / 120, rel=0.05)
+
+
+def test_induced_trivial_matches_the_research_table():
+    # research B3: Ind_H(1) for D5, an S4 point stabiliser, A4, V4 in A5, and the regular representation
+    assert G.induced_trivial(G.subgroup(D5_GENS), 5) == {"trivial": 1, "3,2": 1, "2,2,1": 1, "sign": 1}
+    s4 = G.subgroup([G.from_cycles(5, (0, 1)), G.from_cycles(5, (0, 1, 2, 3))])
+    assert G.induced_trivial(s4, 5) == {"trivial": 1, "standard": 1}
+    a4 = G.subgroup([G.from_cycles(5, (0, 1, 2)), G.from_cycles(5, (0, 1), (2, 3))])
+    assert G.induced_trivial(a4, 5) == {"trivial": 1, "standard": 1, "standard_sign": 1, "sign": 1}
+    assert G.induced_trivial([G.identity(4)], 4) == {G.irrep_name(lam): G.irrep_dim(lam) for lam in G.partitions(4)}
+    # and it is where coset-constant rows live
+    fr = G.irrep_fractions(np.random.default_rng(1).normal(size=(5, 8))[G.coset_labels(s4, 5, "right")], 5)
+    assert fr["trivial"] + fr["standard"] == pytest.approx(1.0)

@@ -1,5 +1,5 @@
 """Permutation-group tasks end to end: the data layout, training, progress measures with key irreps, and
-the report's coset sections, on a tiny S4 run."""
+the report's coset sections, on a small S4 model that groks (the session fixture `permutation_run`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import torch
 
 from grokinterp import progress
 from grokinterp.analysis import groups as G
+from grokinterp.analysis import irreps
 from grokinterp.config import RunConfig
 from grokinterp.presets import get_preset
 from grokinterp.report import build_report
+from grokinterp.report.permutation import output_rows
 from grokinterp.tasks import make_task
 
 
@@ -73,3 +75,32 @@ def test_report_has_the_coset_sections(permutation_run, tmp_path):
                     "Best coset partitions of the W_U rows", "t-SNE of the unembedding rows"):
         assert heading in page
     assert page.count("Plotly.newPlot") >= 8
+
+
+def test_s4_model_groks_through_a_faithful_irrep_and_matching_cosets(permutation_run):
+    """End to end: S4 composition memorises first, generalises ~40x later, and the final logits are carried
+    by a few irreps, at least one of them faithful; the best coset partition of the output layer is
+    significant and its subgroup's coset functions live in the key irreps."""
+    run = permutation_run
+    rows = run.metrics
+    memorised = next(r["step"] for r in rows if r["train_acc"] >= 0.99)
+    grokked = next(r["step"] for r in rows if r["test_acc"] >= 0.99)
+    assert memorised <= 200 and grokked >= 10 * memorised and rows[-1]["test_acc"] >= 0.99
+    table = progress.measures(run, progress=False)
+    key = set(table.key_freqs)
+    faithful = {G.irrep_name(lam) for lam in G.partitions(4)
+                if all(G.character(lam, mu) < G.irrep_dim(lam) for mu in G.partitions(4)[:-1])}
+    assert faithful == {"standard", "standard_sign"}
+    assert key & faithful and len(key) <= 3
+    task = run.task()
+    sims = {}
+    for step in (0, run.steps[-1]):
+        with torch.no_grad():
+            logits = run.model(step)(task.tokens)[:, -1, :24]
+        sims[step] = irreps.fraction_explained(irreps.logit_similarity(logits, task.labels[:, 0], 4), key)
+    assert sims[0] < 0.05 < 0.3 < sims[run.steps[-1]]
+    assert table["gini_W_L"][-1] > 5 * table["gini_W_L"][0]
+    assert table["excluded_loss"][-1] > 3 * math.log(24)  # without the key irreps the train pairs fail
+    best = G.coset_clustering(output_rows(run.state_dict(), 24)["W_U"], 4, n_permutations=199)[0]
+    assert best.p_value < 0.01
+    assert set(G.induced_trivial(best.subgroup, 4)) - {"trivial"} <= key

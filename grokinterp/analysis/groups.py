@@ -771,3 +771,20 @@ def irrep_fractions(matrix: Float[np.ndarray, "g d"], n: int) -> dict[str, float
         proj = projector(lam, n) @ m
         out[irrep_name(lam)] = float(np.einsum("gd,gd->", proj, proj)) / total
     return out
+
+
+def induced_trivial(h, n: int) -> dict[str, int]:
+    """Irrep multiplicities of Ind_H^{S_n}(1), the functions constant on the (left or right) cosets of H.
+
+    By Frobenius reciprocity m_rho = (1/|H|) sum_{h in H} chi_rho(h). Only irreps with m_rho > 0 are listed
+    (names as `irrep_name`): a matrix whose rows are constant on the cosets of H lies in these irreps.
+    """
+    members = _as_indices(h, n)
+    ct = character_table(n)
+    cls = class_index(n)[members]
+    out = {}
+    for i, lam in enumerate(ct.irreps):
+        m = int(round(ct.chi[i][cls].sum() / len(members)))
+        if m:
+            out[irrep_name(lam)] = m
+    return out
