@@ -39,7 +39,13 @@ PERMUTATION_OPS: dict[str, str] = {
     "conj": "x*y*x^-1",
     "aba": "x*y*x",
 }
-TASK_FAMILIES = ("modular", "permutation")
+DIGITS_OPS: dict[str, str] = {"add": "a1..ak + b1..bk = c1..c(k+1)"}
+SEQUENCE_OPS: dict[str, str] = {
+    "repeat": "random tokens with one subsequence repeated; predict the later copies",
+    "max": "random tokens; predict the largest",
+}
+TASK_FAMILIES = ("modular", "permutation", "digits", "sequences")
+SAMPLED_FAMILIES = frozenset({"digits", "sequences"})  # drawn at random: finite or infinite mode
 
 
 def is_prime(n: int) -> bool:
@@ -55,46 +61,94 @@ class TaskConfig:
     family "modular": `op` in MODULAR_OPS on Z_p, inputs `[a, b, =]` with '=' the token p.
     family "permutation": `op` in PERMUTATION_OPS on S_n, inputs `[x, y, =]` with the n! permutations as
     tokens 0..n!-1 in `itertools.permutations` order and '=' the token n!.
+    family "digits": k-digit addition (`op` "add"), `n_digits` = k.
+    family "sequences": `op` "repeat" (a `subseq_len` subsequence repeated `n_repeats` times in `seq_len`
+    random tokens from `vocab`) or "max" (the largest of `seq_len` random tokens).
+    digits and sequences are sampled: `mode` "finite" draws `n_train` training examples once, "infinite"
+    draws a fresh batch (`train.batch_size`) every step; both hold out `n_test` test examples.
     """
 
-    family: str = "modular"  # modular | permutation
-    op: str = "add"  # one of MODULAR_OPS (modular) or PERMUTATION_OPS (permutation)
+    family: str = "modular"  # modular | permutation | digits | sequences
+    op: str = "add"  # MODULAR_OPS, PERMUTATION_OPS, DIGITS_OPS or SEQUENCE_OPS of the family
     p: int = 113  # modulus of the modular family
     n: int = 5  # degree of the symmetric group S_n of the permutation family
-    frac_train: float = 0.3  # fraction of all valid (a, b) pairs used for training
-    seed: int = 0  # seed of the train/test split
+    frac_train: float = 0.3  # modular/permutation: fraction of all valid (a, b) pairs used for training
+    seed: int = 0  # seed of the train/test split (and of the sampled data)
+    mode: str = "finite"  # digits/sequences: finite | infinite
+    n_train: int = 1000  # digits/sequences, finite mode: number of training examples
+    n_test: int = 1000  # digits/sequences: number of held-out test examples
+    n_digits: int = 5  # digits: k
+    seq_len: int = 85  # sequences: tokens per sequence
+    vocab: int = 128  # sequences: token values 0..vocab-1
+    subseq_len: int = 16  # sequences/repeat: length of the repeated subsequence
+    n_repeats: int = 3  # sequences/repeat: copies of it
 
     def validate(self) -> None:
         if self.family not in TASK_FAMILIES:
             known = ", ".join(repr(f) for f in TASK_FAMILIES)
             raise ConfigError(f"task.family: unknown task family {self.family!r} (known: {known})")
+        ops = {"modular": MODULAR_OPS, "permutation": PERMUTATION_OPS, "digits": DIGITS_OPS,
+               "sequences": SEQUENCE_OPS}[self.family]
+        if self.op not in ops:
+            raise ConfigError(f"task.op: unknown {self.family} operation {self.op!r} (known: {', '.join(ops)})")
         if self.family == "modular":
-            if self.op not in MODULAR_OPS:
-                raise ConfigError(f"task.op: unknown operation {self.op!r} (known: {', '.join(MODULAR_OPS)})")
             if self.p < 2:
                 raise ConfigError(f"task.p must be >= 2, got {self.p}")
             if self.op in DIVISION_OPS and not is_prime(self.p):
                 raise ConfigError(f"task.op={self.op!r} needs a prime modulus (inverses mod p), got p={self.p}")
-        else:
-            if self.op not in PERMUTATION_OPS:
-                raise ConfigError(
-                    f"task.op: unknown permutation operation {self.op!r} (known: {', '.join(PERMUTATION_OPS)})"
-                )
+        elif self.family == "permutation":
             if not 2 <= self.n <= 6:
                 raise ConfigError(f"task.n must be between 2 and 6 (S_n has n! tokens), got {self.n}")
-        if not 0.0 < self.frac_train < 1.0:
+        if self.family in SAMPLED_FAMILIES:
+            self._validate_sampled()
+        elif not 0.0 < self.frac_train < 1.0:
             raise ConfigError(f"task.frac_train must be in (0, 1), got {self.frac_train}")
+
+    def _validate_sampled(self) -> None:
+        if self.mode not in ("finite", "infinite"):
+            raise ConfigError(f"task.mode must be 'finite' or 'infinite', got {self.mode!r}")
+        if self.n_train < 1 or self.n_test < 1:
+            raise ConfigError(f"task.n_train and task.n_test must be >= 1, got {self.n_train} and {self.n_test}")
+        if self.family == "digits":
+            if not 1 <= self.n_digits <= 18:
+                raise ConfigError(f"task.n_digits must be between 1 and 18, got {self.n_digits}")
+            return
+        if self.vocab < 2:
+            raise ConfigError(f"task.vocab must be >= 2, got {self.vocab}")
+        if self.op == "repeat":
+            if self.subseq_len < 2 or self.n_repeats < 2:
+                raise ConfigError(f"task.subseq_len and task.n_repeats must be >= 2, got {self.subseq_len} and "
+                                  f"{self.n_repeats}")
+            if self.subseq_len * self.n_repeats > self.seq_len:
+                raise ConfigError(f"task.seq_len={self.seq_len} cannot hold {self.n_repeats} copies of "
+                                  f"{self.subseq_len} tokens")
+        elif self.seq_len < 1:
+            raise ConfigError(f"task.seq_len must be >= 1, got {self.seq_len}")
 
     @property
     def n_answers(self) -> int:
-        """How many distinct answers the task has: p, or n! for S_n."""
-        return self.p if self.family == "modular" else math.factorial(self.n)
+        """How many distinct answers the task has: p, n! for S_n, 10 digits, or the vocabulary."""
+        if self.family == "modular":
+            return self.p
+        if self.family == "permutation":
+            return math.factorial(self.n)
+        if self.family == "digits":
+            return 10
+        return self.vocab
 
     def describe(self) -> str:
         """A short human description, e.g. 'x+y mod 113' or 'x*y in S5'."""
         if self.family == "modular":
             return f"{MODULAR_OPS[self.op]} mod {self.p}"
-        return f"{PERMUTATION_OPS[self.op]} in S{self.n}"
+        if self.family == "permutation":
+            return f"{PERMUTATION_OPS[self.op]} in S{self.n}"
+        data = f"{self.n_train} train" if self.mode == "finite" else "fresh batches"
+        if self.family == "digits":
+            return f"{self.n_digits}-digit addition ({self.mode}: {data})"
+        if self.op == "repeat":
+            return (f"repeated subsequence: {self.n_repeats} x {self.subseq_len} tokens in {self.seq_len}, vocab "
+                    f"{self.vocab} ({self.mode}: {data})")
+        return f"max of {self.seq_len} tokens from {self.vocab} ({self.mode}: {data})"
 
 
 @dataclass
@@ -187,6 +241,8 @@ class RunConfig:
         self.task.validate()
         self.model.validate()
         self.train.validate()
+        if self.task.family in SAMPLED_FAMILIES and self.task.mode == "infinite" and self.train.batch_size < 1:
+            raise ConfigError("task.mode='infinite' draws a fresh batch every step: set train.batch_size >= 1")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -133,11 +133,26 @@ def hooked_logits(
 def answer_loss(
     logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
 ) -> Float[Tensor, ""]:
-    """Mean cross-entropy over examples and answer positions, log-softmax in float64."""
+    """Mean cross-entropy over examples and scored answer positions (label -1 = not scored), log-softmax in
+    float64."""
     logp = logits.to(torch.float64).log_softmax(dim=-1)
-    return -logp.gather(-1, labels[..., None]).mean()
+    scored = labels >= 0
+    nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+    return torch.where(scored, nll, 0.0).sum() / scored.sum().clamp(min=1)
+
+
+def position_losses(
+    logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
+) -> tuple[list[float], list[float]]:
+    """Per answer position: mean cross-entropy and accuracy over the examples where it is scored."""
+    logp = logits.to(torch.float64).log_softmax(dim=-1)
+    scored = labels >= 0
+    nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+    n = scored.sum(0).clamp(min=1)
+    right = (logits.argmax(dim=-1) == labels) & scored
+    return ((torch.where(scored, nll, 0.0).sum(0) / n).tolist(), (right.sum(0) / n).tolist())
 
 
 def accuracy(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]) -> float:
-    """Fraction of examples whose every answer position is predicted exactly."""
-    return (logits.argmax(dim=-1) == labels).all(dim=-1).float().mean().item()
+    """Fraction of examples whose every scored answer position is predicted exactly."""
+    return ((logits.argmax(dim=-1) == labels) | (labels < 0)).all(dim=-1).float().mean().item()

@@ -153,10 +153,19 @@ def _open_run(cfg: RunConfig, store: RunStore) -> tuple[RunConfig, bool]:
     return cfg, True
 
 
-def _evaluate(model, params, cfg: RunConfig, task: Task, idx: torch.Tensor, tokens, labels) -> tuple[float, float]:
+def _evaluate(model, params, cfg: RunConfig, task: Task, idx: torch.Tensor, tokens, labels,
+              row: dict, prefix: str) -> None:
     with torch.no_grad():
         logits = _forward(model, params, cfg, tokens[idx], task.answer_pos)
-        return engine.answer_loss(logits, labels[idx]).item(), engine.accuracy(logits, labels[idx])
+        _record(task, logits, labels[idx], row, prefix)
+
+
+def _record(task: Task, logits, labels, row: dict, prefix: str, loss: float | None = None) -> None:
+    """Loss and accuracy of `logits` into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
+    row[f"{prefix}_loss"] = engine.answer_loss(logits, labels).item() if loss is None else loss
+    row[f"{prefix}_acc"] = engine.accuracy(logits, labels)
+    if task.per_position:
+        row[f"{prefix}_loss_pos"], row[f"{prefix}_acc_pos"] = engine.position_losses(logits, labels)
 
 
 def _forward(model, params, cfg: RunConfig, tokens, answer_pos):
@@ -231,23 +240,33 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
     with _StopFlag() as flag:
         while True:
             log_now = step % cfg.train.log_every == 0 or step in ckpts or step == total
-            batch = _batches(cfg, len(train_idx), step, device) if step < total else None
+            batch = None
             loss = None
-            if step < total:
+            if task.sampler is not None:  # infinite mode: the fresh batch of this update (also at the end, to log)
+                xb, yb = (t.to(device) for t in task.sampler(step, cfg.train.batch_size))
+            else:
+                batch = _batches(cfg, len(train_idx), step, device) if step < total else None
                 xb = train_tokens if batch is None else train_tokens[batch]
                 yb = train_labels if batch is None else train_labels[batch]
+            if step < total:
                 logits = _forward(model, params, cfg, xb, task.answer_pos)
                 loss = engine.answer_loss(logits, yb)
             if log_now:
-                if loss is not None and batch is None:  # full batch: the step's own forward is the train eval
-                    train_loss, train_acc = loss.item(), engine.accuracy(logits.detach(), yb)
+                row: dict = {"step": step}
+                if loss is not None and (batch is None or task.sampler is not None):
+                    # full batch, or a fresh infinite-mode batch: the step's own forward is the train eval
+                    _record(task, logits.detach(), yb, row, "train", loss.item())
+                elif task.sampler is not None:
+                    with torch.no_grad():
+                        _record(task, _forward(model, params, cfg, xb, task.answer_pos), yb, row, "train")
                 else:
-                    train_loss, train_acc = _evaluate(model, params, cfg, task, train_idx, tokens, labels)
-                test_loss, test_acc = _evaluate(model, params, cfg, task, test_idx, tokens, labels)
+                    _evaluate(model, params, cfg, task, train_idx, tokens, labels, row, "train")
+                _evaluate(model, params, cfg, task, test_idx, tokens, labels, row, "test")
                 wsq = weight_sq(params)
-                last_row = {"step": step, "train_loss": train_loss, "test_loss": test_loss, "train_acc": train_acc,
-                            "test_acc": test_acc, "weight_sq": wsq, "weight_norm": math.sqrt(wsq),
-                            "lr": lr_at(cfg, step), "wall_time": time.perf_counter() - t0}
+                row.update({"weight_sq": wsq, "weight_norm": math.sqrt(wsq), "lr": lr_at(cfg, step),
+                            "wall_time": time.perf_counter() - t0})
+                last_row = row
+                train_acc, test_acc, test_loss = row["train_acc"], row["test_acc"], row["test_loss"]
                 store.append_metrics([last_row])
                 if grokked_step is None and test_acc >= cfg.train.grok_threshold:
                     grokked_step = step

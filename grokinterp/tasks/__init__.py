@@ -5,7 +5,9 @@ from __future__ import annotations
 from grokinterp.config import TaskConfig
 from grokinterp.tasks.base import Task
 from grokinterp.tasks.modular import make_modular_task, modular_pairs, split_indices
+from grokinterp.tasks.digits import make_digits_task
 from grokinterp.tasks.permutations import make_permutation_task, permutation_pairs
+from grokinterp.tasks.sequences import make_sequence_task
 
 
 def make_task(cfg: TaskConfig) -> Task:
@@ -14,6 +16,10 @@ def make_task(cfg: TaskConfig) -> Task:
         return make_modular_task(cfg)
     if cfg.family == "permutation":
         return make_permutation_task(cfg)
+    if cfg.family == "digits":
+        return make_digits_task(cfg)
+    if cfg.family == "sequences":
+        return make_sequence_task(cfg)
     raise ValueError(f"unknown task family {cfg.family!r}")  # validate() already refuses it
 
 

@@ -1,0 +1,58 @@
+"""Sequence tasks with a phase change (Nanda 2022; Olsson et al. 2022): a repeated subsequence, solved by
+induction heads, and the maximum of a sequence.
+
+"repeat": `seq_len` uniform random tokens from `vocab` in which one random subsequence of `subseq_len`
+tokens is written `n_repeats` times at random non-overlapping places (Nanda's run: 85, 16, 3, 128). The
+model predicts every next token, but only the tokens of the second and later copies that can be predicted
+are scored: all but the first token of each later copy (nothing announces where a copy starts). Nanda's
+loss also counted those first tokens, which leaves a floor of about (n_repeats-1)/(subseq_len(n_repeats-1))
+* ln(vocab); ours goes to 0. Unscored positions have label -1. Answer positions are 0 .. seq_len-2.
+
+"max": `seq_len` random tokens followed by '=' (the token `vocab`); the answer, at '=', is the largest.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from grokinterp.config import TaskConfig
+from grokinterp.tasks.base import Task
+from grokinterp.tasks.sampled import make_sampled_task
+
+
+def repeat_starts(count: int, seq_len: int, subseq_len: int, n_repeats: int, gen: torch.Generator) -> Tensor:
+    """Start positions (count, n_repeats), increasing and non-overlapping, uniform over the arrangements:
+    choose which n_repeats of the (seq_len - n_repeats*(subseq_len-1)) items are the copies."""
+    n_items = seq_len - n_repeats * (subseq_len - 1)
+    idx = torch.rand(count, n_items, generator=gen).argsort(dim=1)[:, :n_repeats].sort(dim=1).values
+    return idx + (subseq_len - 1) * torch.arange(n_repeats)
+
+
+def repeat_examples(count: int, cfg: TaskConfig, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    L, m, r = cfg.seq_len, cfg.subseq_len, cfg.n_repeats
+    tokens = torch.randint(0, cfg.vocab, (count, L), generator=gen)
+    sub = torch.randint(0, cfg.vocab, (count, m), generator=gen)
+    starts = repeat_starts(count, L, m, r, gen)
+    pos = starts[:, :, None] + torch.arange(m)  # (count, r, m)
+    rows = torch.arange(count)[:, None, None].expand_as(pos)
+    tokens[rows, pos] = sub[:, None, :].expand_as(pos)
+    labels = torch.full((count, L - 1), -1, dtype=torch.long)  # labels[i, j] = token j+1 if scored
+    later = pos[:, 1:, 1:]  # later copies, all but their first token
+    labels[rows[:, 1:, 1:], later - 1] = tokens[rows[:, 1:, 1:], later]
+    return tokens, labels
+
+
+def make_sequence_task(cfg: TaskConfig) -> Task:
+    if cfg.op == "repeat":
+        return make_sampled_task(cfg, lambda count, gen: repeat_examples(count, cfg, gen),
+                                 answer_pos=tuple(range(cfg.seq_len - 1)), d_vocab=cfg.vocab, d_vocab_out=cfg.vocab,
+                                 n_ctx=cfg.seq_len)
+
+    def draw(count: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        x = torch.randint(0, cfg.vocab, (count, cfg.seq_len), generator=gen)
+        tokens = torch.cat([x, torch.full((count, 1), cfg.vocab)], dim=1)
+        return tokens, x.max(dim=1, keepdim=True).values
+
+    return make_sampled_task(cfg, draw, answer_pos=(cfg.seq_len,), d_vocab=cfg.vocab + 1, d_vocab_out=cfg.vocab,
+                             n_ctx=cfg.seq_len + 1)
