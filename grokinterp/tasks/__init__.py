@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from grokinterp.config import TaskConfig
 from grokinterp.tasks.base import Task
-from grokinterp.tasks.modular import make_modular_task, modular_pairs, split_indices
 from grokinterp.tasks.digits import make_digits_task
+from grokinterp.tasks.modular import make_modular_task, modular_pairs, split_indices
 from grokinterp.tasks.permutations import make_permutation_task, permutation_pairs
 from grokinterp.tasks.sequences import make_sequence_task
 
