@@ -11,6 +11,8 @@ read at `answer_pos`, and differs only in what it skips and in floating-point su
   example gathers its scores and values from these tables instead of recomputing them.
 - The last layer computes queries, attention, MLP and unembedding only at the answer positions (keys and
   values still at every position they can see).
+- Attention over longer sequences (query x key > 64 entries, outside the layer-0 tables) runs in torch's
+  fused `scaled_dot_product_attention` kernel.
 
 `answer_loss` is the cross-entropy on the answer positions with the log-softmax in float64 (late in
 grokking the train loss is ~1e-7, below float32 resolution of log-probabilities near 0).
@@ -103,15 +105,22 @@ def fused_logits(
             q = F.linear(h[:, ans] if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
             if nq * seq <= 64:  # tiny attention: broadcasting beats many tiny batched matmuls
                 scores = (q[:, :, None] * k[:, None]).sum(-1) / math.sqrt(d_head)  # (batch, q, k, head)
+            else:  # longer sequences: torch's fused attention kernel, (batch, head, pos, d_head) layout
+                # queries at positions 0..nq-1 are torch's top-left causal mask: its faster kernel path
+                top_left = bool((q_pos == torch.arange(nq, device=q_pos.device)).all())
+                z = F.scaled_dot_product_attention(
+                    q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                    attn_mask=None if top_left else ~causal, is_causal=top_left,
+                ).transpose(1, 2)  # (batch, q, head, d_head)
+                scores = None
+        if scores is not None:
+            if bool(causal.any()):
+                scores = scores.masked_fill(causal[None, :, :, None], float("-inf"))
+            pattern = scores.softmax(dim=2)
+            if nq * seq <= 64:
+                z = (pattern[..., None] * v[:, None]).sum(2)  # (batch, q, head, d_head)
             else:
-                scores = torch.einsum("bqhd,bkhd->bqkh", q, k) / math.sqrt(d_head)
-        if bool(causal.any()):
-            scores = scores.masked_fill(causal[None, :, :, None], float("-inf"))
-        pattern = scores.softmax(dim=2)
-        if nq * seq <= 64:
-            z = (pattern[..., None] * v[:, None]).sum(2)  # (batch, q, head, d_head)
-        else:
-            z = torch.einsum("bqkh,bkhd->bqhd", pattern, v)
+                z = torch.einsum("bqkh,bkhd->bqhd", pattern, v)
         attn_out = F.linear(z.reshape(batch, nq, n_heads * d_head), params[f"{pre}.attn.o.weight"],
                             params[f"{pre}.attn.o.bias"])
         x = (x[:, ans] if last and not x_at_ans else x) + attn_out

@@ -58,10 +58,56 @@ def _s5() -> RunConfig:
     return cfg
 
 
+def _add5() -> RunConfig:
+    return RunConfig(
+        task=TaskConfig(family="digits", op="add", n_digits=5, mode="finite", n_train=700, n_test=1000, seed=0),
+        model=ModelConfig(n_layers=1, d_model=128, n_heads=4, d_head=32, d_mlp=512, act_fn="relu",
+                          normalization_type=None, init="paper", biases="mlp", seed=0),
+        train=TrainConfig(steps=20_000, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), warmup_steps=10,
+                          batch_size=0, log_every=10, ckpt_every=200, ckpt_log_points=20),
+        preset="add5",
+    )
+
+
+def _add5_infinite() -> RunConfig:
+    cfg = _add5()
+    cfg.task.mode = "infinite"
+    cfg.train.batch_size = 128
+    cfg.train.steps = 3000
+    cfg.train.ckpt_every = 50
+    cfg.preset = "add5-infinite"
+    return cfg
+
+
+def _repeat_subseq() -> RunConfig:
+    return RunConfig(
+        task=TaskConfig(family="sequences", op="repeat", seq_len=85, subseq_len=16, n_repeats=3, vocab=128,
+                        mode="finite", n_train=512, n_test=512, seed=0),
+        model=ModelConfig(n_layers=2, d_model=48, n_heads=4, d_head=12, d_mlp=1, attn_only=True,
+                          normalization_type=None, init="paper", biases="none", seed=0),
+        train=TrainConfig(steps=30_000, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.999), warmup_steps=10,
+                          batch_size=128, log_every=10, ckpt_every=250, ckpt_log_points=20),
+        preset="repeat-subseq",
+    )
+
+
+def _repeat_subseq_infinite() -> RunConfig:
+    cfg = _repeat_subseq()
+    cfg.task.mode = "infinite"
+    cfg.train.steps = 3000
+    cfg.train.ckpt_every = 50
+    cfg.preset = "repeat-subseq-infinite"
+    return cfg
+
+
 PRESETS: dict[str, Callable[[], RunConfig]] = {
     "mod113": _mod113,
     "mod113-small": _mod_small,
     "s5": _s5,
+    "add5": _add5,
+    "add5-infinite": _add5_infinite,
+    "repeat-subseq": _repeat_subseq,
+    "repeat-subseq-infinite": _repeat_subseq_infinite,
 }
 
 
