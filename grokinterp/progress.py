@@ -44,6 +44,7 @@ from torch import Tensor
 
 from grokinterp import engine
 from grokinterp.analysis import fourier, groups, irreps
+from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import weight_sq
 from grokinterp.runs import Run
 
@@ -258,11 +259,53 @@ def _settled_index(y: np.ndarray, start: int, factor: float) -> int | None:
     return idx if idx < len(y) - 1 else None  # settling at the very last point is not settling
 
 
-def phases(table, *, p: int | None = None, settle_factor: float = 2.0) -> Phases:
+@dataclass(frozen=True)
+class PhaseChanges:
+    """Phase changes of a digits or sequences run (`grokinterp.analysis.phases`): the test loss, each
+    answer position's test loss (digits), bumps on the train loss, and optionally the top induction
+    head's score."""
+
+    total: phase_detect.Transition | None
+    per_position: list[phase_detect.Transition | None]
+    train_bumps: list[phase_detect.Bump]
+    induction: phase_detect.Transition | None = None
+    induction_head: tuple[int, int] | None = None
+
+    def as_dict(self) -> dict:
+        def d(t):
+            return None if t is None else t.as_dict()
+
+        return {"total": d(self.total), "per_position": [d(t) for t in self.per_position],
+                "train_bumps": [b.as_dict() for b in self.train_bumps], "induction": d(self.induction),
+                "induction_head": self.induction_head}
+
+
+def phase_changes(run: Run, head_scores=None) -> PhaseChanges:
+    """Phase changes of a digits/sequences run from its logged metrics (and, given a
+    `induction.HeadScoreTable`, of its top induction head's score)."""
+    rows = run.metrics
+    steps = [r["step"] for r in rows]
+    total = phase_detect.detect_transition(steps, [r["test_loss"] for r in rows])
+    per_position = []
+    if rows and "test_loss_pos" in rows[0]:
+        losses = np.array([r["test_loss_pos"] for r in rows])
+        per_position = [phase_detect.detect_transition(steps, losses[:, j]) for j in range(losses.shape[1])]
+    bumps = phase_detect.detect_bumps(steps, [r["train_loss"] for r in rows])
+    induction_t, head = None, None
+    if head_scores is not None:
+        head = head_scores.top_head("induction")
+        induction_t = phase_detect.detect_transition(head_scores.steps, head_scores["induction"][:, head[0], head[1]],
+                                                     log=False, min_change=0.2)
+    return PhaseChanges(total, per_position, bumps, induction_t, head)
+
+
+def phases(table, *, p: int | None = None, settle_factor: float = 2.0) -> Phases | PhaseChanges:
     """Memorisation / circuit formation / cleanup boundaries from a progress table.
 
     `table` is a `ProgressTable` or any mapping of column name -> sequence with `step`, `test_loss` and
     (optionally) `excluded_loss`; for a mapping pass `p` (else the initial test loss stands in for ln p).
+    Given a `Run` of the digits or sequences families, returns its `phase_changes` instead (these tasks
+    have phase changes rather than the three phases of grokking).
     Rules (boundaries are checkpoint steps; None when not reached):
 
     - memorization_end: the step of the test-loss peak. Train loss is already near zero there (the
@@ -275,6 +318,10 @@ def phases(table, *, p: int | None = None, settle_factor: float = 2.0) -> Phases
       excluded loss stay within `settle_factor` of their final values for the rest of the run (weight
       decay has finished removing the memorising components). None if they settle only at the end.
     """
+    if isinstance(table, Run):
+        if table.config.task.family in ("digits", "sequences"):
+            return phase_changes(table)
+        table = measures(table, progress=False)
     cols = table.columns if isinstance(table, ProgressTable) else table
     steps = np.asarray(cols["step"])
     test = np.asarray(cols["test_loss"], dtype=np.float64)

@@ -18,6 +18,7 @@ from grokinterp.report.sections import ReportContext, builders, register
 def _load_builtin_sections() -> None:
     import grokinterp.report.modular  # noqa: F401  (registers the "modular" sections)
     import grokinterp.report.permutation  # noqa: F401  (registers the "permutation" sections)
+    import grokinterp.report.sampled  # noqa: F401  (registers the "digits" and "sequences" sections)
 
 
 def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
@@ -26,7 +27,9 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
     last = rows[-1] if rows else {}
     head = [
         ("run", str(ctx.run.path)),
-        ("task", f"{t.describe()} ({t.family}), {t.frac_train:.0%} of pairs in train, split seed {t.seed}"),
+        ("task", f"{t.describe()} ({t.family}), "
+                 + (f"{t.frac_train:.0%} of pairs in train, " if t.family in ("modular", "permutation") else "")
+                 + f"split seed {t.seed}"),
         ("model", f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
                   f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}"),
         ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}, betas {tuple(tr.betas)}, "
@@ -73,6 +76,11 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
         from grokinterp.progress import phases as detect
 
         phases = detect(ctx.cache["progress"]).as_dict()
+    elif run.config.task.family in ("digits", "sequences"):
+        from grokinterp.progress import phase_changes
+
+        total = phase_changes(run).total
+        phases = {"test-loss transition": None if total is None else total.step}
     page = render_html(f"grokinterp report: {Path(run_path).name}", _header(ctx, phases), sections)
     out = Path(out) if out else Path(run_path) / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)

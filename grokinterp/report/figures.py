@@ -351,3 +351,64 @@ def irrep_fraction_bars(fractions: dict[str, dict[str, float]], title: str) -> g
     fig.update_xaxes(title_text="irrep")
     fig.update_yaxes(title_text="fraction of squared norm")
     return _finish(fig, title, 400)
+
+
+# ------------------------------------------------------------------------------------- phase changes
+
+
+def _transition_lines(fig: go.Figure, transitions: dict[str, Any], row: int = 1, col: int = 1) -> None:
+    """A dotted vertical line at each detected transition step (`Transition` objects or dicts), labelled."""
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    for i, (name, t) in enumerate(transitions.items()):
+        if t is None:
+            continue
+        step = t["step"] if isinstance(t, dict) else t.step
+        color = palette[i % len(palette)]
+        fig.add_vline(x=step, line_dash="dot", line_color=color, line_width=1, row=row, col=col,
+                      annotation_text=name, annotation_position="top right", annotation_font_size=10,
+                      annotation_font_color=color, annotation=dict(yshift=-14 * i))
+
+
+def per_position_losses(steps, losses, names: list[str], transitions: list | None = None,
+                        title: str = "Test loss per answer digit") -> go.Figure:
+    """One loss curve per answer position (log y) with each one's detected phase change (Nanda 2022)."""
+    x, y = _np(steps), _np(losses)
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    fig = make_subplots(rows=1, cols=1)
+    for j, name in enumerate(names):
+        fig.add_trace(go.Scatter(x=x, y=y[:, j], mode="lines", name=name, line_color=palette[j % len(palette)]), 1, 1)
+    if transitions:
+        _transition_lines(fig, {n: t for n, t in zip(names, transitions)})
+    fig.update_yaxes(type="log", title_text="cross-entropy loss")
+    fig.update_xaxes(title_text="step")
+    return _finish(fig, title, 460)
+
+
+def head_score_lines(steps, scores, loss_steps=None, loss=None, transition=None,
+                     title: str = "Induction score per head over training") -> go.Figure:
+    """Each head's score (scores: [n_steps, n_layers, n_heads]) against step, with the loss on a second axis."""
+    x, s = _np(steps), _np(scores)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for layer in range(s.shape[1]):
+        for head in range(s.shape[2]):
+            fig.add_trace(go.Scatter(x=x, y=s[:, layer, head], mode="lines", name=f"L{layer}H{head}"),
+                          secondary_y=False)
+    if loss is not None:
+        fig.add_trace(go.Scatter(x=_np(loss_steps), y=_np(loss), mode="lines", name="test loss",
+                                 line=dict(color="black", dash="dash")), secondary_y=True)
+        fig.update_yaxes(type="log", title_text="test loss", secondary_y=True)
+    if transition is not None:
+        _transition_lines(fig, {"induction score jump": transition})
+    fig.update_yaxes(title_text="score", secondary_y=False)
+    fig.update_xaxes(title_text="step")
+    return _finish(fig, title, 460)
+
+
+def attention_pattern(pattern, title: str, tokens=None) -> go.Figure:
+    """One head's attention pattern (query x key) on one sequence."""
+    a = _np(pattern)
+    labels = None if tokens is None else [f"{i}:{t}" for i, t in enumerate(_np(tokens).tolist())]
+    fig = go.Figure(go.Heatmap(z=a, x=labels, y=labels, colorscale="Blues", zmin=0, zmax=1))
+    fig.update_yaxes(autorange="reversed", title_text="query position")
+    fig.update_xaxes(title_text="key position")
+    return _finish(fig, title, 560)

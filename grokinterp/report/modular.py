@@ -20,7 +20,7 @@ def progress_table(ctx: ReportContext):
     """The run's progress table (computed once per report), or None for tasks without a sum circuit."""
     if "progress" not in ctx.cache:
         task = ctx.run.config.task
-        if task.family == "permutation" or task.op in _SUM_OPS:
+        if task.family == "permutation" or (task.family == "modular" and task.op in _SUM_OPS):
             ctx.progress("progress measures over every checkpoint")
             ctx.cache["progress"] = progress.measures(ctx.run)
         else:
