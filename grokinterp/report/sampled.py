@@ -31,8 +31,8 @@ def per_digit_losses(ctx: ReportContext) -> list[Section]:
     k = len(rows[0]["test_loss_pos"])
     names = [f"c{j + 1}" for j in range(k)]
     losses = np.array([r["test_loss_pos"] for r in rows])
-    text = ("Answer digits c1 (the carry-out, most significant) to c%d. Detected transitions (steepest drop of "
-            "each digit's test loss): " % k + "; ".join(f"{n}: {_fmt(t)}" for n, t in zip(names, changes.per_position))
+    text = (f"Answer digits c1 (the carry-out, most significant) to c{k}. Detected transitions (steepest drop of "
+            "each digit's test loss): " + "; ".join(f"{n}: {_fmt(t)}" for n, t in zip(names, changes.per_position))
             + ". Bumps on the train loss: " + (", ".join(f"step {b.peak}" for b in changes.train_bumps) or "none")
             + ".")
     return [Section("Per-digit loss", [figures.per_position_losses([r["step"] for r in rows], losses, names,
@@ -55,7 +55,8 @@ def head_scores_over_training(ctx: ReportContext) -> list[Section]:
     loss_steps, loss = [r["step"] for r in rows], [r["test_loss"] for r in rows]
     figs = [figures.head_score_lines(table.steps, table["induction"], loss_steps, loss, changes.induction)]
     for name in ("prefix_matching", "previous_token", "duplicate_token", "copying"):
-        figs.append(figures.head_score_lines(table.steps, table[name], title=f"{name.replace('_', ' ')} score per head"))
+        figs.append(figures.head_score_lines(table.steps, table[name],
+                                             title=f"{name.replace('_', ' ')} score per head"))
     return [Section("Heads over training", figs, text)]
 
 
