@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.helpers import GROKS, GROKS_S4, tiny
+from tests.helpers import GROKS, GROKS_S4, TINY_REPEAT, tiny
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -45,4 +45,17 @@ def permutation_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("s4") / "run"
     train(get_preset("s5").with_overrides(GROKS_S4), out, progress=False)
+    return load_run(out)
+
+
+@pytest.fixture(scope="session")
+def sequence_run(tmp_path_factory):
+    """A 2-layer attention-only model trained on fresh repeated-subsequence batches through its induction
+    phase change (about 20 s)."""
+    from grokinterp import load_run
+    from grokinterp.config import RunConfig
+    from grokinterp.train import train
+
+    out = tmp_path_factory.mktemp("repeat") / "run"
+    train(RunConfig().with_overrides(TINY_REPEAT), out, progress=False)
     return load_run(out)

@@ -10,24 +10,14 @@ from grokinterp import load_run, progress
 from grokinterp.analysis import induction
 from grokinterp.config import RunConfig
 from grokinterp.train import train
-
-TINY_REPEAT = {
-    "task.family": "sequences", "task.op": "repeat", "task.mode": "infinite", "task.seq_len": 24,
-    "task.subseq_len": 6, "task.n_repeats": 2, "task.vocab": 24, "task.n_test": 128,
-    "model.attn_only": True, "model.d_model": 32, "model.n_heads": 2, "model.d_head": 16, "model.biases": "none",
-    "train.batch_size": 32, "train.lr": 3e-3, "train.weight_decay": 0.1, "train.betas": [0.9, 0.999],
-    "train.steps": 500, "train.ckpt_every": 25, "train.ckpt_log_points": 0, "train.log_every": 5,
-    "train.device": "cpu",
-}
-
+from tests.helpers import TINY_REPEAT
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, sequence_run):
+    path = tmp_path_factory.mktemp("repeat1") / "run"
+    train(RunConfig().with_overrides({**TINY_REPEAT, "model.n_layers": 1}), path, progress=False)
     out = {}
-    for n_layers in (2, 1):
-        path = tmp_path_factory.mktemp(f"repeat{n_layers}") / "run"
-        train(RunConfig().with_overrides({**TINY_REPEAT, "model.n_layers": n_layers}), path, progress=False)
-        run = load_run(path)
+    for n_layers, run in ((2, sequence_run), (1, load_run(path))):
         table = induction.scores_over_training(run, progress=False)
         out[n_layers] = (run, table, progress.phase_changes(run, table))
     return out

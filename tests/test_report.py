@@ -59,7 +59,8 @@ def test_report_of_a_run_without_checkpoints_or_a_sum_circuit(tmp_path, capsys):
 
 
 # the run fixture each notebook is pointed at (by the family it analyses)
-NOTEBOOK_RUNS = {"01_mod113_progress_measures.py": "grokked_run", "02_s5_cosets.py": "permutation_run"}
+NOTEBOOK_RUNS = {"01_mod113_progress_measures.py": "grokked_run", "02_s5_cosets.py": "permutation_run",
+                 "03_induction_phase_change.py": "sequence_run"}
 
 
 def test_every_notebook_has_a_run_fixture():
@@ -74,3 +75,18 @@ def test_notebooks_run_end_to_end(notebook, request, monkeypatch):
     monkeypatch.setenv("GROKINTERP_PERMUTATIONS", "99")
     ns = runpy.run_path(str(ANALYSES / notebook), run_name="__main__")
     assert ns["run"].path == Path(os.environ["GROKINTERP_RUN"])
+
+
+def test_sequence_report_has_head_scores_and_attention(sequence_run, tmp_path):
+    page = build_report(sequence_run.path, tmp_path / "r.html", progress=False).read_text()
+    for heading in ("Training curves", "Heads over training", f"Top induction head at step {sequence_run.steps[-1]}",
+                    "Induction score per head over training", "induction score jump"):
+        assert heading in page
+
+
+def test_digits_report_has_per_digit_losses(tmp_path):
+    from tests.test_sampled_tasks import TINY_INF
+
+    train(tiny(**{**TINY_INF, "task.p": 113, "train.steps": 20}), tmp_path / "d", progress=False)
+    page = build_report(tmp_path / "d", progress=False).read_text()
+    assert "Per-digit loss" in page and "Test loss per answer digit" in page
