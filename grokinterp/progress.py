@@ -180,7 +180,7 @@ def _check_run(run: Run) -> None:
     t = run.config.task
     if t.family == "modular" and t.op not in ("add", "sub"):
         raise ValueError(
-            f"progress measures are defined for (a ± b) mod p (trig terms of a+b); this run is {t.describe()}"
+            f"progress measures are defined for (a ± b) mod p (trig terms of a+b); this run is {t.op} ({t.describe()})"
         )
     if t.family not in ("modular", "permutation"):
         raise ValueError(f"progress measures are not defined for the {t.family!r} task family")

@@ -12,6 +12,7 @@ from grokinterp.config import RunConfig
 from grokinterp.train import train
 from tests.helpers import TINY_REPEAT
 
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, sequence_run):
     path = tmp_path_factory.mktemp("repeat1") / "run"
