@@ -73,8 +73,8 @@ def _add5_infinite() -> RunConfig:
     cfg = _add5()
     cfg.task.mode = "infinite"
     cfg.train.batch_size = 128
-    cfg.train.steps = 3000
-    cfg.train.ckpt_every = 50
+    cfg.train.steps = 8000
+    cfg.train.ckpt_every = 100
     cfg.preset = "add5-infinite"
     return cfg
 
@@ -94,8 +94,8 @@ def _repeat_subseq() -> RunConfig:
 def _repeat_subseq_infinite() -> RunConfig:
     cfg = _repeat_subseq()
     cfg.task.mode = "infinite"
-    cfg.train.steps = 3000
-    cfg.train.ckpt_every = 50
+    cfg.train.steps = 6000
+    cfg.train.ckpt_every = 100
     cfg.preset = "repeat-subseq-infinite"
     return cfg
 

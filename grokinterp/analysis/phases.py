@@ -6,11 +6,12 @@ curves by eye; Olsson et al. 2022, whose induction-head phase change shows as a 
 - the curve is smoothed by a centred running median over `window` points (of log10 of the values for
   losses, `log=True`), then the levels before and after are the medians of its first and last `edge`
   fraction (at most one window);
-- `step` is the steepest change of the smoothed values themselves (not of their log): the largest
-  |d value / d step| in the direction of the change;
-- `start` is the last point before it still within 10% (of the total change, in log units for losses) of
-  the level before, `end` the first point after it within 10% of the level after; `midpoint` the first
-  point past the arithmetic middle of the two levels.
+- `midpoint` is the first point past the arithmetic middle of the two levels; `start` the last point up to
+  it still within 10% (of the total change, in log units for losses) of the level before, `end` the first
+  point from it within 10% of the level after;
+- `step` is the steepest change between `start` and `end`, of the smoothed values themselves (not of their
+  log): the largest |d value / d step| in the direction of the change. Looking only there keeps the fall
+  from the initial loss to chance, which is steep per step but not the transition, out of it.
 A curve whose levels differ by less than `min_change` (in log10 units for losses: 0.3 = a factor of 2)
 has no transition (None).
 
@@ -92,19 +93,24 @@ def detect_transition(steps, values, *, log: bool = True, window: int | None = N
     sign = 1.0 if change > 0 else -1.0
     unlog = (lambda v: 10**v) if log else (lambda v: v)
     lin = unlog(s)
-    slope = sign * np.diff(lin) / np.maximum(np.diff(x), 1e-12)
-    i = int(np.argmax(slope))  # steepest segment (i, i+1)
-    near_before = np.abs(s - before) <= 0.1 * abs(change)
-    near_after = np.abs(s - after) <= 0.1 * abs(change)
-    starts = np.flatnonzero(near_before[: i + 1])
-    ends = np.flatnonzero(near_after[i + 1:])
     mid = 0.5 * (unlog(before) + unlog(after))
     crossed = np.flatnonzero(sign * (lin - mid) >= 0)
+    if len(crossed) == 0:
+        return None
+    m = int(crossed[0])
+    near_before = np.flatnonzero(np.abs(s[: m + 1] - before) <= 0.1 * abs(change))
+    near_after = np.flatnonzero(np.abs(s[m:] - after) <= 0.1 * abs(change))
+    a = int(near_before[-1]) if len(near_before) else 0
+    b = m + int(near_after[0]) if len(near_after) else len(s) - 1
+    # the steepest segment of the transition itself (not, e.g., the fall from the initial loss to chance)
+    seg = slice(a, max(b, a + 1) + 1)
+    slope = sign * np.diff(lin[seg]) / np.maximum(np.diff(x[seg]), 1e-12)
+    i = a + int(np.argmax(slope))
     return Transition(
         step=int(x[i + 1]),
-        start=int(x[starts[-1]] if len(starts) else x[0]),
-        end=int(x[i + 1 + ends[0]] if len(ends) else x[-1]),
-        midpoint=int(x[crossed[0]] if len(crossed) else x[i + 1]),
+        start=int(x[a]),
+        end=int(x[b]),
+        midpoint=int(x[m]),
         before=float(unlog(before)),
         after=float(unlog(after)),
     )
