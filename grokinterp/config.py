@@ -226,6 +226,33 @@ class TrainConfig:
             raise ConfigError(f"train.grok_threshold must be in (0, 1], got {self.grok_threshold}")
 
 
+@dataclass
+class AccelConfig:
+    """Ways to speed grokking up or change it (see `grokinterp.accel`): Grokfast gradient filters (Lee et
+    al. 2024) and Omnigrok's initialisation scale and fixed weight norm (Liu et al. 2023)."""
+
+    grokfast: str = "none"  # none | ema | ma: low-pass gradient filter amplified before the optimizer step
+    alpha: float = 0.98  # Grokfast-EMA momentum
+    lamb: float = 2.0  # Grokfast amplification (EMA default 2.0; Grokfast-MA's code default is 5.0)
+    window: int = 100  # Grokfast-MA window
+    init_scale: float = 1.0  # Omnigrok alpha: every initial weight multiplied by this
+    weight_norm: float = 0.0  # > 0: after every step rescale the trainable weights to this total L2 norm
+
+    def validate(self) -> None:
+        if self.grokfast not in ("none", "ema", "ma"):
+            raise ConfigError(f"accel.grokfast must be 'none', 'ema' or 'ma', got {self.grokfast!r}")
+        if not 0.0 <= self.alpha < 1.0:
+            raise ConfigError(f"accel.alpha must be in [0, 1), got {self.alpha}")
+        if self.lamb < 0:
+            raise ConfigError(f"accel.lamb must be >= 0, got {self.lamb}")
+        if self.window < 1:
+            raise ConfigError(f"accel.window must be >= 1, got {self.window}")
+        if self.init_scale <= 0:
+            raise ConfigError(f"accel.init_scale must be > 0, got {self.init_scale}")
+        if self.weight_norm < 0:
+            raise ConfigError(f"accel.weight_norm must be >= 0 (0 = off), got {self.weight_norm}")
+
+
 # Keys that may differ between a run directory and the command that resumes it.
 RESUMABLE_KEYS = frozenset({"train.steps", "train.device", "train.log_every", "train.grok_threshold"})
 
@@ -235,12 +262,14 @@ class RunConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    accel: AccelConfig = field(default_factory=AccelConfig)
     preset: str = ""  # the preset this config started from, for the record
 
     def validate(self) -> RunConfig:
         self.task.validate()
         self.model.validate()
         self.train.validate()
+        self.accel.validate()
         if self.task.family in SAMPLED_FAMILIES and self.task.mode == "infinite" and self.train.batch_size < 1:
             raise ConfigError("task.mode='infinite' draws a fresh batch every step: set train.batch_size >= 1")
         return self
@@ -311,7 +340,7 @@ class RunConfig:
         return out
 
 
-_SECTION_TYPES = {"task": TaskConfig, "model": ModelConfig, "train": TrainConfig}
+_SECTION_TYPES = {"task": TaskConfig, "model": ModelConfig, "train": TrainConfig, "accel": AccelConfig}
 
 
 def _split_override(text: str) -> tuple[str, Any]:

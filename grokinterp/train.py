@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from grokinterp import engine
+from grokinterp import accel, engine
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
 from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters, weight_sq
 from grokinterp.store import RunLockedError, RunStore
@@ -206,6 +206,12 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
     trainable = trainable_parameters(model)
     names = {id(p): n for n, p in trainable.items()}
     opt = make_optimizer(cfg, trainable)
+    filt = accel.make_filter(cfg.accel)
+    filt_state = filt.init(trainable) if filt is not None else None
+    if cfg.accel.init_scale != 1.0:
+        accel.scale_init_(trainable, cfg.accel.init_scale)
+    if cfg.accel.weight_norm > 0:
+        accel.rescale_to_norm_(trainable, cfg.accel.weight_norm)
 
     start, wall_offset, grokked_step = 0, 0.0, None
     latest = store.latest_resume() if resuming else None
@@ -213,6 +219,8 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
         start, model_t, resume_t, meta = latest
         load_tensors_(model, model_t)
         _load_optimizer_tensors(opt, trainable, resume_t)
+        if filt is not None:
+            filt_state = accel.load_state(filt, trainable, resume_t)
         wall_offset = float(meta.get("wall_time", "0"))
         grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
         store.truncate_metrics(start - 1)  # step `start` is logged again below, identically
@@ -231,8 +239,10 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
     def save(step: int) -> None:
         meta = {"step": str(step), "wall_time": repr(time.perf_counter() - t0),
                 "grokked_step": "" if grokked_step is None else str(grokked_step)}
-        store.save_checkpoint(step, {n: t.detach() for n, t in params.items()},
-                              _optimizer_tensors(opt, names), meta)
+        resume = _optimizer_tensors(opt, names)
+        if filt_state is not None:
+            resume.update(accel.state_tensors(filt_state))
+        store.save_checkpoint(step, {n: t.detach() for n, t in params.items()}, resume, meta)
 
     bar = tqdm(total=total, initial=start, disable=None if progress is None else not progress,
                mininterval=1.0, unit="step", dynamic_ncols=True)
@@ -285,8 +295,15 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
             for group in opt.param_groups:
                 group["lr"] = lr
             loss.backward()
+            if filt is not None:
+                grads = {n: p.grad for n, p in trainable.items() if p.grad is not None}
+                filtered, filt_state = filt.update(grads, filt_state)
+                for n, g in filtered.items():
+                    trainable[n].grad = g
             opt.step()
             opt.zero_grad(set_to_none=True)
+            if cfg.accel.weight_norm > 0:
+                accel.rescale_to_norm_(trainable, cfg.accel.weight_norm)
             step += 1
             bar.update(1)
     bar.close()
@@ -311,7 +328,7 @@ def _config_record(cfg: RunConfig) -> dict:
 
 def config_from_record(record: dict) -> RunConfig:
     """The `RunConfig` of a `config.json` (which also records package versions)."""
-    return RunConfig.from_dict({k: v for k, v in record.items() if k in ("task", "model", "train", "preset")})
+    return RunConfig.from_dict({k: v for k, v in record.items() if k in ("task", "model", "train", "accel", "preset")})
 
 
 def main(argv: list[str] | None = None) -> int:
