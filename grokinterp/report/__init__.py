@@ -16,6 +16,7 @@ from grokinterp.report.sections import ReportContext, builders, register
 
 
 def _load_builtin_sections() -> None:
+    import grokinterp.report.accel  # noqa: F401  (the weight-norm section of runs with accel settings)
     import grokinterp.report.modular  # noqa: F401  (registers the "modular" sections)
     import grokinterp.report.permutation  # noqa: F401  (registers the "permutation" sections)
     import grokinterp.report.sampled  # noqa: F401  (registers the "digits" and "sequences" sections)

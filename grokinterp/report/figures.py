@@ -412,3 +412,18 @@ def attention_pattern(pattern, title: str, tokens=None) -> go.Figure:
     fig.update_yaxes(autorange="reversed", title_text="query position")
     fig.update_xaxes(title_text="key position")
     return _finish(fig, title, 560)
+
+
+def weight_norm_trajectory(weight_norm, test_loss, steps, train_loss=None,
+                           title: str = "Weight norm against loss over training (Omnigrok's LU picture)") -> go.Figure:
+    """Test (and train) loss against the total weight norm, points coloured by step (Liu et al. 2023)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=_np(weight_norm), y=_np(test_loss), mode="lines+markers", name="test loss",
+                             marker=dict(color=_np(steps), colorscale="Viridis", size=5,
+                                         colorbar=dict(title="step")), line=dict(color="#bbbbbb", width=1)))
+    if train_loss is not None:
+        fig.add_trace(go.Scatter(x=_np(weight_norm), y=_np(train_loss), mode="lines", name="train loss",
+                                 line=dict(color=_COS, dash="dot")))
+    fig.update_xaxes(title_text="total weight norm")
+    fig.update_yaxes(type="log", title_text="cross-entropy loss")
+    return _finish(fig, title, 460)

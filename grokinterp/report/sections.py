@@ -37,11 +37,14 @@ def register(family: str) -> Callable[[SectionBuilder], SectionBuilder]:
     return deco
 
 
+ANY_FAMILY = "*"  # builders registered under this name run for every family, after the family's own
+
+
 def families() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(f for f in _REGISTRY if f != ANY_FAMILY)
 
 
 def builders(family: str) -> list[SectionBuilder]:
-    if family not in _REGISTRY:
+    if family not in _REGISTRY or family == ANY_FAMILY:
         raise ValueError(f"no report sections for task family {family!r} (known: {', '.join(families())})")
-    return list(_REGISTRY[family])
+    return list(_REGISTRY[family]) + list(_REGISTRY.get(ANY_FAMILY, []))
