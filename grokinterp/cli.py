@@ -21,9 +21,13 @@ def _presets(_: list[str]) -> int:
     for name in PRESETS:
         cfg = get_preset(name)
         t, m = cfg.task, cfg.model
-        print(f"{name:<14} {t.describe()}, frac_train {t.frac_train}, {m.n_layers}L d_model {m.d_model} "
+        print(f"{name:<22} {t.describe()}{_split(t)}, {m.n_layers}L d_model {m.d_model} "
               f"d_mlp {m.d_mlp}, wd {cfg.train.weight_decay}, {cfg.train.steps} steps")
     return 0
+
+
+def _split(t) -> str:
+    return f", frac_train {t.frac_train}" if t.family in ("modular", "permutation") else ""
 
 
 def _info(argv: list[str]) -> int:
@@ -39,7 +43,7 @@ def _info(argv: list[str]) -> int:
         return 2
     steps = run.steps
     print(f"run       {run.path} (preset {run.config.preset or '-'})")
-    print(f"task      {run.config.task.describe()}, frac_train {run.config.task.frac_train}")
+    print(f"task      {run.config.task.describe()}{_split(run.config.task)}")
     print(f"ckpts     {len(steps)}" + (f", steps {steps[0]}..{steps[-1]}" if steps else ""))
     rows = run.metrics
     if rows:
