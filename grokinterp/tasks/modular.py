@@ -67,16 +67,15 @@ def split_indices(n: int, frac_train: float, seed: int) -> tuple[Int[Tensor, " n
     return perm[:n_train], perm[n_train:]
 
 
+def pair_task(tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"], n_symbols: int, cfg: TaskConfig) -> Task:
+    """A task of `[a, b, =]` sequences over `n_symbols` symbols ('=' is the token n_symbols), split by
+    `cfg.frac_train` / `cfg.seed`; the softmax covers all n_symbols + 1 tokens including '=', as Nanda et al.
+    train."""
+    train_idx, test_idx = split_indices(len(tokens), cfg.frac_train, cfg.seed)
+    return Task(tokens=tokens, labels=labels[:, None], answer_pos=(2,), d_vocab=n_symbols + 1,
+                d_vocab_out=n_symbols + 1, n_ctx=3, train_idx=train_idx, test_idx=test_idx)
+
+
 def make_modular_task(cfg: TaskConfig) -> Task:
     tokens, labels = modular_pairs(cfg.op, cfg.p)
-    train_idx, test_idx = split_indices(len(tokens), cfg.frac_train, cfg.seed)
-    return Task(
-        tokens=tokens,
-        labels=labels[:, None],
-        answer_pos=(2,),
-        d_vocab=cfg.p + 1,
-        d_vocab_out=cfg.p + 1,  # softmax over all p+1 tokens including '=', as Nanda et al. train
-        n_ctx=3,
-        train_idx=train_idx,
-        test_idx=test_idx,
-    )
+    return pair_task(tokens, labels, cfg.p, cfg)

@@ -20,7 +20,7 @@ from torch import Tensor
 from grokinterp.analysis import groups
 from grokinterp.config import TaskConfig
 from grokinterp.tasks.base import Task
-from grokinterp.tasks.modular import split_indices
+from grokinterp.tasks.modular import pair_task
 
 
 def answers(op: str, n: int) -> Int[np.ndarray, "g g"]:
@@ -48,16 +48,5 @@ def permutation_pairs(op: str, n: int) -> tuple[Int[Tensor, "n_pairs 3"], Int[Te
 
 
 def make_permutation_task(cfg: TaskConfig) -> Task:
-    size = math.factorial(cfg.n)
     tokens, labels = permutation_pairs(cfg.op, cfg.n)
-    train_idx, test_idx = split_indices(len(tokens), cfg.frac_train, cfg.seed)
-    return Task(
-        tokens=tokens,
-        labels=labels[:, None],
-        answer_pos=(2,),
-        d_vocab=size + 1,
-        d_vocab_out=size + 1,  # like the modular tasks: the softmax also covers '='
-        n_ctx=3,
-        train_idx=train_idx,
-        test_idx=test_idx,
-    )
+    return pair_task(tokens, labels, math.factorial(cfg.n), cfg)
