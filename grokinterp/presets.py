@@ -71,7 +71,7 @@ def _add5() -> RunConfig:
         task=TaskConfig(family="digits", op="add", n_digits=5, mode="finite", n_train=700, n_test=1000, seed=0),
         model=ModelConfig(n_layers=1, d_model=128, n_heads=4, d_head=32, d_mlp=512, act_fn="relu",
                           normalization_type=None, init="paper", biases="mlp", seed=0),
-        train=TrainConfig(steps=20_000, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), warmup_steps=10,
+        train=TrainConfig(steps=12_000, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), warmup_steps=10,
                           batch_size=0, log_every=10, ckpt_every=200, ckpt_log_points=20),
         preset="add5",
     )
