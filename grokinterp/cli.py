@@ -67,14 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
-    if cmd == "presets":
-        return _presets(rest)
+    if cmd in ("presets", "info"):
+        try:
+            return _presets(rest) if cmd == "presets" else _info(rest)
+        except BrokenPipeError:  # e.g. `grokinterp info RUN | head`: the reader left, nothing to report
+            sys.stderr.close()
+            return 0
     if cmd == "train":
         from grokinterp.train import main as train_main
 
         return train_main(rest)
-    if cmd == "info":
-        return _info(rest)
     if cmd == "report":
         from grokinterp.report import main as report_main
 
