@@ -165,3 +165,10 @@ def position_losses(
 def accuracy(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]) -> float:
     """Fraction of examples whose every scored answer position is predicted exactly."""
     return ((logits.argmax(dim=-1) == labels) | (labels < 0)).all(dim=-1).float().mean().item()
+
+
+def token_accuracy(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]) -> float:
+    """Fraction of scored answer positions (label >= 0) predicted exactly."""
+    scored = labels >= 0
+    right = (logits.argmax(dim=-1) == labels) & scored
+    return (right.sum() / scored.sum().clamp(min=1)).item()

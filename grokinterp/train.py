@@ -164,6 +164,8 @@ def _record(task: Task, logits, labels, row: dict, prefix: str, loss: float | No
     """Loss and accuracy of `logits` into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
     row[f"{prefix}_loss"] = engine.answer_loss(logits, labels).item() if loss is None else loss
     row[f"{prefix}_acc"] = engine.accuracy(logits, labels)
+    if len(task.answer_pos) > 1:
+        row[f"{prefix}_token_acc"] = engine.token_accuracy(logits, labels)
     if task.per_position:
         row[f"{prefix}_loss_pos"], row[f"{prefix}_acc_pos"] = engine.position_losses(logits, labels)
 

@@ -101,6 +101,14 @@ def test_infinite_mode_resume_is_bitwise_identical(tmp_path):
         assert torch.equal(t, b.state_dict()[name]), name
     assert a.metrics == [{**r, "wall_time": a.metrics[i]["wall_time"]} for i, r in enumerate(b.metrics)]
     row = a.metrics[-1]
-    assert len(row["test_loss_pos"]) == 4 and len(row["train_acc_pos"]) == 4
+    assert len(row["test_loss_pos"]) == 4 and len(row["train_acc_pos"]) == 4 and 0 <= row["test_token_acc"] <= 1
     changes = progress.phases(a)
     assert isinstance(changes, progress.PhaseChanges) and len(changes.per_position) == 4
+
+
+def test_token_accuracy_counts_scored_positions():
+    from grokinterp.engine import token_accuracy
+
+    logits = torch.log(torch.tensor([[[0.9, 0.1], [0.9, 0.1], [0.2, 0.8]]]))
+    assert token_accuracy(logits, torch.tensor([[0, 1, -1]])) == 0.5
+    assert token_accuracy(logits, torch.tensor([[-1, -1, 1]])) == 1.0

@@ -36,10 +36,13 @@ def run_phases(ctx: ReportContext) -> dict[str, int | None] | None:
 @register("modular")
 def training_curves(ctx: ReportContext) -> list[Section]:
     rows = ctx.run.metrics
-    cols = {k: [r[k] for r in rows] for k in ("step", "train_loss", "test_loss", "train_acc", "test_acc")}
-    fig = figures.loss_curves(cols["step"], cols["train_loss"], cols["test_loss"], cols["train_acc"],
-                              cols["test_acc"], run_phases(ctx))
-    return [Section("Training curves", [fig], "Loss (log scale) and accuracy; dashed lines mark the phases "
+    # several answer positions: per-token accuracy (an example is rarely right at every position early on)
+    acc = "_token_acc" if rows and "test_token_acc" in rows[0] else "_acc"
+    cols = {k: [r[k] for r in rows] for k in ("step", "train_loss", "test_loss", "train" + acc, "test" + acc)}
+    fig = figures.loss_curves(cols["step"], cols["train_loss"], cols["test_loss"], cols["train" + acc],
+                              cols["test" + acc], run_phases(ctx))
+    what = "accuracy per scored token" if acc == "_token_acc" else "accuracy"
+    return [Section("Training curves", [fig], f"Loss (log scale) and {what}; dashed lines mark the phases "
                     "detected by grokinterp.progress.phases (Nanda et al. 2023, Fig. 2).")]
 
 
