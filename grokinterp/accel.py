@@ -117,3 +117,42 @@ def rescale_to_norm_(params: dict[str, Tensor], norm: float) -> None:
     if current > 0:
         for p in params.values():
             p.mul_(norm / current)
+
+
+# ------------------------------------------------------------------------------------------- GrokTransfer
+# Xu, Ni, Wang & Hu 2025, "Let Me Grok for You: Accelerating Grokking via Embedding Transfer from a Weaker
+# Model": train a weak model (e.g. a PairMLP with a 4-d embedding) until it generalises a little, then start
+# the target's embedding as A B with A the weak embedding (d_vocab x d_W) and B random (d_W x d_model), both
+# trainable ("factored"), or as the single matrix A B ("merged").
+
+
+def weak_embedding(cfg) -> tuple[Tensor, int]:
+    """(A, step): the weak run's embedding at its first checkpoint at or after test accuracy >=
+    `accel.transfer_acc`; random with the same shape and scale when `accel.transfer_random`."""
+    from grokinterp.config import ConfigError
+    from grokinterp.runs import load_run
+
+    a = cfg.accel
+    try:
+        weak = load_run(a.transfer_from)
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(f"accel.transfer_from: {e}") from None
+    if weak.config.task != cfg.task:
+        raise ConfigError(f"accel.transfer_from: the weak run at {a.transfer_from} was trained on another task "
+                          f"({weak.config.task.describe()}, split seed {weak.config.task.seed})")
+    reached = next((r["step"] for r in weak.metrics if r["test_acc"] >= a.transfer_acc), None)
+    steps = [s for s in weak.steps if reached is not None and s >= reached]
+    if not steps:
+        raise ConfigError(f"accel.transfer_from: the weak run never reached test accuracy {a.transfer_acc} at a "
+                          f"checkpoint (best {max((r['test_acc'] for r in weak.metrics), default=0):.3f})")
+    A = weak.state_dict(steps[0])["embed.weight"].detach().clone()
+    if a.transfer_random:
+        g = torch.Generator().manual_seed(cfg.model.seed + 7)
+        A = torch.randn(A.shape, generator=g, dtype=A.dtype) * A.std()
+    return A, steps[0]
+
+
+def random_b(A: Tensor, d_model: int, seed: int) -> Tensor:
+    """B of A B: randn / sqrt(d_W), so that A B has about the scale of A."""
+    g = torch.Generator().manual_seed(seed + 11)
+    return torch.randn(A.shape[1], d_model, generator=g, dtype=A.dtype) / math.sqrt(A.shape[1])

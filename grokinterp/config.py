@@ -163,6 +163,7 @@ class ModelConfig:
     act_fn: str = "relu"  # relu | gelu
     normalization_type: str | None = None  # None | "LN"
     attn_only: bool = False
+    arch: str = "transformer"  # transformer | mlp (a pair MLP: concat of the two operand embeddings -> ReLU -> logits)
     init: str = "paper"  # "paper": N(0, 1/d_model), W_U N(0, 1/d_vocab_out) (Nanda et al.); "tl": TL gpt2 init
     biases: str = "mlp"  # which biases train: "mlp" (b_in, b_out; the paper), "all", or "none" (all frozen at 0)
     seed: int = 0  # seed of the parameter init
@@ -175,6 +176,8 @@ class ModelConfig:
             raise ConfigError(f"model.act_fn must be 'relu' or 'gelu', got {self.act_fn!r}")
         if self.normalization_type not in (None, "LN"):
             raise ConfigError(f"model.normalization_type must be null or 'LN', got {self.normalization_type!r}")
+        if self.arch not in ("transformer", "mlp"):
+            raise ConfigError(f"model.arch must be 'transformer' or 'mlp', got {self.arch!r}")
         if self.init not in ("paper", "tl"):
             raise ConfigError(f"model.init must be 'paper' or 'tl', got {self.init!r}")
         if self.biases not in ("mlp", "all", "none"):
@@ -237,6 +240,10 @@ class AccelConfig:
     window: int = 100  # Grokfast-MA window
     init_scale: float = 1.0  # Omnigrok alpha: every initial weight multiplied by this
     weight_norm: float = 0.0  # > 0: after every step rescale the trainable weights to this total L2 norm
+    transfer_from: str = ""  # GrokTransfer: a weak run's directory whose embedding starts this model's
+    transfer_acc: float = 0.3  # ... taken at its first checkpoint at or after test accuracy >= this
+    transfer_mode: str = "factored"  # factored: embedding = A B, A (the weak embedding) and B trainable; merged
+    transfer_random: bool = False  # ablation: A random (same shape and scale) instead of the weak embedding
 
     def validate(self) -> None:
         if self.grokfast not in ("none", "ema", "ma"):
@@ -251,6 +258,10 @@ class AccelConfig:
             raise ConfigError(f"accel.init_scale must be > 0, got {self.init_scale}")
         if self.weight_norm < 0:
             raise ConfigError(f"accel.weight_norm must be >= 0 (0 = off), got {self.weight_norm}")
+        if self.transfer_mode not in ("factored", "merged"):
+            raise ConfigError(f"accel.transfer_mode must be 'factored' or 'merged', got {self.transfer_mode!r}")
+        if not 0.0 <= self.transfer_acc <= 1.0:
+            raise ConfigError(f"accel.transfer_acc must be in [0, 1], got {self.transfer_acc}")
 
 
 # Keys that may differ between a run directory and the command that resumes it.
@@ -272,6 +283,10 @@ class RunConfig:
         self.accel.validate()
         if self.task.family in SAMPLED_FAMILIES and self.task.mode == "infinite" and self.train.batch_size < 1:
             raise ConfigError("task.mode='infinite' draws a fresh batch every step: set train.batch_size >= 1")
+        if self.model.arch == "mlp" and self.task.family not in ("modular", "permutation"):
+            raise ConfigError("model.arch='mlp' reads two operands: it needs a modular or permutation task")
+        if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
+            raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self
 
     def to_dict(self) -> dict[str, Any]:

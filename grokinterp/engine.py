@@ -57,7 +57,12 @@ def fused_logits(
     tokens: Int[Tensor, "batch pos"],
     answer_pos: tuple[int, ...],
 ) -> Float[Tensor, "batch n_answer d_vocab_out"]:
-    """Logits at `answer_pos` of the TL-native transformer with these parameters."""
+    """Logits at `answer_pos` of the TL-native transformer (or `PairMLP`) with these parameters."""
+    if cfg.arch == "mlp":
+        from grokinterp.models import pair_mlp_logits
+
+        logits = pair_mlp_logits(params, tokens)
+        return logits[:, None, :].expand(logits.shape[0], len(answer_pos), logits.shape[-1])
     batch, seq = tokens.shape
     seq = max(answer_pos) + 1  # later positions cannot influence the answer (causal attention)
     tokens = tokens[:, :seq]

@@ -95,6 +95,36 @@ def paper_init_(params: dict[str, Tensor], cfg: ModelConfig, d_vocab_out: int) -
             t.copy_(torch.randn(t.shape, generator=g) / math.sqrt(scale))
 
 
+class PairMLP(torch.nn.Module):
+    """The weak model of GrokTransfer (Xu et al. 2025) and of Chughtai et al.'s MLP: embed both operands of
+    `[a, b, =]` (d_model each), concatenate, one ReLU layer of d_mlp, linear readout.
+
+    Tensor names: `embed.weight` (d_vocab, d_model), `mlp.in.weight` (d_mlp, 2 d_model), `mlp.in.bias`,
+    `mlp.out.weight` (d_vocab_out, d_mlp), `mlp.out.bias`. `forward(tokens)` returns the logits at every
+    position (the same at each: the model reads only the two operands), so it fits `hooked_logits`.
+    """
+
+    def __init__(self, cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int):
+        super().__init__()
+        self.cfg = cfg
+        self.n_ctx = n_ctx
+        self.embed = torch.nn.Embedding(d_vocab, cfg.d_model)
+        self.mlp = torch.nn.ModuleDict({"in": torch.nn.Linear(2 * cfg.d_model, cfg.d_mlp),
+                                        "out": torch.nn.Linear(cfg.d_mlp, d_vocab_out)})
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        logits = pair_mlp_logits(dict(self.state_dict(keep_vars=True)), tokens)
+        return logits[:, None, :].expand(tokens.shape[0], tokens.shape[1], logits.shape[-1])
+
+
+def pair_mlp_logits(params: dict[str, Tensor], tokens: Tensor) -> Tensor:
+    """`PairMLP` logits (batch, d_vocab_out) from its tensors."""
+    emb = params["embed.weight"]
+    h = torch.cat([emb[tokens[:, 0]], emb[tokens[:, 1]]], dim=-1)
+    h = torch.relu(torch.nn.functional.linear(h, params["mlp.in.weight"], params["mlp.in.bias"]))
+    return torch.nn.functional.linear(h, params["mlp.out.weight"], params["mlp.out.bias"])
+
+
 def build_model(
     cfg: ModelConfig,
     d_vocab: int,
@@ -102,7 +132,10 @@ def build_model(
     n_ctx: int,
     device: str | torch.device = "cpu",
 ):
-    """A hooked TL-native transformer (a `TransformerBridge` in compatibility mode), initialised by `cfg`."""
+    """A hooked TL-native transformer (a `TransformerBridge` in compatibility mode), or a `PairMLP` for
+    `arch = "mlp"`, initialised by `cfg`."""
+    if cfg.arch == "mlp":
+        return _build_mlp(cfg, d_vocab, d_vocab_out, n_ctx, device)
     TransformerBridge, _ = _import_tl()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -120,6 +153,23 @@ def build_model(
     if torch.device(device) != torch.device("cpu"):  # boot_native builds on the CPU; .to() prints a line
         model = model.to(device)
     return model
+
+
+def _build_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int, device) -> PairMLP:
+    torch.manual_seed(cfg.seed)  # "tl" init: PyTorch's defaults, seeded
+    model = PairMLP(cfg, d_vocab, d_vocab_out, n_ctx)
+    params = named_tensors(model)
+    with torch.no_grad():
+        if cfg.init == "paper":  # randn / sqrt(fan_in), embeddings randn / sqrt(d_model), biases 0
+            g = torch.Generator().manual_seed(cfg.seed)
+            for name, t in params.items():
+                fan_in = cfg.d_model if name == "embed.weight" else t.shape[-1]
+                t.copy_(torch.zeros_like(t) if is_bias(name) else torch.randn(t.shape, generator=g) / math.sqrt(fan_in))
+        for name, t in params.items():
+            if not is_trainable(name, cfg.biases):
+                t.zero_()
+            t.requires_grad_(is_trainable(name, cfg.biases))
+    return model.to(device)
 
 
 BUFFERS = frozenset({"unembed.bias"})  # checkpoint tensors that are buffers, not parameters

@@ -177,6 +177,8 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, basis: Ba
 
 
 def _check_run(run: Run) -> None:
+    if run.config.model.arch != "transformer":
+        raise ValueError(f"progress measures read a transformer's weights; this run is a {run.config.model.arch!r}")
     t = run.config.task
     if t.family == "modular" and t.op not in ("add", "sub"):
         raise ValueError(

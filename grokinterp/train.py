@@ -170,6 +170,43 @@ def _record(task: Task, logits, labels, row: dict, prefix: str, loss: float | No
         row[f"{prefix}_loss_pos"], row[f"{prefix}_acc_pos"] = engine.position_losses(logits, labels)
 
 
+def _setup_transfer(cfg: RunConfig, params, trainable, device) -> tuple[dict[str, torch.nn.Parameter], dict]:
+    """GrokTransfer: write A B into the embedding ("merged") or train A and B in its place ("factored",
+    returned as `transfer.A`/`transfer.B` and added to `trainable`). On resume the values are then
+    overwritten from the resume file."""
+    if not cfg.accel.transfer_from:
+        return {}, {}
+    A, weak_step = accel.weak_embedding(cfg)
+    emb = params["embed.weight"]
+    if A.shape[0] != emb.shape[0]:
+        raise ConfigError(f"accel.transfer_from: the weak embedding has {A.shape[0]} rows, this model {emb.shape[0]}")
+    B = accel.random_b(A, emb.shape[1], cfg.model.seed)
+    A, B = A.to(device=device, dtype=emb.dtype), B.to(device=device, dtype=emb.dtype)
+    meta = {"transfer_from": str(cfg.accel.transfer_from), "transfer_step": str(weak_step)}
+    if cfg.accel.transfer_mode == "merged":
+        with torch.no_grad():
+            emb.copy_(A @ B)
+        return {}, meta
+    factors = {"transfer.A": torch.nn.Parameter(A.clone()), "transfer.B": torch.nn.Parameter(B)}
+    emb.requires_grad_(False)  # the embedding is A B, recomputed every step
+    trainable.pop("embed.weight", None)
+    trainable.update(factors)
+    _sync_embedding(params, factors)
+    return factors, meta
+
+
+def _with_factors(params: dict, factors: dict) -> dict:
+    """The parameters with the embedding as A B (differentiable) when it is factored."""
+    return {**params, "embed.weight": factors["transfer.A"] @ factors["transfer.B"]} if factors else params
+
+
+@torch.no_grad()
+def _sync_embedding(params: dict, factors: dict) -> None:
+    """Keep the model's embedding equal to A B (what checkpoints, evaluations and analyses read)."""
+    if factors:
+        params["embed.weight"].copy_(factors["transfer.A"] @ factors["transfer.B"])
+
+
 def _forward(model, params, cfg: RunConfig, tokens, answer_pos):
     if cfg.train.engine == "hooked":
         return engine.hooked_logits(model, tokens, answer_pos)
@@ -206,14 +243,16 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
     model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx, device)
     params = named_tensors(model)
     trainable = trainable_parameters(model)
+    if cfg.accel.init_scale != 1.0 and not resuming:
+        accel.scale_init_(trainable, cfg.accel.init_scale)
+    factors, transfer_meta = _setup_transfer(cfg, params, trainable, device)
     names = {id(p): n for n, p in trainable.items()}
     opt = make_optimizer(cfg, trainable)
     filt = accel.make_filter(cfg.accel)
     filt_state = filt.init(trainable) if filt is not None else None
-    if cfg.accel.init_scale != 1.0:
-        accel.scale_init_(trainable, cfg.accel.init_scale)
-    if cfg.accel.weight_norm > 0:
+    if cfg.accel.weight_norm > 0 and not resuming:
         accel.rescale_to_norm_(trainable, cfg.accel.weight_norm)
+        _sync_embedding(params, factors)
 
     start, wall_offset, grokked_step = 0, 0.0, None
     latest = store.latest_resume() if resuming else None
@@ -223,6 +262,9 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
         _load_optimizer_tensors(opt, trainable, resume_t)
         if filt is not None:
             filt_state = accel.load_state(filt, trainable, resume_t)
+        with torch.no_grad():
+            for n, p in factors.items():
+                p.copy_(resume_t[n].to(p.device))
         wall_offset = float(meta.get("wall_time", "0"))
         grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
         store.truncate_metrics(start - 1)  # step `start` is logged again below, identically
@@ -240,8 +282,9 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
 
     def save(step: int) -> None:
         meta = {"step": str(step), "wall_time": repr(time.perf_counter() - t0),
-                "grokked_step": "" if grokked_step is None else str(grokked_step)}
+                "grokked_step": "" if grokked_step is None else str(grokked_step), **transfer_meta}
         resume = _optimizer_tensors(opt, names)
+        resume.update({n: p.detach() for n, p in factors.items()})
         if filt_state is not None:
             resume.update(accel.state_tensors(filt_state))
         store.save_checkpoint(step, {n: t.detach() for n, t in params.items()}, resume, meta)
@@ -261,7 +304,7 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
                 xb = train_tokens if batch is None else train_tokens[batch]
                 yb = train_labels if batch is None else train_labels[batch]
             if step < total:
-                logits = _forward(model, params, cfg, xb, task.answer_pos)
+                logits = _forward(model, _with_factors(params, factors), cfg, xb, task.answer_pos)
                 loss = engine.answer_loss(logits, yb)
             if log_now:
                 row: dict = {"step": step}
@@ -306,6 +349,7 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
             opt.zero_grad(set_to_none=True)
             if cfg.accel.weight_norm > 0:
                 accel.rescale_to_norm_(trainable, cfg.accel.weight_norm)
+            _sync_embedding(params, factors)
             step += 1
             bar.update(1)
     bar.close()

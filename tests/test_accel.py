@@ -97,3 +97,94 @@ def test_report_shows_the_weight_norm_trajectory_only_for_accel_runs(tmp_path):
     assert "Weight norm and loss" in page and "grokfast=ema" in page
     train(tiny(**{"train.steps": 5}), tmp_path / "plain", progress=False)
     assert "Weight norm and loss" not in build_report(tmp_path / "plain", progress=False).read_text()
+
+
+WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 16, "train.lr": 0.01, "train.steps": 60,
+        "train.ckpt_every": 20, "train.ckpt_log_points": 0}
+
+
+@pytest.fixture(scope="module")
+def weak_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("weak") / "run"
+    train(tiny(**WEAK), out, progress=False)
+    return load_run(out)
+
+
+def test_weak_mlp_trains_and_both_engines_agree(weak_run):
+    from grokinterp import engine
+
+    rows = weak_run.metrics
+    assert rows[-1]["train_loss"] < 0.85 * rows[0]["train_loss"] and rows[-1]["train_acc"] > 3 * rows[0]["train_acc"]
+    task = weak_run.task()
+    model = weak_run.model()
+    a = engine.hooked_logits(model, task.tokens, (2,))
+    b = engine.fused_logits(weak_run.state_dict(), weak_run.config.model, task.tokens, (2,))
+    assert torch.allclose(a, b)
+    assert weak_run.state_dict()["embed.weight"].shape == (18, 4)
+
+
+def _target(weak_run, **kw):
+    return tiny(**{"accel.transfer_from": str(weak_run.path), "accel.transfer_acc": 0.0, "train.steps": 10,
+                   "train.ckpt_every": 5, "train.ckpt_log_points": 0, **kw})
+
+
+def test_grok_transfer_factored_puts_the_weak_embedding_in_exactly(weak_run, tmp_path):
+    train(_target(weak_run), tmp_path / "t", progress=False)
+    run = load_run(tmp_path / "t")
+    meta = run.store.checkpoint_metadata(0)
+    weak_step = int(meta["transfer_step"])
+    assert weak_step == 0 and meta["transfer_from"] == str(weak_run.path)  # transfer_acc 0: the first checkpoint
+    resume = run.store.latest_resume()[2]
+    A0 = weak_run.state_dict(weak_step)["embed.weight"]
+    start = run.store.load_checkpoint(0)["embed.weight"]
+    # at step 0 the embedding is A B with A the weak embedding, exactly
+    B0 = torch.linalg.lstsq(A0.double(), start.double()).solution
+    assert torch.allclose((A0.double() @ B0).float(), start, atol=1e-5)
+    assert resume["transfer.A"].shape == A0.shape and not torch.equal(resume["transfer.A"], A0)  # A trained
+    final = run.state_dict()["embed.weight"]
+    assert torch.allclose(resume["transfer.A"] @ resume["transfer.B"], final, atol=1e-6)
+
+
+def test_grok_transfer_factored_step0_a_is_the_weak_embedding(weak_run, tmp_path):
+    train(_target(weak_run, **{"train.steps": 0}), tmp_path / "z", progress=False)
+    resume = load_run(tmp_path / "z").store.latest_resume()[2]
+    assert torch.equal(resume["transfer.A"], weak_run.state_dict(0)["embed.weight"])
+
+
+def test_grok_transfer_merged_random_ablation_and_resume(weak_run, tmp_path):
+    train(_target(weak_run, **{"accel.transfer_mode": "merged", "train.steps": 0}), tmp_path / "m", progress=False)
+    emb = load_run(tmp_path / "m").state_dict(0)["embed.weight"]
+    A0 = weak_run.state_dict(0)["embed.weight"].double()
+    assert torch.linalg.matrix_rank(emb.double(), rtol=1e-5) == 4  # float32 rounding aside
+    assert torch.allclose(A0 @ torch.linalg.lstsq(A0, emb.double()).solution, emb.double(), atol=1e-5)
+    train(_target(weak_run, **{"accel.transfer_random": True, "train.steps": 0}), tmp_path / "r", progress=False)
+    rand = load_run(tmp_path / "r").store.latest_resume()[2]["transfer.A"]
+    assert rand.shape == A0.shape and not torch.allclose(rand.double(), A0)
+    # resume with the factors is bitwise identical
+    train(_target(weak_run, **{"train.steps": 12}), tmp_path / "a", progress=False)
+    train(_target(weak_run, **{"train.steps": 7}), tmp_path / "b", progress=False)
+    train(_target(weak_run, **{"train.steps": 12}), tmp_path / "b", progress=False)
+    a, b = load_run(tmp_path / "a").state_dict(), load_run(tmp_path / "b").state_dict()
+    assert all(torch.equal(a[n], b[n]) for n in a)
+
+
+def test_grok_transfer_errors(weak_run, tmp_path):
+    with pytest.raises(ConfigError, match="never reached"):
+        train(_target(weak_run, **{"accel.transfer_acc": 1.0}), tmp_path / "x", progress=False)
+    with pytest.raises(ConfigError, match="another task"):
+        train(_target(weak_run, **{"task.seed": 5}), tmp_path / "y", progress=False)
+    with pytest.raises(ConfigError, match="train.engine=fused"):
+        _target(weak_run, **{"train.engine": "hooked"})
+    with pytest.raises(ConfigError, match="model.arch"):
+        tiny(**{"model.arch": "cnn"})
+
+
+def test_weak_and_transfer_runs_have_reports(weak_run, tmp_path):
+    from grokinterp.report import build_report
+
+    page = build_report(weak_run.path, tmp_path / "w.html", progress=False).read_text()
+    assert "The weak model&#x27;s embedding" in page or "The weak model's embedding" in page
+    assert "Not computed" in page
+    train(_target(weak_run), tmp_path / "t", progress=False)
+    page = build_report(tmp_path / "t", progress=False).read_text()
+    assert "Weight norm and loss" in page and "transfer_from=" in page

@@ -20,7 +20,8 @@ def progress_table(ctx: ReportContext):
     """The run's progress table (computed once per report), or None for tasks without a sum circuit."""
     if "progress" not in ctx.cache:
         task = ctx.run.config.task
-        if task.family == "permutation" or (task.family == "modular" and task.op in _SUM_OPS):
+        transformer = ctx.run.config.model.arch == "transformer"
+        if transformer and (task.family == "permutation" or (task.family == "modular" and task.op in _SUM_OPS)):
             ctx.progress("progress measures over every checkpoint")
             ctx.cache["progress"] = progress.measures(ctx.run)
         else:
@@ -50,8 +51,8 @@ def training_curves(ctx: ReportContext) -> list[Section]:
 def progress_measures(ctx: ReportContext) -> list[Section]:
     table = progress_table(ctx)
     if table is None:
-        return [Section("Progress measures", [], f"Not computed: progress measures are defined for (a ± b) mod p; "
-                        f"this run is {ctx.run.config.task.op}.")]
+        return [Section("Progress measures", [], f"Not computed: progress measures are defined for transformers on "
+                        f"(a ± b) mod p; this run is {ctx.run.config.task.op} ({ctx.run.config.model.arch}).")]
     key = ", ".join(map(str, table.key_freqs))
     text = (f"Key frequencies (from the final embedding): {key}. Restricted loss keeps only their trig terms; "
             "excluded loss removes them (Nanda et al. 2023, Figs. 6-7).")
@@ -69,6 +70,8 @@ def progress_measures(ctx: ReportContext) -> list[Section]:
 @register("modular")
 def per_step_figures(ctx: ReportContext) -> list[Section]:
     run, p = ctx.run, ctx.run.config.task.p
+    if run.config.model.arch != "transformer":
+        return weak_model_sections(ctx)
     task = run.task()
     sections = []
     for step in ctx.steps:
@@ -100,4 +103,20 @@ def per_step_figures(ctx: ReportContext) -> list[Section]:
         else:
             text += " Per-pair grids are skipped: this task does not use every (a, b) pair."
         sections.append(Section(f"The model at step {step}", figs, text))
+    return sections
+
+
+def weak_model_sections(ctx: ReportContext) -> list[Section]:
+    """A pair MLP (e.g. GrokTransfer's weak model): its embedding in its principal components."""
+    from grokinterp.analysis import fourier
+
+    sections = []
+    for step in ctx.steps:
+        W_E = ctx.run.state_dict(step)["embed.weight"][: ctx.run.config.task.n_answers]
+        figs = [figures.embedding_pca(W_E, n_components=min(4, W_E.shape[1]))]
+        if ctx.run.config.task.family == "modular":
+            figs.append(figures.fourier_norms(fourier.component_norms(W_E), fourier.fourier_labels(W_E.shape[0]),
+                                              "Norm of the embedding per Fourier component"))
+        sections.append(Section(f"The weak model's embedding at step {step}", figs,
+                                "A pair MLP's operand embedding (GrokTransfer transfers it into a transformer)."))
     return sections

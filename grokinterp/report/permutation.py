@@ -62,6 +62,8 @@ def irrep_traces(run: Run, steps: list[int]) -> tuple[dict[str, dict[str, np.nda
 @register("permutation")
 def progress_measures(ctx: ReportContext) -> list[Section]:
     table = progress_table(ctx)
+    if table is None:
+        return []
     phases = run_phases(ctx)
     steps = sampled_steps(ctx.run)
     ctx.progress("irrep fractions over training")
@@ -88,6 +90,8 @@ def _tsne(x: np.ndarray, seed: int = 0) -> np.ndarray:
 @register("permutation")
 def output_layer_cosets(ctx: ReportContext) -> list[Section]:
     run, t = ctx.run, ctx.run.config.task
+    if run.config.model.arch != "transformer":
+        return []
     sections = []
     for step in ctx.steps:
         ctx.progress(f"coset clustering at step {step}")
