@@ -1,4 +1,5 @@
-"""Benchmarks: `python -m grokinterp.bench train [--preset mod113] [--steps 50] [--repeats 3]`.
+"""Benchmarks: `python -m grokinterp.bench train [--preset mod113] [--steps 50] [--repeats 3]`; `progress`
+(see `bench_progress`); `grok` (time to grok per acceleration method, see `grokinterp.bench_grok`).
 
 `train` times one full training step (forward, float64 loss, backward, AdamW) of the `hooked` and the
 `fused` engine on the same preset, from the same init, in one process, and prints:
@@ -212,7 +213,27 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("progress", help="progress measures over all checkpoints: vectorised vs a TL loop")
     q.add_argument("--run", default="checkpoints/mod113", help="a trained mod-113 run (default checkpoints/mod113)")
     q.add_argument("--max-checkpoints", type=int, default=None, help="use about this many, evenly spaced")
+    g = sub.add_parser("grok", help="steps and wall time to 99% test accuracy: baseline, fused, Grokfast, GrokTransfer")
+    g.add_argument("--preset", default="mod113")
+    g.add_argument("--max-steps", type=int, default=25_000, help="step budget of every run (default 25000)")
+    g.add_argument("--threshold", type=float, default=0.99, help="test accuracy to reach (default 0.99)")
+    g.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
+    g.add_argument("--only", default=None, help="comma-separated variant names to run")
+    g.add_argument("--grokfast", default="alpha=0.98,lamb=2.0",
+                   help="Grokfast-EMA settings, e.g. alpha=0.98,lamb=2.0,train.weight_decay=1.0")
+    g.add_argument("--transfer-acc", type=float, default=0.3, help="weak model's test accuracy at transfer")
     args = parser.parse_args(argv)
+    if args.what == "grok":
+        from grokinterp.bench_grok import bench_grok, print_grok
+
+        try:
+            gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
+            only = args.only.split(",") if args.only else None
+            print_grok(bench_grok(args.preset, args.max_steps, args.threshold, args.out, only, gf, args.transfer_acc))
+        except (ConfigError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if args.what == "progress":
         from pathlib import Path
 

@@ -188,3 +188,19 @@ def test_weak_and_transfer_runs_have_reports(weak_run, tmp_path):
     train(_target(weak_run), tmp_path / "t", progress=False)
     page = build_report(tmp_path / "t", progress=False).read_text()
     assert "Weight norm and loss" in page and "transfer_from=" in page
+
+
+def test_bench_grok_runs_every_variant_and_prints_the_ratio(tmp_path, capsys):
+    from grokinterp import bench
+
+    argv = ["grok", "--preset", "mod113-small", "--max-steps", "30", "--threshold", "0.01", "--transfer-acc", "0.01",
+            "--out", str(tmp_path), "--grokfast", "alpha=0.9,lamb=1.0"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    names = ["baseline-hooked", "fused", "grokfast-ema", "groktransfer", "groktransfer-random-A",
+             "groktransfer+grokfast"]
+    assert all(any(line.startswith(n + " ") for line in out) for n in names)
+    assert out[-1].startswith("best/baseline wall-time speedup: ") and out[-1].endswith("x")
+    assert (tmp_path / "groktransfer.weak" / "config.json").exists()
+    assert load_run(tmp_path / "groktransfer").config.accel.transfer_from == str(tmp_path / "groktransfer.weak")
+    assert bench.main(["grok", "--grokfast", "alpha"]) == 2
