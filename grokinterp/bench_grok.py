@@ -4,7 +4,7 @@ training the same preset (same task, split, threshold), one after another in thi
 - `baseline-hooked`: the preset on the `hooked` engine, the loop a user would write with TransformerLens;
 - `fused`: the same on the `fused` engine;
 - `grokfast-ema`: fused + Grokfast-EMA (`--grokfast` sets alpha, lamb and the weight decay);
-- `groktransfer`: a weak pair-MLP (4-d embedding, width 16) trained until test accuracy `--transfer-acc`,
+- `groktransfer`: a weak pair-MLP (4-d embedding, width 64, lr 3e-3) trained until test accuracy `--transfer-acc`,
   then the fused target with its embedding started as A B (A = the weak embedding); its time is the weak
   run's plus the target's;
 - `groktransfer-random-A`: the same with A random (the reviewers' ablation: is it the transferred
@@ -32,7 +32,7 @@ from grokinterp.presets import get_preset
 from grokinterp.runs import load_run
 from grokinterp.train import train
 
-WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 16, "train.lr": 1e-2}
+WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "train.lr": 3e-3}
 
 
 @dataclass
