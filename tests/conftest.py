@@ -59,3 +59,18 @@ def sequence_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("repeat") / "run"
     train(RunConfig().with_overrides(TINY_REPEAT), out, progress=False)
     return load_run(out)
+
+
+@pytest.fixture(scope="session")
+def transfer_run(tmp_path_factory):
+    """A tiny GrokTransfer run: a weak pair MLP (4-d embedding), then a transformer started from it."""
+    from grokinterp import load_run
+    from grokinterp.train import train
+
+    root = tmp_path_factory.mktemp("transfer")
+    weak = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 16, "train.lr": 0.01, "train.steps": 40,
+            "train.ckpt_every": 20, "train.ckpt_log_points": 0}
+    train(tiny(**weak), root / "weak", progress=False)
+    train(tiny(**{"accel.transfer_from": str(root / "weak"), "accel.transfer_acc": 0.0, "train.steps": 30}),
+          root / "target", progress=False)
+    return load_run(root / "target")

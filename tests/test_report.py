@@ -60,7 +60,7 @@ def test_report_of_a_run_without_checkpoints_or_a_sum_circuit(tmp_path, capsys):
 
 # the run fixture each notebook is pointed at (by the family it analyses)
 NOTEBOOK_RUNS = {"01_mod113_progress_measures.py": "grokked_run", "02_s5_cosets.py": "permutation_run",
-                 "03_induction_phase_change.py": "sequence_run"}
+                 "03_induction_phase_change.py": "sequence_run", "04_accelerating_grokking.py": "transfer_run"}
 
 
 def test_every_notebook_has_a_run_fixture():
