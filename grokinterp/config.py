@@ -44,7 +44,10 @@ SEQUENCE_OPS: dict[str, str] = {
     "repeat": "random tokens with one subsequence repeated; predict the later copies",
     "max": "random tokens; predict the largest",
 }
-TASK_FAMILIES = ("modular", "permutation", "digits", "sequences")
+ADDITION_OPS: dict[str, str] = {"add": "x+y (no modulus; unordered pairs x <= y)"}
+IMAGE_DATASETS = ("digits", "mnist")
+TASK_FAMILIES = ("modular", "permutation", "digits", "sequences", "addition", "images")
+PAIR_FAMILIES = frozenset({"modular", "permutation", "addition"})  # every (a, b) pair, split by frac_train
 SAMPLED_FAMILIES = frozenset({"digits", "sequences"})  # drawn at random: finite or infinite mode
 
 
@@ -66,6 +69,11 @@ class TaskConfig:
     random tokens from `vocab`) or "max" (the largest of `seq_len` random tokens).
     digits and sequences are sampled: `mode` "finite" draws `n_train` training examples once, "infinite"
     draws a fresh batch (`train.batch_size`) every step; both hold out `n_test` test examples.
+    family "addition": Liu et al. 2022's toy task, x+y for 0 <= x <= y < p without a modulus (2p-1 answers),
+    inputs `[x, y, =]`, split by `frac_train`.
+    family "images": image classification (Omnigrok), `dataset` "digits" (the 8x8 digits scikit-learn
+    ships, 1,797 images) or "mnist" (the IDX files in `data_path`); `n_train` training images (a seeded
+    random subset), `n_test` test images (0: all the others; for MNIST, of its test files).
     """
 
     family: str = "modular"  # modular | permutation | digits | sequences
@@ -82,13 +90,18 @@ class TaskConfig:
     vocab: int = 128  # sequences: token values 0..vocab-1
     subseq_len: int = 16  # sequences/repeat: length of the repeated subsequence
     n_repeats: int = 3  # sequences/repeat: copies of it
+    dataset: str = "digits"  # images: digits | mnist
+    data_path: str = ""  # images/mnist: directory holding the four MNIST IDX files (optionally .gz)
 
     def validate(self) -> None:
         if self.family not in TASK_FAMILIES:
             known = ", ".join(repr(f) for f in TASK_FAMILIES)
             raise ConfigError(f"task.family: unknown task family {self.family!r} (known: {known})")
+        if self.family == "images":
+            self._validate_images()
+            return
         ops = {"modular": MODULAR_OPS, "permutation": PERMUTATION_OPS, "digits": DIGITS_OPS,
-               "sequences": SEQUENCE_OPS}[self.family]
+               "sequences": SEQUENCE_OPS, "addition": ADDITION_OPS}[self.family]
         if self.op not in ops:
             raise ConfigError(f"task.op: unknown {self.family} operation {self.op!r} (known: {', '.join(ops)})")
         if self.family == "modular":
@@ -96,6 +109,9 @@ class TaskConfig:
                 raise ConfigError(f"task.p must be >= 2, got {self.p}")
             if self.op in DIVISION_OPS and not is_prime(self.p):
                 raise ConfigError(f"task.op={self.op!r} needs a prime modulus (inverses mod p), got p={self.p}")
+        elif self.family == "addition":
+            if self.p < 2:
+                raise ConfigError(f"task.p must be >= 2, got {self.p}")
         elif self.family == "permutation":
             if not 2 <= self.n <= 6:
                 raise ConfigError(f"task.n must be between 2 and 6 (S_n has n! tokens), got {self.n}")
@@ -103,6 +119,15 @@ class TaskConfig:
             self._validate_sampled()
         elif not 0.0 < self.frac_train < 1.0:
             raise ConfigError(f"task.frac_train must be in (0, 1), got {self.frac_train}")
+
+    def _validate_images(self) -> None:
+        if self.dataset not in IMAGE_DATASETS:
+            raise ConfigError(f"task.dataset must be one of {', '.join(IMAGE_DATASETS)}, got {self.dataset!r}")
+        if self.dataset == "mnist" and not self.data_path:
+            raise ConfigError("task.dataset='mnist' reads the MNIST IDX files: set task.data_path to their directory "
+                              "(nothing is downloaded)")
+        if self.n_train < 1 or self.n_test < 0:
+            raise ConfigError(f"task.n_train must be >= 1 and task.n_test >= 0, got {self.n_train} and {self.n_test}")
 
     def _validate_sampled(self) -> None:
         if self.mode not in ("finite", "infinite"):
@@ -132,8 +157,10 @@ class TaskConfig:
             return self.p
         if self.family == "permutation":
             return math.factorial(self.n)
-        if self.family == "digits":
+        if self.family in ("digits", "images"):
             return 10
+        if self.family == "addition":
+            return 2 * self.p - 1
         return self.vocab
 
     def describe(self) -> str:
@@ -142,6 +169,11 @@ class TaskConfig:
             return f"{MODULAR_OPS[self.op]} mod {self.p}"
         if self.family == "permutation":
             return f"{PERMUTATION_OPS[self.op]} in S{self.n}"
+        if self.family == "addition":
+            return f"x+y for 0 <= x <= y < {self.p}"
+        if self.family == "images":
+            test = "all other" if self.n_test == 0 else str(self.n_test)
+            return f"{self.dataset} images, {self.n_train} train / {test} test"
         data = f"{self.n_train} train" if self.mode == "finite" else "fresh batches"
         if self.family == "digits":
             return f"{self.n_digits}-digit addition ({self.mode}: {data})"
@@ -149,6 +181,9 @@ class TaskConfig:
             return (f"repeated subsequence: {self.n_repeats} x {self.subseq_len} tokens in {self.seq_len}, vocab "
                     f"{self.vocab} ({self.mode}: {data})")
         return f"max of {self.seq_len} tokens from {self.vocab} ({self.mode}: {data})"
+
+
+ARCHS = ("transformer", "mlp", "toy", "image-mlp")
 
 
 @dataclass
@@ -160,10 +195,13 @@ class ModelConfig:
     n_heads: int = 4
     d_head: int = 32
     d_mlp: int = 512
-    act_fn: str = "relu"  # relu | gelu
+    act_fn: str = "relu"  # relu | gelu | tanh (tanh: toy and image MLPs only)
     normalization_type: str | None = None  # None | "LN"
     attn_only: bool = False
-    arch: str = "transformer"  # transformer | mlp (a pair MLP: concat of the two operand embeddings -> ReLU -> logits)
+    # transformer | mlp (a pair MLP: concat of the two operand embeddings -> ReLU -> logits) | toy (Liu et al.:
+    # the two embeddings summed -> n_layers hidden layers of d_mlp -> logits) | image-mlp (pixels -> n_layers
+    # hidden layers of d_mlp -> logits; Omnigrok's MNIST MLP is n_layers 2, d_mlp 200)
+    arch: str = "transformer"
     init: str = "paper"  # "paper": N(0, 1/d_model), W_U N(0, 1/d_vocab_out) (Nanda et al.); "tl": TL gpt2 init
     biases: str = "mlp"  # which biases train: "mlp" (b_in, b_out; the paper), "all", or "none" (all frozen at 0)
     seed: int = 0  # seed of the parameter init
@@ -172,12 +210,14 @@ class ModelConfig:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.act_fn not in ("relu", "gelu"):
-            raise ConfigError(f"model.act_fn must be 'relu' or 'gelu', got {self.act_fn!r}")
+        if self.act_fn not in ("relu", "gelu", "tanh"):
+            raise ConfigError(f"model.act_fn must be 'relu', 'gelu' or 'tanh', got {self.act_fn!r}")
+        if self.act_fn == "tanh" and self.arch in ("transformer", "mlp"):
+            raise ConfigError("model.act_fn='tanh' is for model.arch 'toy' and 'image-mlp'")
         if self.normalization_type not in (None, "LN"):
             raise ConfigError(f"model.normalization_type must be null or 'LN', got {self.normalization_type!r}")
-        if self.arch not in ("transformer", "mlp"):
-            raise ConfigError(f"model.arch must be 'transformer' or 'mlp', got {self.arch!r}")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"model.arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         if self.init not in ("paper", "tl"):
             raise ConfigError(f"model.init must be 'paper' or 'tl', got {self.init!r}")
         if self.biases not in ("mlp", "all", "none"):
@@ -191,6 +231,9 @@ class TrainConfig:
     steps: int = 25_000  # optimizer steps (the step budget)
     lr: float = 1e-3
     weight_decay: float = 1.0
+    embed_lr: float | None = None  # learning rate of the embedding (Liu et al.'s eta_repr); None: lr
+    embed_weight_decay: float | None = None  # its weight decay; None: weight_decay
+    loss: str = "ce"  # ce (cross-entropy) | mse (mean squared error against one-hot targets, as Omnigrok's MNIST)
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
     warmup_steps: int = 10  # linear warm-up: lr * min(step / warmup_steps, 1), so the first step has lr 0
@@ -210,6 +253,12 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        if self.embed_lr is not None and self.embed_lr <= 0:
+            raise ConfigError(f"train.embed_lr must be > 0 (or null: train.lr), got {self.embed_lr}")
+        if self.embed_weight_decay is not None and self.embed_weight_decay < 0:
+            raise ConfigError(f"train.embed_weight_decay must be >= 0 (or null), got {self.embed_weight_decay}")
+        if self.loss not in ("ce", "mse"):
+            raise ConfigError(f"train.loss must be 'ce' or 'mse', got {self.loss!r}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"train.betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.eps <= 0:
@@ -283,8 +332,11 @@ class RunConfig:
         self.accel.validate()
         if self.task.family in SAMPLED_FAMILIES and self.task.mode == "infinite" and self.train.batch_size < 1:
             raise ConfigError("task.mode='infinite' draws a fresh batch every step: set train.batch_size >= 1")
-        if self.model.arch == "mlp" and self.task.family not in ("modular", "permutation"):
-            raise ConfigError("model.arch='mlp' reads two operands: it needs a modular or permutation task")
+        if self.model.arch in ("mlp", "toy") and self.task.family not in PAIR_FAMILIES:
+            raise ConfigError(f"model.arch={self.model.arch!r} reads two operands: it needs a modular, permutation "
+                              "or addition task")
+        if (self.task.family == "images") != (self.model.arch == "image-mlp"):
+            raise ConfigError("task.family='images' goes with model.arch='image-mlp', and only with it")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self

@@ -24,7 +24,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from grokinterp.config import ModelConfig
@@ -51,17 +51,26 @@ def _layer0_tables(params: dict[str, Tensor], cfg: ModelConfig, seq: int):
     return x, h
 
 
-def fused_logits(
-    params: dict[str, Tensor],
-    cfg: ModelConfig,
-    tokens: Int[Tensor, "batch pos"],
-    answer_pos: tuple[int, ...],
-) -> Float[Tensor, "batch n_answer d_vocab_out"]:
-    """Logits at `answer_pos` of the TL-native transformer (or `PairMLP`) with these parameters."""
+def _mlp_logits(params: dict[str, Tensor], cfg: ModelConfig, inputs: Tensor) -> Tensor:
     if cfg.arch == "mlp":
         from grokinterp.models import pair_mlp_logits
 
-        logits = pair_mlp_logits(params, tokens)
+        return pair_mlp_logits(params, inputs)
+    from grokinterp.mlps import image_mlp_logits, toy_logits
+
+    return toy_logits(params, cfg, inputs) if cfg.arch == "toy" else image_mlp_logits(params, cfg, inputs)
+
+
+def fused_logits(
+    params: dict[str, Tensor],
+    cfg: ModelConfig,
+    tokens: Shaped[Tensor, "batch pos"],
+    answer_pos: tuple[int, ...],
+) -> Float[Tensor, "batch n_answer d_vocab_out"]:
+    """Logits at `answer_pos` of the TL-native transformer (or of the MLPs) with these parameters; `tokens`
+    are token ids, or float pixels for the image MLP."""
+    if cfg.arch != "transformer":
+        logits = _mlp_logits(params, cfg, tokens)
         return logits[:, None, :].expand(logits.shape[0], len(answer_pos), logits.shape[-1])
     batch, seq = tokens.shape
     seq = max(answer_pos) + 1  # later positions cannot influence the answer (causal attention)
@@ -153,6 +162,23 @@ def answer_loss(
     scored = labels >= 0
     nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
     return torch.where(scored, nll, 0.0).sum() / scored.sum().clamp(min=1)
+
+
+def mse_loss(
+    logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
+) -> Float[Tensor, ""]:
+    """Mean squared error against one-hot targets, averaged over outputs, examples and scored positions
+    (`nn.MSELoss()` on one-hot labels, Omnigrok's MNIST loss), in float64."""
+    scored = labels >= 0
+    target = torch.nn.functional.one_hot(labels.clamp(min=0), logits.shape[-1]).to(torch.float64)
+    sq = (logits.to(torch.float64) - target).pow(2).mean(dim=-1)
+    return torch.where(scored, sq, 0.0).sum() / scored.sum().clamp(min=1)
+
+
+def task_loss(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"],
+              kind: str = "ce") -> Float[Tensor, ""]:
+    """The training loss `kind` ("ce": `answer_loss`, "mse": `mse_loss`)."""
+    return mse_loss(logits, labels) if kind == "mse" else answer_loss(logits, labels)
 
 
 def position_losses(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from grokinterp.config import ConfigError, ModelConfig, RunConfig, TaskConfig, TrainConfig
+from grokinterp.config import AccelConfig, ConfigError, ModelConfig, RunConfig, TaskConfig, TrainConfig
 
 
 def _mod113() -> RunConfig:
@@ -109,6 +109,41 @@ def _repeat_subseq_infinite() -> RunConfig:
     return cfg
 
 
+def _toy_add() -> RunConfig:
+    return RunConfig(
+        task=TaskConfig(family="addition", op="add", p=10, frac_train=0.8, seed=0),
+        model=ModelConfig(arch="toy", n_layers=2, d_model=1, d_mlp=200, act_fn="tanh", init="paper", biases="all",
+                          seed=0),
+        train=TrainConfig(steps=10_000, lr=1e-4, embed_lr=1e-3, weight_decay=0.0, embed_weight_decay=0.0,
+                          betas=(0.9, 0.999), warmup_steps=0, batch_size=0, log_every=10, ckpt_every=250,
+                          ckpt_log_points=10, grok_threshold=0.9),
+        preset="toy-add",
+    )
+
+
+def _digits_omnigrok() -> RunConfig:
+    return RunConfig(
+        task=TaskConfig(family="images", dataset="digits", n_train=200, n_test=0, seed=0),
+        model=ModelConfig(arch="image-mlp", n_layers=2, d_model=1, d_mlp=200, act_fn="relu", init="tl",
+                          biases="all", seed=0),
+        train=TrainConfig(steps=20_000, lr=1e-3, weight_decay=0.1, loss="mse", betas=(0.9, 0.999), warmup_steps=0,
+                          batch_size=0, log_every=10, ckpt_every=500, ckpt_log_points=10, grok_threshold=0.9),
+        accel=AccelConfig(init_scale=8.0),
+        preset="digits-omnigrok",
+    )
+
+
+def _mnist_omnigrok() -> RunConfig:
+    cfg = _digits_omnigrok()
+    cfg.task.dataset, cfg.task.n_train, cfg.task.data_path = "mnist", 1000, "data/mnist"
+    cfg.train.batch_size = 200
+    cfg.train.weight_decay = 0.01  # Omnigrok's notebook
+    cfg.train.steps = 100_000
+    cfg.train.ckpt_every = 1000
+    cfg.preset = "mnist-omnigrok"
+    return cfg
+
+
 PRESETS: dict[str, Callable[[], RunConfig]] = {
     "mod113": _mod113,
     "mod113-small": _mod_small,
@@ -117,6 +152,9 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "add5-infinite": _add5_infinite,
     "repeat-subseq": _repeat_subseq,
     "repeat-subseq-infinite": _repeat_subseq_infinite,
+    "toy-add": _toy_add,
+    "digits-omnigrok": _digits_omnigrok,
+    "mnist-omnigrok": _mnist_omnigrok,
 }
 
 

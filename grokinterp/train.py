@@ -56,9 +56,13 @@ def checkpoint_schedule(total: int, every: int, log_points: int) -> list[int]:
     return sorted(s for s in steps if 0 <= s <= total)
 
 
-def lr_at(cfg: RunConfig, step: int) -> float:
+def warmup_factor(cfg: RunConfig, step: int) -> float:
     w = cfg.train.warmup_steps
-    return cfg.train.lr * (min(step / w, 1.0) if w > 0 else 1.0)
+    return min(step / w, 1.0) if w > 0 else 1.0
+
+
+def lr_at(cfg: RunConfig, step: int) -> float:
+    return cfg.train.lr * warmup_factor(cfg, step)
 
 
 @dataclass
@@ -117,12 +121,30 @@ def _load_optimizer_tensors(opt: torch.optim.Optimizer, params: dict[str, torch.
         opt.state[p] = state
 
 
+EMBEDDING_PARAMS = frozenset({"embed.weight", "transfer.A", "transfer.B"})
+
+
+def param_groups(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> list[dict]:
+    """One AdamW group, or two when `train.embed_lr` / `train.embed_weight_decay` give the embedding its own
+    (Liu et al.'s representation vs decoder learning rates). `base_lr` is the lr before warm-up."""
+    t = cfg.train
+    if t.embed_lr is None and t.embed_weight_decay is None:
+        return [{"params": list(params.values()), "base_lr": t.lr, "lr": t.lr, "weight_decay": t.weight_decay}]
+    emb = [p for n, p in params.items() if n in EMBEDDING_PARAMS]
+    rest = [p for n, p in params.items() if n not in EMBEDDING_PARAMS]
+    e_lr = t.lr if t.embed_lr is None else t.embed_lr
+    e_wd = t.weight_decay if t.embed_weight_decay is None else t.embed_weight_decay
+    groups = [{"params": rest, "base_lr": t.lr, "lr": t.lr, "weight_decay": t.weight_decay},
+              {"params": emb, "base_lr": e_lr, "lr": e_lr, "weight_decay": e_wd}]
+    return [g for g in groups if g["params"]]
+
+
 def make_optimizer(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> torch.optim.AdamW:
-    kw = dict(lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, betas=tuple(cfg.train.betas), eps=cfg.train.eps)
+    kw = dict(lr=cfg.train.lr, betas=tuple(cfg.train.betas), eps=cfg.train.eps)
     try:
-        return torch.optim.AdamW(list(params.values()), fused=True, **kw)
+        return torch.optim.AdamW(param_groups(cfg, params), fused=True, **kw)
     except (RuntimeError, TypeError):  # fused AdamW unavailable for this device/dtype
-        return torch.optim.AdamW(list(params.values()), foreach=True, **kw)
+        return torch.optim.AdamW(param_groups(cfg, params), foreach=True, **kw)
 
 
 def _batches(cfg: RunConfig, n_train: int, step: int, device: torch.device) -> torch.Tensor | None:
@@ -157,12 +179,12 @@ def _evaluate(model, params, cfg: RunConfig, task: Task, idx: torch.Tensor, toke
               row: dict, prefix: str) -> None:
     with torch.no_grad():
         logits = _forward(model, params, cfg, tokens[idx], task.answer_pos)
-        _record(task, logits, labels[idx], row, prefix)
+        _record(cfg, task, logits, labels[idx], row, prefix)
 
 
-def _record(task: Task, logits, labels, row: dict, prefix: str, loss: float | None = None) -> None:
+def _record(cfg: RunConfig, task: Task, logits, labels, row: dict, prefix: str, loss: float | None = None) -> None:
     """Loss and accuracy of `logits` into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
-    row[f"{prefix}_loss"] = engine.answer_loss(logits, labels).item() if loss is None else loss
+    row[f"{prefix}_loss"] = engine.task_loss(logits, labels, cfg.train.loss).item() if loss is None else loss
     row[f"{prefix}_acc"] = engine.accuracy(logits, labels)
     if len(task.answer_pos) > 1:
         row[f"{prefix}_token_acc"] = engine.token_accuracy(logits, labels)
@@ -305,15 +327,15 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
                 yb = train_labels if batch is None else train_labels[batch]
             if step < total:
                 logits = _forward(model, _with_factors(params, factors), cfg, xb, task.answer_pos)
-                loss = engine.answer_loss(logits, yb)
+                loss = engine.task_loss(logits, yb, cfg.train.loss)
             if log_now:
                 row: dict = {"step": step}
                 if loss is not None and (batch is None or task.sampler is not None):
                     # full batch, or a fresh infinite-mode batch: the step's own forward is the train eval
-                    _record(task, logits.detach(), yb, row, "train", loss.item())
+                    _record(cfg, task, logits.detach(), yb, row, "train", loss.item())
                 elif task.sampler is not None:
                     with torch.no_grad():
-                        _record(task, _forward(model, params, cfg, xb, task.answer_pos), yb, row, "train")
+                        _record(cfg, task, _forward(model, params, cfg, xb, task.answer_pos), yb, row, "train")
                 else:
                     _evaluate(model, params, cfg, task, train_idx, tokens, labels, row, "train")
                 _evaluate(model, params, cfg, task, test_idx, tokens, labels, row, "test")
@@ -336,9 +358,9 @@ def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> Tr
             if flag.stop:
                 interrupted = True
                 break
-            lr = lr_at(cfg, step)
+            warm = warmup_factor(cfg, step)
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = group["base_lr"] * warm
             loss.backward()
             if filt is not None:
                 grads = {n: p.grad for n, p in trainable.items() if p.grad is not None}

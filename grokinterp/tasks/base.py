@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jaxtyping import Int
+from jaxtyping import Int, Shaped
 from torch import Tensor
 
 #: `sample(step, batch_size) -> (tokens, labels)`: the fresh training batch of update `step` (infinite mode)
@@ -22,9 +22,10 @@ class Task:
     `train_idx`/`test_idx` index rows of `tokens`. With a `sampler` (infinite mode) training draws a fresh
     batch every step and `tokens` holds only the test set (`train_idx` is empty).
     `per_position`: report loss and accuracy per answer position (e.g. per digit).
+    Image tasks hold float pixel rows in `tokens` (one "answer position", 0) and `d_vocab` = pixels per image.
     """
 
-    tokens: Int[Tensor, "n n_ctx"]
+    tokens: Shaped[Tensor, "n n_in"]  # token ids (n, n_ctx); float pixels (n, n_pixels) for image tasks
     labels: Int[Tensor, "n n_answer"]
     answer_pos: tuple[int, ...]
     d_vocab: int
