@@ -1,0 +1,73 @@
+"""`python -m grokinterp.bench sweep`: one process training M small runs one after another with
+`train()` against the same M runs trained together with `grokinterp.batched.train_batched`
+(`torch.func.vmap` over stacked parameters).
+
+Default: the toy-add preset (Liu et al.'s toy model) on a 5 x 5 grid of decoder learning rate x decoder
+weight decay, as the phase diagram uses, `--steps` steps each, every run writing its own run directory
+(metrics, checkpoints) in both modes. Printed: the wall time of each mode, their ratio, and how far the
+batched runs' final parameters and test accuracies are from the sequential ones (the same AdamW update, so
+only float rounding separates them). The last line is `batched/loop speedup: N.NNx`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grokinterp.batched import train_batched
+from grokinterp.presets import get_preset
+from grokinterp.runs import load_run
+from grokinterp.train import train
+
+
+
+def grid_configs(preset: str = "toy-add", steps: int = 2000, side: int = 5) -> list:
+    lrs = [float(x) for x in np.logspace(-4, -2, side)]
+    wds = [float(x) for x in np.linspace(0, 10, side)]
+    return [get_preset(preset).with_overrides({"train.lr": lr, "train.weight_decay": wd, "train.steps": steps,
+                                               "train.device": "cpu"}) for lr in lrs for wd in wds]
+
+
+def bench_batched(preset: str = "toy-add", steps: int = 2000, side: int = 5, out: str | None = None) -> dict:
+    cfgs = grid_configs(preset, steps, side)
+    root = Path(out) if out else Path(tempfile.mkdtemp(prefix="grokinterp-bench-sweep-"))
+    for mode in ("loop", "batched"):
+        shutil.rmtree(root / mode, ignore_errors=True)
+    paths = {m: [root / m / f"run{i:03d}" for i in range(len(cfgs))] for m in ("loop", "batched")}
+    t = time.perf_counter()
+    for cfg, path in zip(cfgs, paths["loop"]):
+        train(cfg, path, progress=False)
+    loop_s = time.perf_counter() - t
+    t = time.perf_counter()
+    train_batched(cfgs, paths["batched"], progress=False)
+    batched_s = time.perf_counter() - t
+    max_diff, acc_diff = 0.0, 0.0
+    for a, b in zip(paths["loop"], paths["batched"]):
+        ra, rb = load_run(a), load_run(b)
+        sa, sb = ra.state_dict(), rb.state_dict()
+        scale = max(float(v.abs().max()) for v in sa.values())
+        max_diff = max(max_diff, max(float((sa[k] - sb[k]).abs().max()) for k in sa) / scale)
+        acc_diff = max(acc_diff, abs(ra.metrics[-1]["test_acc"] - rb.metrics[-1]["test_acc"]))
+    if out is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return {"preset": preset, "runs": len(cfgs), "steps": steps, "loop_s": loop_s, "batched_s": batched_s,
+            "max_rel_param_diff": max_diff, "max_test_acc_diff": acc_diff, "cores": os.cpu_count(),
+            "threads": torch.get_num_threads()}
+
+
+def print_batched(r: dict) -> None:
+    print(f"preset {r['preset']}: {r['runs']} runs x {r['steps']} steps, each into its own run directory; "
+          f"{r['cores']} CPU cores, {r['threads']} torch threads")
+    print(f"{'mode':<10} {'wall s':>8} {'ms/run-step':>12}")
+    for mode in ("loop", "batched"):
+        s = r[f"{mode}_s"]
+        print(f"{mode:<10} {s:>8.1f} {1e3 * s / (r['runs'] * r['steps']):>12.3f}")
+    print(f"batched vs loop: max relative parameter difference {r['max_rel_param_diff']:.2e}, "
+          f"max test-accuracy difference {r['max_test_acc_diff']:.3f}")
+    print(f"batched/loop speedup: {r['loop_s'] / r['batched_s']:.2f}x")
