@@ -30,8 +30,15 @@ from grokinterp.config import ConfigError, RunConfig
 from grokinterp.models import build_model, named_tensors, trainable_parameters, weight_sq
 from grokinterp.store import RunStore
 from grokinterp.tasks import make_task
-from grokinterp.train import (EMBEDDING_PARAMS, TrainResult, _config_record, _open_run, _StopFlag, checkpoint_schedule,
-                              warmup_factor)
+from grokinterp.train import (
+    EMBEDDING_PARAMS,
+    TrainResult,
+    _config_record,
+    _open_run,
+    _StopFlag,
+    checkpoint_schedule,
+    warmup_factor,
+)
 
 BATCHABLE_KEYS = frozenset({"train.lr", "train.weight_decay", "train.embed_lr", "train.embed_weight_decay",
                             "model.seed", "accel.init_scale", "train.grok_threshold", "preset"})

@@ -1,5 +1,6 @@
 """Benchmarks: `python -m grokinterp.bench train [--preset mod113] [--steps 50] [--repeats 3]`; `progress`
-(see `bench_progress`); `grok` (time to grok per acceleration method, see `grokinterp.bench_grok`).
+(see `bench_progress`); `grok` (time to grok per acceleration method, see `grokinterp.bench_grok`); `sweep`
+(many small runs one by one vs batched with torch.func, see `grokinterp.bench_batched`).
 
 `train` times one full training step (forward, float64 loss, backward, AdamW) of the `hooked` and the
 `fused` engine on the same preset, from the same init, in one process, and prints:
@@ -222,7 +223,21 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--grokfast", default="alpha=0.98,lamb=2.0",
                    help="Grokfast-EMA settings, e.g. alpha=0.98,lamb=2.0,train.weight_decay=1.0")
     g.add_argument("--transfer-acc", type=float, default=0.3, help="weak model's test accuracy at transfer")
+    w = sub.add_parser("sweep", help="many small runs: one by one vs batched with torch.func (one process)")
+    w.add_argument("--preset", default="toy-add")
+    w.add_argument("--steps", type=int, default=2000, help="steps per run (default 2000)")
+    w.add_argument("--side", type=int, default=5, help="grid side: side x side runs (default 5)")
+    w.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
     args = parser.parse_args(argv)
+    if args.what == "sweep":
+        from grokinterp.bench_batched import bench_batched, print_batched
+
+        try:
+            print_batched(bench_batched(args.preset, args.steps, args.side, args.out))
+        except (ConfigError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if args.what == "grok":
         from grokinterp.bench_grok import bench_grok, print_grok
 

@@ -26,7 +26,6 @@ from grokinterp.runs import load_run
 from grokinterp.train import train
 
 
-
 def grid_configs(preset: str = "toy-add", steps: int = 2000, side: int = 5) -> list:
     lrs = [float(x) for x in np.logspace(-4, -2, side)]
     wds = [float(x) for x in np.linspace(0, 10, side)]

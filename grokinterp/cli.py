@@ -3,7 +3,8 @@
     grokinterp presets                  list the named configurations
     grokinterp train PRESET [...]       same as `python -m grokinterp.train PRESET [...]`
     grokinterp info RUN                 summary of a run directory, with every checkpoint verified
-    grokinterp report RUN [-o FILE]     self-contained HTML figure report of a run
+    grokinterp report RUN [-o FILE]     self-contained HTML figure report of a run (or of a sweep directory)
+    grokinterp sweep SPEC [...]         train the runs of a TOML sweep spec, locally or on Ray (resumable)
     grokinterp bench train [...]        same as `python -m grokinterp.bench train [...]`
 
 User mistakes print one line on stderr and exit with code 2.
@@ -62,7 +63,7 @@ def _info(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"presets": "list presets", "train": "train a preset", "info": "summarise a run directory",
-                "report": "HTML figure report", "bench": "benchmarks"}
+                "report": "HTML figure report", "sweep": "run a sweep", "bench": "benchmarks"}
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from grokinterp.report import main as report_main
 
         return report_main(rest)
+    if cmd == "sweep":
+        from grokinterp.sweep import main as sweep_main
+
+        return sweep_main(rest)
     if cmd == "bench":
         from grokinterp.bench import main as bench_main
 

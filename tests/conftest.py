@@ -74,3 +74,32 @@ def transfer_run(tmp_path_factory):
     train(tiny(**{"accel.transfer_from": str(root / "weak"), "accel.transfer_acc": 0.0, "train.steps": 30}),
           root / "target", progress=False)
     return load_run(root / "target")
+
+
+TOY_SWEEP_SPEC = """
+preset = "toy-add"
+[set]
+"train.steps" = 1500
+"train.device" = "cpu"
+"train.ckpt_every" = 250
+[grid]
+"train.lr" = [1e-4, 1e-2]
+"train.weight_decay" = [0.0, 10.0]
+"""
+
+
+@pytest.fixture(scope="session")
+def toy_sweep(tmp_path_factory):
+    """A 2 x 2 sweep of Liu et al.'s toy model (decoder lr x decoder weight decay), 1,500 steps each."""
+    from grokinterp.sweep import load_spec, load_sweep, run_sweep
+
+    root = tmp_path_factory.mktemp("toy-sweep")
+    (root / "spec.toml").write_text(TOY_SWEEP_SPEC)
+    run_sweep(load_spec(root / "spec.toml"), root / "sweep", progress=False)
+    return load_sweep(root / "sweep")
+
+
+@pytest.fixture(scope="session")
+def toy_sweep_run(toy_sweep):
+    """The run of `toy_sweep` at the preset's own decoder lr (1e-4) and no weight decay."""
+    return toy_sweep.run(toy_sweep.runs[0].name)

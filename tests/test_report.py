@@ -60,7 +60,8 @@ def test_report_of_a_run_without_checkpoints_or_a_sum_circuit(tmp_path, capsys):
 
 # the run fixture each notebook is pointed at (by the family it analyses)
 NOTEBOOK_RUNS = {"01_mod113_progress_measures.py": "grokked_run", "02_s5_cosets.py": "permutation_run",
-                 "03_induction_phase_change.py": "sequence_run", "04_accelerating_grokking.py": "transfer_run"}
+                 "03_induction_phase_change.py": "sequence_run", "04_accelerating_grokking.py": "transfer_run",
+                 "05_phase_diagram.py": "toy_sweep_run"}
 
 
 def test_every_notebook_has_a_run_fixture():
@@ -73,6 +74,9 @@ def test_notebooks_run_end_to_end(notebook, request, monkeypatch):
     monkeypatch.setenv("GROKINTERP_RUN", str(run.path))
     monkeypatch.setenv("GROKINTERP_SHOW", "0")
     monkeypatch.setenv("GROKINTERP_PERMUTATIONS", "99")
+    sweep_dir = Path(run.path).parent.parent
+    if (sweep_dir / "sweep.json").exists():  # a run of a sweep: the notebook also reads the sweep
+        monkeypatch.setenv("GROKINTERP_SWEEP", str(sweep_dir))
     ns = runpy.run_path(str(ANALYSES / notebook), run_name="__main__")
     assert ns["run"].path == Path(os.environ["GROKINTERP_RUN"])
 

@@ -26,7 +26,7 @@ def _brute_force_quads(n: int, modulus: int | None) -> set:
 @pytest.mark.parametrize("n,modulus", [(6, None), (7, 7), (10, None)])
 def test_parallelograms_match_brute_force(n, modulus):
     quads = R.parallelograms(n, modulus)
-    got = {frozenset([(int(i), int(j)), (int(m), int(l))]) for i, j, m, l in quads}
+    got = {frozenset([(int(i), int(j)), (int(m), int(k))]) for i, j, m, k in quads}
     assert len(got) == len(quads)  # each couple once
     assert got == _brute_force_quads(n, modulus)
 
@@ -82,7 +82,8 @@ def test_effective_theory_critical_fraction_and_unique_structure():
 def test_pca_entropy():
     line = torch.arange(20.0)[:, None] * torch.tensor([[1.0, -1.0, 0.5]])
     assert R.pca_entropy(line).effective_dim == pytest.approx(1.0)
-    circle = torch.stack([torch.cos(torch.arange(20) * 2 * math.pi / 20), torch.sin(torch.arange(20) * 2 * math.pi / 20)], 1)
+    angle = torch.arange(20) * 2 * math.pi / 20
+    circle = torch.stack([torch.cos(angle), torch.sin(angle)], 1)
     res = R.pca_entropy(circle)
     assert res.effective_dim == pytest.approx(2.0, rel=1e-6)
     assert np.allclose(res.fractions, [0.5, 0.5])

@@ -72,8 +72,8 @@ def normalise(E: Float[Tensor, "n d"]) -> Float[Tensor, "n d"]:
 
 
 def _closures(E: Float[Tensor, "n d"], quads: Int[Tensor, "q 4"]) -> Float[Tensor, "q d"]:
-    i, j, m, l = quads.T
-    return E[i] + E[j] - E[m] - E[l]
+    i, j, m, n = quads.T
+    return E[i] + E[j] - E[m] - E[n]
 
 
 def rqi(E: Float[Tensor, "n d"], modulus: int | None = None, delta: float = 0.01,

@@ -1,8 +1,10 @@
 """`grokinterp report RUN [-o FILE] [--steps N ...]`: the figures of the grokking papers from a run, as one
-self-contained HTML file (plotly.js inlined; opens with no network).
+self-contained HTML file (plotly.js inlined; opens with no network). Given a sweep directory (one holding
+`sweep.json`), `grokinterp report SWEEP_DIR [--threshold T] [--gap G]` writes the sweep's phase diagram,
+run table and accuracy curves instead (`grokinterp.report.sweep`).
 
 `figures` holds the data -> plotly Figure functions (usable from notebooks); `sections` the per-task-family
-registry of report sections; `html` the page.
+registry of report sections; `html` the page; `sweep` the sweep report.
 """
 
 from __future__ import annotations
@@ -92,16 +94,27 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="grokinterp report", description="HTML figure report of a run")
-    parser.add_argument("run", help="run directory")
+    parser = argparse.ArgumentParser(prog="grokinterp report", description="HTML figure report of a run or a sweep")
+    parser.add_argument("run", help="run directory, or sweep directory (one holding sweep.json)")
     parser.add_argument("-o", "--output", default=None, help="output file (default RUN/report.html)")
     parser.add_argument("--steps", type=int, nargs="+", default=None,
                         help="checkpoint steps for the per-step figures (default: the last)")
+    parser.add_argument("--threshold", type=float, default=0.9,
+                        help="sweeps: accuracy that counts as reached, for the phases (default 0.9)")
+    parser.add_argument("--gap", type=int, default=1000,
+                        help="sweeps: t_test - t_train from which a run is grokking, not comprehension (default 1000)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        out = build_report(args.run, args.output, args.steps, progress=False if args.no_progress else None)
+        if (Path(args.run) / "sweep.json").exists():
+            from grokinterp.report.sweep import build_sweep_report
+
+            if args.steps:
+                raise ValueError("--steps is for run reports; a sweep report has no per-step figures")
+            out = build_sweep_report(args.run, args.output, threshold=args.threshold, gap=args.gap)
+        else:
+            out = build_report(args.run, args.output, args.steps, progress=False if args.no_progress else None)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

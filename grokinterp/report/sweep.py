@@ -1,0 +1,239 @@
+"""The report of a sweep directory (`grokinterp report SWEEP_DIR`): a phase diagram, a table of the runs
+and the test accuracy of every run, as one self-contained HTML file (SWEEP_DIR/report.html).
+
+Each finished run is put in one of the four phases of Liu et al. 2022 ("Towards Understanding Grokking:
+An Effective Theory of Representation Learning", Fig. 6/7) by `grokinterp.analysis.phases.phase_of` on
+its metrics: comprehension, grokking, memorization or confusion, from the first steps t_train, t_test at
+which train / test accuracy reach `threshold` and the `gap` between them. Runs that failed are "failed",
+runs without a done status (interrupted, still running, not started) "unfinished".
+
+Pure parts (data in, no I/O): `classify_run` (metrics rows -> `RunPhase`), `phase_grid` (runs -> the cells
+of a two-axis grid), and the figure functions `phase_diagram`, `runs_table`, `accuracy_curves` (plotly
+Figures, in the style of `grokinterp.report.figures`). `sweep_phases` reads a sweep; `build_sweep_report`
+writes the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from grokinterp.analysis.phases import PHASES, phase_of
+from grokinterp.report.figures import TEMPLATE
+from grokinterp.report.html import Section, render_html
+from grokinterp.sweep import format_value, load_sweep
+
+#: Cell colour of each phase, and of runs without one.
+PHASE_COLORS: dict[str, str] = {
+    "comprehension": "#2ca02c",
+    "grokking": "#1f77b4",
+    "memorization": "#ff7f0e",
+    "confusion": "#d62728",
+    "failed": "#7f7f7f",
+    "unfinished": "#d9d9d9",
+}
+LABELS = (*PHASES, "failed", "unfinished")
+MAX_CURVE_POINTS = 400
+
+
+@dataclass(frozen=True)
+class RunPhase:
+    """One run of a sweep, classified."""
+
+    name: str
+    overrides: dict[str, Any]
+    state: str  # done | failed | unfinished
+    phase: str | None  # one of PHASES for a done run, else None
+    t_train: int | None  # first step with train accuracy >= threshold
+    t_test: int | None  # the same for test accuracy
+    final: dict[str, Any] | None  # the last metrics row
+
+    @property
+    def label(self) -> str:
+        """The phase, or "failed" / "unfinished"."""
+        return self.phase or ("failed" if self.state == "failed" else "unfinished")
+
+
+def classify_run(name: str, overrides: dict[str, Any], state: str, rows: list[dict[str, Any]], *,
+                 threshold: float = 0.9, gap: int = 1000, budget: int | None = None) -> RunPhase:
+    """The phase of one run from its metrics rows (dicts with step, train_acc, test_acc). `state` is the
+    run's status ("done", "failed"; anything else counts as unfinished): only done runs get a phase."""
+    rows = [r for r in rows if "train_acc" in r and "test_acc" in r]
+    state = state if state in ("done", "failed") else "unfinished"
+    final = rows[-1] if rows else None
+    if state != "done" or not rows:
+        return RunPhase(name, overrides, state, None, None, None, final)
+    result = phase_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], [r["step"] for r in rows],
+                      threshold=threshold, gap=gap, budget=budget)
+    return RunPhase(name, overrides, state, result.phase, result.train_step, result.test_step, final)
+
+
+@dataclass(frozen=True)
+class PhaseGrid:
+    """The cells of a two-axis sweep: `cells[i][j]` is the run at y_values[i], x_values[j] (None if absent)."""
+
+    x_key: str
+    x_values: list[Any]
+    y_key: str
+    y_values: list[Any]
+    cells: list[list[RunPhase | None]]
+
+    def labels(self) -> list[list[str | None]]:
+        """The label of every cell (a phase, failed, unfinished, or None for a missing run)."""
+        return [[c.label if c is not None else None for c in row] for row in self.cells]
+
+
+def phase_grid(runs: list[RunPhase], x_key: str, x_values: list[Any], y_key: str,
+               y_values: list[Any]) -> PhaseGrid:
+    """Place each run at the cell of its `x_key` and `y_key` override values (in the given value order)."""
+    cells: list[list[RunPhase | None]] = [[None] * len(x_values) for _ in y_values]
+    for run in runs:
+        if x_key not in run.overrides or y_key not in run.overrides:
+            continue
+        xs = [j for j, v in enumerate(x_values) if v == run.overrides[x_key]]
+        ys = [i for i, v in enumerate(y_values) if v == run.overrides[y_key]]
+        if xs and ys:
+            cells[ys[0]][xs[0]] = run
+    return PhaseGrid(x_key, list(x_values), y_key, list(y_values), cells)
+
+
+def _step(s: int | None) -> str:
+    return "-" if s is None else str(s)
+
+
+def phase_diagram(grid: PhaseGrid, title: str = "Phase diagram") -> go.Figure:
+    """A categorical heatmap of the grid, each cell coloured by its phase (Liu et al. 2022, Fig. 6), with
+    the phase written in it, a legend of the phases and the run name, t_train and t_test on hover."""
+    code = {label: i for i, label in enumerate(LABELS)}
+    n = len(LABELS)
+    colorscale = []
+    for i, label in enumerate(LABELS):  # one flat band of colour per code
+        colorscale += [[i / n, PHASE_COLORS[label]], [(i + 1) / n, PHASE_COLORS[label]]]
+    z, text, hover = [], [], []
+    for row in grid.cells:
+        z.append([np.nan if c is None else code[c.label] for c in row])
+        text.append(["" if c is None else c.label for c in row])
+        hover.append(["no run" if c is None else f"{c.name}<br>phase: {c.label}<br>t_train: {_step(c.t_train)}"
+                      f"<br>t_test: {_step(c.t_test)}" for c in row])
+    x = [format_value(v) for v in grid.x_values]
+    y = [format_value(v) for v in grid.y_values]
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, text=text, texttemplate="%{text}", hovertext=hover,
+                               hoverinfo="text", colorscale=colorscale, zmin=-0.5, zmax=n - 0.5,
+                               showscale=False, xgap=2, ygap=2))
+    present = {c.label for row in grid.cells for c in row if c is not None}
+    for label in LABELS:  # heatmaps have no legend: one invisible marker trace per phase makes it
+        if label in PHASES or label in present:
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, showlegend=True,
+                                     marker=dict(size=12, symbol="square", color=PHASE_COLORS[label])))
+    fig.update_xaxes(type="category", title_text=grid.x_key)
+    fig.update_yaxes(type="category", title_text=grid.y_key)
+    fig.update_layout(title=title, template=TEMPLATE, height=max(360, 120 + 60 * len(y)))
+    return fig
+
+
+def _translucent(hex_color: str, alpha: float = 0.3) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def runs_table(runs: list[RunPhase]) -> go.Figure:
+    """Every run: name, overrides, state, phase, t_train, t_test and its final accuracies."""
+    def acc(r: RunPhase, key: str) -> str:
+        return f"{r.final[key]:.4f}" if r.final and key in r.final else "-"
+
+    columns = {
+        "run": [r.name for r in runs],
+        "overrides": [", ".join(f"{k}={format_value(v)}" for k, v in r.overrides.items()) or "-" for r in runs],
+        "state": [r.state for r in runs],
+        "phase": [r.phase or "-" for r in runs],
+        "t_train": [_step(r.t_train) for r in runs],
+        "t_test": [_step(r.t_test) for r in runs],
+        "final step": [str(r.final["step"]) if r.final else "-" for r in runs],
+        "train acc": [acc(r, "train_acc") for r in runs],
+        "test acc": [acc(r, "test_acc") for r in runs],
+    }
+    fills = [[_translucent(PHASE_COLORS[r.label]) for r in runs]]  # the run column in its phase's colour
+    fig = go.Figure(go.Table(
+        header=dict(values=list(columns), align="left", fill_color="#eeeeee", height=26),
+        cells=dict(values=list(columns.values()), align="left", fill_color=fills + [["white"] * len(runs)] * 8,
+                   height=24),
+        columnwidth=[3, 4, 1.2, 1.6, 1, 1, 1, 1, 1],
+    ))
+    fig.update_layout(title="Runs", template=TEMPLATE, height=min(1200, 130 + 24 * len(runs)),
+                      margin=dict(l=10, r=10, b=10))
+    return fig
+
+
+def accuracy_curves(curves: list[tuple[str, Any, Any]], title: str = "Test accuracy of every run") -> go.Figure:
+    """Test accuracy against step, one line per run: `curves` is [(name, steps, test_acc)] (each curve
+    thinned to at most MAX_CURVE_POINTS points)."""
+    fig = go.Figure()
+    for name, steps, values in curves:
+        x, y = np.asarray(steps), np.asarray(values)
+        stride = max(1, int(np.ceil(len(x) / MAX_CURVE_POINTS)))
+        keep = np.r_[np.arange(0, len(x), stride), len(x) - 1] if len(x) else np.arange(0)
+        keep = np.unique(keep)
+        fig.add_trace(go.Scatter(x=x[keep], y=y[keep], mode="lines", name=name))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="test accuracy", range=[0, 1.05])
+    fig.update_layout(title=title, template=TEMPLATE, height=460)
+    return fig
+
+
+def sweep_phases(sweep, *, threshold: float = 0.9, gap: int = 1000,
+                 budget: int | None = None) -> tuple[list[RunPhase], dict[str, list[dict[str, Any]]]]:
+    """Classify every run of a `grokinterp.sweep.Sweep`; returns the runs and each run's metrics rows."""
+    from grokinterp.store import RunStore
+
+    out, metrics = [], {}
+    for run in sweep.runs:
+        rows = RunStore(sweep.path / "runs" / run.name).read_metrics()
+        metrics[run.name] = rows
+        out.append(classify_run(run.name, run.overrides, sweep.state(run.name), rows, threshold=threshold,
+                                gap=gap, budget=budget))
+    return out, metrics
+
+
+def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, threshold: float = 0.9,
+                       gap: int = 1000) -> Path:
+    """Write the HTML report of the sweep at `sweep_dir` (default file: SWEEP_DIR/report.html)."""
+    from grokinterp.store import atomic_write_bytes
+
+    sweep = load_sweep(sweep_dir)
+    runs, metrics = sweep_phases(sweep, threshold=threshold, gap=gap)
+    spec = sweep.spec
+    sections: list[Section] = []
+    axes = list(spec.grid)
+    if len(axes) == 2 and len(spec.runs) <= 1:
+        grid = phase_grid(runs, axes[0], spec.grid[axes[0]], axes[1], spec.grid[axes[1]])
+        sections.append(Section("Phase diagram", [phase_diagram(grid)], text=(
+            f"Each cell is one run, coloured by its phase (Liu et al. 2022): with t_train, t_test the first "
+            f"steps at which train / test accuracy reach {threshold:g}, comprehension if t_test - t_train < "
+            f"{gap}, grokking if not, memorization if only train accuracy reached it, confusion if train "
+            f"accuracy did not. Grey: failed or unfinished runs.")))
+    elif len(axes) > 2:
+        sections.append(Section("Phase diagram", text=f"The grid has {len(axes)} axes; a phase diagram needs "
+                                                      "exactly two."))
+    sections.append(Section("Runs", [runs_table(runs)]))
+    curves = [(r.name, [m["step"] for m in rows if "test_acc" in m], [m["test_acc"] for m in rows if "test_acc" in m])
+              for r in runs if (rows := metrics[r.name])]
+    if curves:
+        sections.append(Section("Test accuracy", [accuracy_curves(curves)]))
+    counts = {label: sum(1 for r in runs if r.label == label) for label in LABELS}
+    header = [
+        ("sweep", str(sweep.path)),
+        ("preset", spec.preset),
+        ("set", ", ".join(f"{k}={format_value(v)}" for k, v in spec.set.items()) or "-"),
+        ("grid", "; ".join(f"{k}: {', '.join(format_value(v) for v in vs)}" for k, vs in spec.grid.items()) or "-"),
+        ("runs", f"{len(runs)}: " + ", ".join(f"{n} {label}" for label, n in counts.items() if n)),
+        ("phases", f"accuracy threshold {threshold:g}, gap {gap} steps"),
+    ]
+    page = render_html(f"grokinterp sweep report: {sweep.path.name}", header, sections)
+    out = Path(out) if out else sweep.path / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, page.encode())
+    return out
