@@ -1,4 +1,4 @@
-# make test  : create .venv if missing, install grokinterp with its dev extras, run the test suite
+# make test  : create .venv if missing, install grokinterp with its dev and ray extras, run the test suite
 # make demo  : create .venv if missing, install, train the canonical mod-113 model, write its figure report (~30-45 min on 2 CPU cores;
 #              rerun to resume after an interruption)
 VENV   ?= .venv
@@ -13,7 +13,7 @@ $(PY):
 $(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q -r requirements-torch.txt
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,ray]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from grokinterp.config import PAIR_FAMILIES
+
 
 def _presets(_: list[str]) -> int:
     from grokinterp.presets import PRESETS, get_preset
@@ -28,7 +30,7 @@ def _presets(_: list[str]) -> int:
 
 
 def _split(t) -> str:
-    return f", frac_train {t.frac_train}" if t.family in ("modular", "permutation") else ""
+    return f", frac_train {t.frac_train}" if t.family in PAIR_FAMILIES else ""
 
 
 def _info(argv: list[str]) -> int:

@@ -172,7 +172,7 @@ class TaskConfig:
         if self.family == "addition":
             return f"x+y for 0 <= x <= y < {self.p}"
         if self.family == "images":
-            test = "all other" if self.n_test == 0 else str(self.n_test)
+            test = str(self.n_test) if self.n_test else ("all other" if self.dataset == "digits" else "all")
             return f"{self.dataset} images, {self.n_train} train / {test} test"
         data = f"{self.n_train} train" if self.mode == "finite" else "fresh batches"
         if self.family == "digits":

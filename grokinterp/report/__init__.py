@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from grokinterp.config import PAIR_FAMILIES
 from grokinterp.report.html import Section, render_html
 from grokinterp.report.sections import ReportContext, builders, register
 
@@ -21,7 +22,19 @@ def _load_builtin_sections() -> None:
     import grokinterp.report.accel  # noqa: F401  (the weight-norm section of runs with accel settings)
     import grokinterp.report.modular  # noqa: F401  (registers the "modular" sections)
     import grokinterp.report.permutation  # noqa: F401  (registers the "permutation" sections)
+    import grokinterp.report.representation  # noqa: F401  (registers the "addition" and "images" sections)
     import grokinterp.report.sampled  # noqa: F401  (registers the "digits" and "sequences" sections)
+
+
+def _model_line(m) -> str:
+    if m.arch == "transformer":
+        return (f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
+                f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}")
+    what = {"mlp": "pair MLP (operand embeddings concatenated)", "toy": "toy adder (operand embeddings summed)",
+            "image-mlp": "image MLP"}[m.arch]
+    layers = "1 hidden layer" if m.arch == "mlp" else f"{m.n_layers} hidden layer(s)"
+    emb = "" if m.arch == "image-mlp" else f"d_model {m.d_model}, "
+    return f"{what}: {emb}{layers} of {m.d_mlp}, {m.act_fn}, init {m.init}"
 
 
 def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
@@ -31,12 +44,15 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
     head = [
         ("run", str(ctx.run.path)),
         ("task", f"{t.describe()} ({t.family}), "
-                 + (f"{t.frac_train:.0%} of pairs in train, " if t.family in ("modular", "permutation") else "")
+                 + (f"{t.frac_train:.0%} of pairs in train, " if t.family in PAIR_FAMILIES else "")
                  + f"split seed {t.seed}"),
-        ("model", f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
-                  f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}"),
-        ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}, betas {tuple(tr.betas)}, "
-                      f"warm-up {tr.warmup_steps}, batch {'full' if tr.batch_size == 0 else tr.batch_size}"),
+        ("model", _model_line(m)),
+        ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}"
+                      + (f" (embedding: lr {tr.embed_lr if tr.embed_lr is not None else tr.lr:g}, weight decay "
+                         f"{tr.embed_weight_decay if tr.embed_weight_decay is not None else tr.weight_decay:g})"
+                         if tr.embed_lr is not None or tr.embed_weight_decay is not None else "")
+                      + f", betas {tuple(tr.betas)}, warm-up {tr.warmup_steps}, "
+                      f"batch {'full' if tr.batch_size == 0 else tr.batch_size}, loss {tr.loss}"),
         ("steps", f"{ctx.run.steps[-1]} trained, {len(ctx.run.steps)} checkpoints"),
     ]
     if last:

@@ -427,3 +427,25 @@ def weight_norm_trajectory(weight_norm, test_loss, steps, train_loss=None,
     fig.update_xaxes(title_text="total weight norm")
     fig.update_yaxes(type="log", title_text="cross-entropy loss")
     return _finish(fig, title, 460)
+
+
+# ------------------------------------------------------------------------------------ representations
+
+
+def representation_lines(steps, rqi, effective_loss, effective_dim, acc_steps=None, test_acc=None,
+                         title: str = "Representation quality over training") -> go.Figure:
+    """RQI (and test accuracy) on the left axis; effective loss (log) and PCA effective dimension on the
+    right, one panel each (Liu et al. 2022)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["RQI and test accuracy", "effective loss and PCA dimension"],
+                        specs=[[{}, {"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=_np(steps), y=_np(rqi), name="RQI"), 1, 1)
+    if test_acc is not None:
+        fig.add_trace(go.Scatter(x=_np(acc_steps), y=_np(test_acc), name="test accuracy", line=dict(dash="dot")), 1, 1)
+    fig.add_trace(go.Scatter(x=_np(steps), y=_np(effective_loss), name="effective loss"), 1, 2)
+    fig.add_trace(go.Scatter(x=_np(steps), y=_np(effective_dim), name="PCA effective dimension",
+                             line=dict(dash="dash")), 1, 2, secondary_y=True)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(type="log", title_text="effective loss", row=1, col=2)
+    fig.update_yaxes(title_text="e^S", row=1, col=2, secondary_y=True)
+    return _finish(fig, title, 420)
