@@ -26,6 +26,13 @@ from grokinterp.runs import load_run
 from grokinterp.train import train
 
 
+def _phase(run) -> str:
+    from grokinterp.analysis.phases import classify
+
+    m = run.metrics
+    return classify([r["train_acc"] for r in m], [r["test_acc"] for r in m], [r["step"] for r in m])
+
+
 def grid_configs(preset: str = "toy-add", steps: int = 2000, side: int = 5) -> list:
     lrs = [float(x) for x in np.logspace(-4, -2, side)]
     wds = [float(x) for x in np.linspace(0, 10, side)]
@@ -46,17 +53,18 @@ def bench_batched(preset: str = "toy-add", steps: int = 2000, side: int = 5, out
     t = time.perf_counter()
     train_batched(cfgs, paths["batched"], progress=False)
     batched_s = time.perf_counter() - t
-    max_diff, acc_diff = 0.0, 0.0
+    diffs, acc_diffs, same_phase = [], [], 0
     for a, b in zip(paths["loop"], paths["batched"]):
         ra, rb = load_run(a), load_run(b)
         sa, sb = ra.state_dict(), rb.state_dict()
         scale = max(float(v.abs().max()) for v in sa.values())
-        max_diff = max(max_diff, max(float((sa[k] - sb[k]).abs().max()) for k in sa) / scale)
-        acc_diff = max(acc_diff, abs(ra.metrics[-1]["test_acc"] - rb.metrics[-1]["test_acc"]))
+        diffs.append(max(float((sa[k] - sb[k]).abs().max()) for k in sa) / scale)
+        acc_diffs.append(abs(ra.metrics[-1]["test_acc"] - rb.metrics[-1]["test_acc"]))
+        same_phase += _phase(ra) == _phase(rb)
     if out is None:
         shutil.rmtree(root, ignore_errors=True)
     return {"preset": preset, "runs": len(cfgs), "steps": steps, "loop_s": loop_s, "batched_s": batched_s,
-            "max_rel_param_diff": max_diff, "max_test_acc_diff": acc_diff, "cores": os.cpu_count(),
+            "rel_param_diffs": diffs, "test_acc_diffs": acc_diffs, "same_phase": same_phase, "cores": os.cpu_count(),
             "threads": torch.get_num_threads()}
 
 
@@ -67,6 +75,10 @@ def print_batched(r: dict) -> None:
     for mode in ("loop", "batched"):
         s = r[f"{mode}_s"]
         print(f"{mode:<10} {s:>8.1f} {1e3 * s / (r['runs'] * r['steps']):>12.3f}")
-    print(f"batched vs loop: max relative parameter difference {r['max_rel_param_diff']:.2e}, "
-          f"max test-accuracy difference {r['max_test_acc_diff']:.3f}")
+    d = np.asarray(r["rel_param_diffs"])
+    print(f"batched vs loop, final parameters (max |diff| / max |param| per run): median {np.median(d):.1e}, "
+          f"max {d.max():.1e}; {int((d < 1e-3).sum())} of {len(d)} runs within 1e-3 (the others train at high "
+          f"lr, where scaling the initial weights by 1 + 2^-23 moves a sequential run as far: chaos, not error); "
+          f"final test accuracy differs by at most {max(r['test_acc_diffs']):.3f}; same phase in {r['same_phase']} "
+          f"of {len(d)} runs")
     print(f"batched/loop speedup: {r['loop_s'] / r['batched_s']:.2f}x")
