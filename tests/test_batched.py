@@ -96,3 +96,12 @@ def test_sweep_batch_mode_and_fallback_when_runs_are_at_different_steps(tmp_path
     assert [r["state"] for r in records] == ["done"] * 4
     mixed = load_sweep(tmp_path / "mixed")
     _close(mixed.run(first.name).state_dict(), b.run(first.name).state_dict(), 1e-4)
+
+
+def test_bench_sweep_prints_the_ratio(capsys):
+    from grokinterp.bench import main
+
+    assert main(["sweep", "--steps", "20", "--side", "2"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("batched/loop speedup: ") and out[-1].endswith("x")
+    assert "4 of 4 runs within 1e-3" in out[-2]  # 20 small steps: no room for chaos yet
