@@ -12,13 +12,14 @@ TINY = {
     "train.device": "cpu",
 }
 
-# memorises by step ~130 and groks (test accuracy >= 0.99) at ~2700 full-batch steps: p = 23, 60% train,
-# lr 3e-3, weight decay 1 (a search over p, frac_train, lr and weight decay; most tiny configs either
-# generalise at once or not within 3000 steps)
+# memorises by step ~130 and groks (test accuracy >= 0.99) at ~2700 to ~3500 full-batch steps: p = 23,
+# 60% train, lr 3e-3, weight decay 1 (a search over p, frac_train, lr and weight decay; most tiny configs
+# either generalise at once or not within 3000 steps). The grokking step moves with float rounding across
+# CPUs (2,700 on one machine, 3,490 on an AMD EPYC), hence the 4,200-step budget.
 GROKS = {
     "task.p": 23, "task.frac_train": 0.6,
     "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 128,
-    "train.lr": 3e-3, "train.steps": 3200, "train.ckpt_every": 100, "train.log_every": 10,
+    "train.lr": 3e-3, "train.steps": 4200, "train.ckpt_every": 100, "train.log_every": 10,
     "train.device": "cpu",
 }
 

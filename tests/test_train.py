@@ -185,7 +185,7 @@ def test_tiny_model_groks(grokked_run):
     assert at_memorised["test_acc"] < 0.5
     # test loss rises above its initial value while train loss falls, then comes down
     test_losses = [r["test_loss"] for r in rows]
-    assert max(test_losses) > test_losses[0] > 100 * test_losses[-1]
+    assert max(test_losses) > test_losses[0] > 30 * test_losses[-1]
 
 
 def test_stop_when_grokked(tmp_path):
