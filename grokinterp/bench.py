@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--only", default=None, help="comma-separated variant names to run")
     g.add_argument("--grokfast", default="alpha=0.98,lamb=2.0",
                    help="Grokfast-EMA settings, e.g. alpha=0.98,lamb=2.0,train.weight_decay=1.0")
-    g.add_argument("--transfer-acc", type=float, default=0.3, help="weak model's test accuracy at transfer")
+    g.add_argument("--transfer-acc", type=float, default=0.6,
+                   help="weak model's test accuracy at transfer (default 0.6)")
     w = sub.add_parser("sweep", help="many small runs: one by one vs batched with torch.func (one process)")
     w.add_argument("--preset", default="toy-add")
     w.add_argument("--steps", type=int, default=2000, help="steps per run (default 2000)")

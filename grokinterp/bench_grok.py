@@ -4,9 +4,12 @@ training the same preset (same task, split, threshold), one after another in thi
 - `baseline-hooked`: the preset on the `hooked` engine, the loop a user would write with TransformerLens;
 - `fused`: the same on the `fused` engine;
 - `grokfast-ema`: fused + Grokfast-EMA (`--grokfast` sets alpha, lamb and the weight decay);
-- `groktransfer`: a weak pair-MLP (4-d embedding, width 64, lr 3e-3) trained until test accuracy `--transfer-acc`,
+- `groktransfer`: a weak pair-MLP (4-d embedding, width 64, lr 3e-3) trained until test accuracy `--transfer-acc`
+  (default 0.6),
   then the fused target with its embedding started as A B (A = the weak embedding); its time is the weak
   run's plus the target's;
+- `groktransfer-weak@0.3`: the same with the weak model stopped at 30% test accuracy (how much the weak
+  model's own progress matters);
 - `groktransfer-random-A`: the same with A random (the reviewers' ablation: is it the transferred
   embedding or only the low-rank factorisation?);
 - `groktransfer+grokfast`: both.
@@ -55,15 +58,21 @@ class Result:
         return self.wall_s + self.weak_s
 
 
-def variants(grokfast: dict, transfer_acc: float) -> list[Variant]:
+def variants(grokfast: dict, transfer_acc: float, early_acc: float = 0.3) -> list[Variant]:
     gf = {f"accel.{k}" if not k.startswith("train.") else k: v for k, v in grokfast.items()}
-    tr = {"accel.transfer_mode": "factored", "accel.transfer_acc": transfer_acc}
-    weak = {**WEAK, "train.grok_threshold": transfer_acc}
+
+    def transfer(acc: float) -> tuple[dict, dict]:
+        return ({"accel.transfer_mode": "factored", "accel.transfer_acc": acc},
+                {**WEAK, "train.grok_threshold": acc})
+
+    tr, weak = transfer(transfer_acc)
+    tr_early, weak_early = transfer(early_acc)
     return [
         Variant("baseline-hooked", {"train.engine": "hooked"}),
         Variant("fused", {}),
         Variant("grokfast-ema", {"accel.grokfast": "ema", **gf}),
         Variant("groktransfer", tr, weak),
+        Variant(f"groktransfer-weak@{early_acc:g}", tr_early, weak_early),
         Variant("groktransfer-random-A", {**tr, "accel.transfer_random": True}, weak),
         Variant("groktransfer+grokfast", {**tr, "accel.grokfast": "ema", **gf}, weak),
     ]
@@ -76,7 +85,7 @@ def _time_to(run_path: Path, threshold: float) -> tuple[int | None, float]:
 
 
 def bench_grok(preset: str = "mod113", max_steps: int = 25_000, threshold: float = 0.99, out: str | None = None,
-               only: list[str] | None = None, grokfast: dict | None = None, transfer_acc: float = 0.3,
+               only: list[str] | None = None, grokfast: dict | None = None, transfer_acc: float = 0.6,
                progress: bool | None = None) -> dict:
     grokfast = {"alpha": 0.98, "lamb": 2.0} if grokfast is None else grokfast
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix="grokinterp-bench-"))
@@ -93,7 +102,7 @@ def bench_grok(preset: str = "mod113", max_steps: int = 25_000, threshold: float
             shutil.rmtree(weak_path, ignore_errors=True)
             weak_cfg = get_preset(preset).with_overrides({**v.weak, "train.steps": max_steps})
             train(weak_cfg, weak_path, stop_when_grokked=True, progress=progress)
-            weak_steps, weak_s = _time_to(weak_path, transfer_acc)
+            weak_steps, weak_s = _time_to(weak_path, v.weak["train.grok_threshold"])
             if weak_steps is None:
                 results.append(Result(v.name, None, 0.0, weak_s, None))
                 continue

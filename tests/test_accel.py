@@ -197,8 +197,8 @@ def test_bench_grok_runs_every_variant_and_prints_the_ratio(tmp_path, capsys):
             "--out", str(tmp_path), "--grokfast", "alpha=0.9,lamb=1.0"]
     assert bench.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    names = ["baseline-hooked", "fused", "grokfast-ema", "groktransfer", "groktransfer-random-A",
-             "groktransfer+grokfast"]
+    names = ["baseline-hooked", "fused", "grokfast-ema", "groktransfer", "groktransfer-weak@0.3",
+             "groktransfer-random-A", "groktransfer+grokfast"]
     assert all(any(line.startswith(n + " ") for line in out) for n in names)
     assert out[-1].startswith("best/baseline wall-time speedup: ") and out[-1].endswith("x")
     assert (tmp_path / "groktransfer.weak" / "config.json").exists()
