@@ -12,7 +12,7 @@
 # ```
 # python -m grokinterp.train mod113 --set accel.grokfast=ema                  # Grokfast (Lee et al. 2024)
 # python -m grokinterp.train mod113 --out checkpoints/weak --set model.arch=mlp --set model.d_model=4 \
-#     --set model.d_mlp=64 --set train.lr=0.003 --set train.grok_threshold=0.3 --stop-when-grokked
+#     --set model.d_mlp=64 --set train.lr=0.003 --set train.grok_threshold=0.6 --stop-when-grokked
 # python -m grokinterp.train mod113 --out checkpoints/transfer --set accel.transfer_from=checkpoints/weak
 # python -m grokinterp.train mod113 --set accel.init_scale=3                   # Omnigrok's alpha
 # python -m grokinterp.bench grok                                             # all of them, timed

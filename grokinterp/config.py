@@ -290,7 +290,7 @@ class AccelConfig:
     init_scale: float = 1.0  # Omnigrok alpha: every initial weight multiplied by this
     weight_norm: float = 0.0  # > 0: after every step rescale the trainable weights to this total L2 norm
     transfer_from: str = ""  # GrokTransfer: a weak run's directory whose embedding starts this model's
-    transfer_acc: float = 0.3  # ... taken at its first checkpoint at or after test accuracy >= this
+    transfer_acc: float = 0.6  # ... taken at its first checkpoint at or after test accuracy >= this
     transfer_mode: str = "factored"  # factored: embedding = A B, A (the weak embedding) and B trainable; merged
     transfer_random: bool = False  # ablation: A random (same shape and scale) instead of the weak embedding
 
