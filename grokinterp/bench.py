@@ -249,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         except (ConfigError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print("interrupted: no table (an interrupted run has no time to the threshold)", file=sys.stderr)
+            return 130
         return 0
     if args.what == "progress":
         from pathlib import Path

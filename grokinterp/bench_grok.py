@@ -78,6 +78,13 @@ def variants(grokfast: dict, transfer_acc: float, early_acc: float = 0.3) -> lis
     ]
 
 
+def _train_or_stop(cfg, path: Path, progress) -> None:
+    """Train one variant; Ctrl-C / SIGTERM (train() checkpoints and returns) stops the whole benchmark
+    instead of timing an interrupted run as if it had not reached the threshold."""
+    if train(cfg, path, stop_when_grokked=True, progress=progress).interrupted:
+        raise KeyboardInterrupt
+
+
 def _time_to(run_path: Path, threshold: float) -> tuple[int | None, float]:
     rows = load_run(run_path).metrics
     hit = next((r for r in rows if r["test_acc"] >= threshold), None)
@@ -101,7 +108,7 @@ def bench_grok(preset: str = "mod113", max_steps: int = 25_000, threshold: float
             weak_path = root / f"{v.name}.weak"
             shutil.rmtree(weak_path, ignore_errors=True)
             weak_cfg = get_preset(preset).with_overrides({**v.weak, "train.steps": max_steps})
-            train(weak_cfg, weak_path, stop_when_grokked=True, progress=progress)
+            _train_or_stop(weak_cfg, weak_path, progress)
             weak_steps, weak_s = _time_to(weak_path, v.weak["train.grok_threshold"])
             if weak_steps is None:
                 results.append(Result(v.name, None, 0.0, weak_s, None))
@@ -109,7 +116,7 @@ def bench_grok(preset: str = "mod113", max_steps: int = 25_000, threshold: float
             extra = {"accel.transfer_from": str(weak_path)}
         cfg = get_preset(preset).with_overrides({**v.overrides, **extra, "train.steps": max_steps,
                                                  "train.grok_threshold": threshold})
-        train(cfg, path, stop_when_grokked=True, progress=progress)
+        _train_or_stop(cfg, path, progress)
         steps, wall = _time_to(path, threshold)
         results.append(Result(v.name, steps, wall, weak_s, weak_steps))
     return {"preset": preset, "threshold": threshold, "max_steps": max_steps, "out": str(root),
