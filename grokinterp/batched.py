@@ -5,7 +5,8 @@ For tiny models (Liu et al.'s toy adder, small MLPs and transformers) a training
 per-call overhead, so one vmapped forward/backward over M stacked models costs far less than M separate
 steps (`python -m grokinterp.bench sweep` measures it). The runs may differ only in `BATCHABLE_KEYS`
 (learning rates, weight decays, init seed and scale); everything else, the task and split included, must be
-equal, the batch must be full, and accel filters, GrokTransfer and fixed-norm training are not batched.
+equal, training must be full-batch (`train.batch_size = 0`) on a finite task, and accel filters,
+GrokTransfer and fixed-norm training are not batched.
 `batch_key(cfg)` says which configs can share a batch and `why_not_batchable(cfg)` why one cannot.
 
 The optimizer is AdamW written out on the stacked tensors with a learning rate and weight decay per run,
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 
 from grokinterp import accel, engine
-from grokinterp.config import ConfigError, RunConfig
+from grokinterp.config import SAMPLED_FAMILIES, ConfigError, RunConfig
 from grokinterp.models import BUFFERS, build_model, named_tensors, trainable_parameters
 from grokinterp.store import RunStore
 from grokinterp.tasks import make_task
@@ -44,12 +45,15 @@ BATCHABLE_KEYS = frozenset({"train.lr", "train.weight_decay", "train.embed_lr", 
                             "model.seed", "accel.init_scale", "train.grok_threshold", "preset"})
 
 
+class StepMismatch(ValueError):
+    """The runs of a batch stopped at different steps: they cannot resume together."""
+
+
 def why_not_batchable(cfg: RunConfig) -> str | None:
-    """None when `cfg` can train in a batch, else the reason."""
-    t = make_task_cached(cfg)
-    if t.sampler is not None or len(t.answer_pos) != 1 or t.per_position:
+    """None when `cfg` can train in a batch, else the reason (read off the config alone)."""
+    if cfg.task.family in SAMPLED_FAMILIES:
         return "sampled or multi-position tasks train one by one"
-    if 0 < cfg.train.batch_size < len(t.train_idx):
+    if cfg.train.batch_size > 0:
         return "minibatches train one by one"
     a = cfg.accel
     if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from:
@@ -57,16 +61,6 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
     if cfg.train.engine != "fused":
         return "batched training runs the fused engine"
     return None
-
-
-_TASKS: dict[str, object] = {}
-
-
-def make_task_cached(cfg: RunConfig):
-    key = repr(cfg.task)
-    if key not in _TASKS:
-        _TASKS[key] = make_task(cfg.task)
-    return _TASKS[key]
 
 
 def batch_key(cfg: RunConfig) -> str:
@@ -148,13 +142,13 @@ def _start(cfgs, stores, task):
             latest.append(store.latest_resume())
     starts = {0 if x is None else x[0] for x in latest}
     if len(starts) != 1:
-        raise ValueError(f"the runs of a batch stopped at different steps {sorted(starts)}: train them one by one")
+        raise StepMismatch(f"the runs of a batch stopped at different steps {sorted(starts)}: train them one by one")
     return starts.pop(), latest
 
 
 def _train_locked(cfgs: list[RunConfig], stores: list[RunStore], progress, tqdm) -> list[TrainResult]:
     cfg0 = cfgs[0]
-    task = make_task_cached(cfg0)
+    task = make_task(cfg0.task)
     start, latest = _start(cfgs, stores, task)
     M = len(cfgs)
     models = [build_model(c.model, task.d_vocab, task.d_vocab_out, task.n_ctx) for c in cfgs]

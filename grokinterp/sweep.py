@@ -289,20 +289,17 @@ def run_batch(jobs: tuple[Job, ...]) -> list[dict[str, Any]]:
     trained on its own by `run_one`. A failure of the batch is recorded for each of its runs."""
     if len(jobs) == 1:
         return [run_one(jobs[0])]
+    from grokinterp.batched import StepMismatch, train_batched
+
     t0 = time.perf_counter()
     try:
         if jobs[0].threads:
             import torch
 
             torch.set_num_threads(jobs[0].threads)
-        from grokinterp.batched import train_batched
-
         results = train_batched([RunConfig.from_dict(j.config) for j in jobs], [j.run_dir for j in jobs],
                                 progress=False)
-    except ValueError as e:
-        if "different steps" not in str(e):  # ConfigError is a ValueError: a real failure of the batch
-            tb = traceback.format_exc()
-            return [_write_status(j, "failed", _one_line(e), tb, time.perf_counter() - t0) for j in jobs]
+    except StepMismatch:
         return [run_one(j) for j in jobs]
     except Exception as e:
         tb = traceback.format_exc()
