@@ -109,8 +109,9 @@ def fused_logits(
             s_tab = torch.einsum("qhd,khd->hqk", q_tab, k_tab) / math.sqrt(d_head)
             q_rows = flat[:, ans] if last else flat
             pair = q_rows[:, :, None] * n_rows + flat[:, None, :]  # (batch, q, k)
-            scores = s_tab.reshape(n_heads, -1)[:, pair.reshape(-1)].view(n_heads, batch, nq, seq)
-            scores = scores.permute(1, 2, 3, 0)  # (batch, q, k, head)
+            # an embedding lookup, not advanced indexing: the backward of `s_tab[:, pair]` (index_put with
+            # accumulate) sums in a thread-dependent order on CPU, so two identical runs drifted apart
+            scores = F.embedding(pair, s_tab.reshape(n_heads, -1).T)  # (batch, q, k, head)
             v = F.embedding(flat, F.linear(h_tab, w["v"], b["v"])).view(batch, seq, n_heads, d_head)
         else:
             h = _ln(params, f"{pre}.ln1", cfg, x)
