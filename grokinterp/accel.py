@@ -6,8 +6,11 @@ the optimizer step, g_hat(t) = g(t) + lamb * (h * g)(t).
 - `GrokfastEMA(alpha, lamb)`: mu <- alpha mu + (1 - alpha) g, g_hat = g + lamb mu; on the first update mu
   is the gradient itself (their code; the paper's "mu <- theta_0" is a typo), so g_hat = (1 + lamb) g.
   Impulse response lamb (1 - alpha) alpha^t. Defaults alpha 0.98, lamb 2.0 (their `grokfast.py`).
-- `GrokfastMA(window, lamb)`: the mean of the last `window` gradients, added only once the window is full
-  (their default `warmup=True`), g_hat = g + lamb mean(Q). Defaults window 100, lamb 5.0.
+- `GrokfastMA(window, lamb, warmup)`: their `gradfilter_ma`. Each parameter has its own window Q of its last
+  `window` gradients (their `deque(maxlen=window)`), pushed only at the steps where it has a gradient;
+  g_hat = g + lamb mean(Q), Q including g. With `warmup=True` (their default) g_hat = g until Q is full;
+  with `warmup=False` the mean of the gradients held so far is added from the first step (g_hat = (1 + lamb) g
+  then). Defaults window 100, lamb 5.0.
 Both are small gradient transforms with explicit state: `init(params) -> state` and
 `update(grads, state) -> (new_grads, new_state)`, where `params`/`grads` map parameter names to tensors.
 The state converts to and from flat tensors (`state_tensors` / `load_state`) so it is saved with the
@@ -37,32 +40,56 @@ class GrokfastEMA:
         return {"step": 0, "mu": {n: torch.zeros_like(p) for n, p in params.items()}}
 
     def update(self, grads: dict[str, Tensor], state: dict) -> tuple[dict[str, Tensor], dict]:
+        """mu <- alpha mu + (1 - alpha) g (mu = g on the first update), g_hat = g + lamb mu, for the parameters in
+        `grads`; the mu of a parameter without a gradient this step is kept as it is (as in their code). A
+        parameter whose first gradient comes after the first update starts from mu = 0 (their code has no mu
+        for it and fails)."""
         first = state["step"] == 0
-        mu = {n: g.detach().clone() if first else state["mu"][n] * self.alpha + g.detach() * (1 - self.alpha)
-              for n, g in grads.items()}
+        mu = dict(state["mu"])
+        for n, g in grads.items():
+            mu[n] = g.detach().clone() if first else state["mu"][n] * self.alpha + g.detach() * (1 - self.alpha)
         new = {n: g + self.lamb * mu[n] for n, g in grads.items()}
         return new, {"step": state["step"] + 1, "mu": mu}
 
 
 @dataclass(frozen=True)
 class GrokfastMA:
+    """Grokfast-MA (their `gradfilter_ma`, filter_type "mean", trigger off): a window per parameter.
+
+    State: "step" (updates so far), "queue" {name: (window, *shape) ring buffer} and "count" {name: int, the
+    gradients that parameter has pushed}; its gradient number c (0-based) sits in slot c % window, so the
+    first min(count, window) slots are the ones held.
+    """
+
     window: int = 100
     lamb: float = 5.0
+    warmup: bool = True
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"GrokfastMA window must be >= 1, got {self.window}")
 
     def init(self, params: dict[str, Tensor]) -> dict:
-        return {"step": 0, "queue": {n: torch.zeros((self.window, *p.shape), dtype=p.dtype, device=p.device)
-                                     for n, p in params.items()}}
+        return {"step": 0,
+                "queue": {n: torch.zeros((self.window, *p.shape), dtype=p.dtype, device=p.device)
+                          for n, p in params.items()},
+                "count": {n: 0 for n in params}}
 
     def update(self, grads: dict[str, Tensor], state: dict) -> tuple[dict[str, Tensor], dict]:
-        """Push the gradients into the window (a ring buffer, updated in place) and add lamb x its mean once
-        it holds `window` gradients."""
-        step = state["step"]
-        slot = step % self.window
+        """For each parameter in `grads`: push g into its window (the ring buffer, written in place), then
+        g_hat = g + lamb x the mean of the gradients its window holds, once it holds `window` of them (warmup)
+        or from its first gradient (warmup=False); g_hat = g while warming up. A parameter missing from
+        `grads` (no gradient at this step) is neither pushed nor counted, so its window keeps its own last
+        `window` gradients."""
+        count = dict(state["count"])
+        new = {}
         for n, g in grads.items():
-            state["queue"][n][slot] = g.detach()
-        full = step + 1 >= self.window
-        new = {n: g + self.lamb * state["queue"][n].mean(0) if full else g for n, g in grads.items()}
-        return new, {"step": step + 1, "queue": state["queue"]}
+            q = state["queue"][n]
+            q[count[n] % self.window] = g.detach()
+            count[n] += 1
+            held = min(count[n], self.window)
+            new[n] = g if self.warmup and held < self.window else g + self.lamb * q[:held].mean(0)
+        return new, {"step": state["step"] + 1, "queue": state["queue"], "count": count}
 
 
 def make_filter(cfg) -> GrokfastEMA | GrokfastMA | None:
@@ -70,7 +97,7 @@ def make_filter(cfg) -> GrokfastEMA | GrokfastMA | None:
     if cfg.grokfast == "ema":
         return GrokfastEMA(cfg.alpha, cfg.lamb)
     if cfg.grokfast == "ma":
-        return GrokfastMA(cfg.window, cfg.lamb)
+        return GrokfastMA(cfg.window, cfg.lamb, warmup=getattr(cfg, "warmup", True))
     return None
 
 
@@ -78,16 +105,23 @@ _PREFIX = "grokfast."
 
 
 def state_tensors(state: dict) -> dict[str, Tensor]:
-    """A filter state as flat named tensors (for the run's resume file)."""
+    """A filter state as flat named tensors (for the run's resume file): `grokfast.step`, then
+    `grokfast.mu.<name>` (EMA) or `grokfast.queue.<name>` and `grokfast.count.<name>` (int64, MA)."""
     out = {f"{_PREFIX}step": torch.tensor(state["step"], dtype=torch.int64)}
     for kind in ("mu", "queue"):
         for n, t in state.get(kind, {}).items():
             out[f"{_PREFIX}{kind}.{n}"] = t
+    for n, c in state.get("count", {}).items():
+        out[f"{_PREFIX}count.{n}"] = torch.tensor(c, dtype=torch.int64)
     return out
 
 
 def load_state(filt, params: dict[str, Tensor], tensors: dict[str, Tensor]) -> dict:
-    """The filter state saved by `state_tensors` (a fresh one if the file has none, e.g. an older run)."""
+    """The filter state saved by `state_tensors`.
+
+    An MA state saved before windows were kept per parameter has no `grokfast.count.*`: every parameter then
+    pushed at every step into slot step % window, so its count is the step.
+    """
     state = filt.init(params)
     if f"{_PREFIX}step" not in tensors:
         raise ValueError("the resume file has no Grokfast state (was this run started without accel.grokfast?)")
@@ -96,6 +130,9 @@ def load_state(filt, params: dict[str, Tensor], tensors: dict[str, Tensor]) -> d
     for n, p in params.items():
         t = tensors[f"{_PREFIX}{kind}.{n}"]
         state[kind][n] = t.to(p.device).clone()
+        if "count" in state:
+            c = tensors.get(f"{_PREFIX}count.{n}")
+            state["count"][n] = state["step"] if c is None else int(c)
     return state
 
 

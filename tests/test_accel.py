@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -36,6 +38,83 @@ def test_grokfast_ma_formula():
         outs.append(out["w"].item())
     # unchanged until the window is full, then g + mean of the last 3 (including g)
     assert outs == [1.0, 2.0, 3.0 + 2.0, 4.0 + 3.0, 5.0 + 4.0]
+
+
+def _run(f, grads_per_step, params):
+    state = f.init(params)
+    outs = []
+    for grads in grads_per_step:
+        out, state = f.update({n: torch.tensor([v], dtype=torch.float64) for n, v in grads.items()}, state)
+        outs.append({n: t.item() for n, t in out.items()})
+    return outs, state
+
+
+def test_grokfast_ma_window_per_parameter():
+    """A parameter without a gradient at a step is neither pushed nor counted (their deque per parameter)."""
+    f = accel.GrokfastMA(window=2, lamb=1.0)
+    params = {n: torch.zeros(1, dtype=torch.float64) for n in ("a", "b")}
+    steps = [{"a": 1.0, "b": 10.0}, {"a": 2.0}, {"a": 3.0, "b": 20.0}, {"b": 40.0}]
+    outs, state = _run(f, steps, params)
+    assert outs[0] == {"a": 1.0, "b": 10.0}  # both warming up
+    assert outs[1] == {"a": 2.0 + 1.5}  # a's window full: (1, 2); b gets nothing
+    # a: (2, 3); b's window is (10, 20), its own two gradients (a global step count would have overwritten 10
+    # at step 2 and averaged in the zero of step 1: 20 + 10)
+    assert outs[2] == {"a": 3.0 + 2.5, "b": 20.0 + 15.0}
+    assert outs[3] == {"b": 40.0 + 30.0}
+    assert state["step"] == 4 and state["count"] == {"a": 3, "b": 3}
+
+
+def test_grokfast_ma_without_warmup():
+    """warmup=False: g + lamb * mean of the gradients held so far, from the first step."""
+    f = accel.GrokfastMA(window=3, lamb=2.0, warmup=False)
+    params = {n: torch.zeros(1, dtype=torch.float64) for n in ("a", "b")}
+    steps = [{"a": 1.0}, {"a": 2.0, "b": 4.0}, {"a": 3.0}, {"a": 4.0, "b": -2.0}]
+    outs, _ = _run(f, steps, params)
+    assert outs == [
+        {"a": 1.0 + 2 * 1.0},  # (1 + lamb) g on a parameter's first gradient
+        {"a": 2.0 + 2 * 1.5, "b": 4.0 + 2 * 4.0},
+        {"a": 3.0 + 2 * 2.0},
+        {"a": 4.0 + 2 * 3.0, "b": -2.0 + 2 * 1.0},  # a's window (2, 3, 4); b's (4, -2)
+    ]
+    warm, _ = _run(accel.GrokfastMA(window=3, lamb=2.0), steps, params)
+    assert [o["a"] for o in warm] == [1.0, 2.0, 3.0 + 2 * 2.0, 4.0 + 2 * 3.0] and warm[3]["b"] == -2.0
+
+
+def test_make_filter_reads_warmup_when_the_config_has_it():
+    cfg = SimpleNamespace(grokfast="ma", window=7, lamb=3.0)
+    assert accel.make_filter(cfg) == accel.GrokfastMA(7, 3.0, warmup=True)
+    assert accel.make_filter(SimpleNamespace(**vars(cfg), warmup=False)) == accel.GrokfastMA(7, 3.0, warmup=False)
+    with pytest.raises(ValueError, match="window"):
+        accel.GrokfastMA(window=0)
+
+
+def test_grokfast_ema_keeps_the_average_of_a_parameter_without_a_gradient():
+    f = accel.GrokfastEMA(alpha=0.5, lamb=1.0)
+    params = {n: torch.zeros(1, dtype=torch.float64) for n in ("a", "b")}
+    outs, state = _run(f, [{"a": 2.0, "b": 4.0}, {"a": 2.0}, {"a": 2.0, "b": 0.0}], params)
+    assert outs[1] == {"a": 4.0} and outs[2] == {"a": 4.0, "b": 0.0 + 2.0}  # mu_b = 0.5 * 4 + 0.5 * 0
+    back = accel.load_state(f, params, accel.state_tensors(state))
+    assert back["mu"]["b"].item() == 2.0 and back["step"] == 3
+
+
+def test_ma_state_round_trip_with_uneven_windows():
+    f = accel.GrokfastMA(window=3, lamb=1.0, warmup=False)
+    params = {n: torch.zeros(2, dtype=torch.float64) for n in ("a", "b")}
+    state = f.init(params)
+    for t, names in enumerate([("a", "b"), ("a",), ("a",), ("a", "b")]):
+        _, state = f.update({n: torch.full((2,), float(t + 1), dtype=torch.float64) for n in names}, state)
+    tensors = accel.state_tensors(state)
+    assert tensors["grokfast.count.a"].item() == 4 and tensors["grokfast.count.b"].item() == 2
+    back = accel.load_state(f, params, tensors)
+    assert back["count"] == {"a": 4, "b": 2} and back["step"] == 4
+    g = {"a": torch.full((2,), 9.0, dtype=torch.float64), "b": torch.full((2,), 6.0, dtype=torch.float64)}
+    want, _ = f.update({n: t.clone() for n, t in g.items()}, state)
+    got, _ = f.update({n: t.clone() for n, t in g.items()}, back)
+    assert all(torch.equal(want[n], got[n]) for n in g)
+    assert want["a"].tolist() == [9.0 + (3 + 4 + 9) / 3] * 2 and want["b"].tolist() == [6.0 + (1 + 4 + 6) / 3] * 2
+    # a resume file written before per-parameter windows has no counts: every parameter pushed every step
+    old = {k: v for k, v in tensors.items() if ".count." not in k}
+    assert accel.load_state(f, params, old)["count"] == {"a": 4, "b": 4}
 
 
 def test_state_round_trip():

@@ -171,12 +171,40 @@ def test_cluster_neurons_planted():
     assert cl.fractions.shape == (acts.shape[1], fr.n_freqs(p))
     assert cl.key_freqs == [2, 5, 9, 11]
     assert cl.sizes() == {-1: 2, 2: 2, 5: 2, 9: 2, 11: 2}
-    assert fr.key_frequencies_from_neurons(acts, p) == [2, 5, 9, 11]
+    assert fr.key_frequencies_from_neurons(acts, p, threshold=0.85) == [2, 5, 9, 11]
     # grid input gives the same
     torch.testing.assert_close(fr.neuron_freq_fractions(fr.to_grid(acts, p), p), cl.fractions)
     # a stricter threshold drops the relu neurons (frac ~0.96) but keeps the pure ones
     strict = fr.cluster_neurons(acts, p, threshold=0.99)
     assert strict.freq[0] == -1 and strict.freq[1] == 2
+
+
+def test_key_frequencies_from_neurons_notebook_rule_vs_threshold():
+    """Pure neurons at {3, 7, 12}; mixed neurons (best fraction < 0.85) whose best frequency is 5 or 10 and whose
+    weaker frequency (4 or 13) is never anyone's best; a constant neuron. The notebook's rule (every neuron's
+    best frequency) gives {3, 5, 7, 10, 12}; the 0.85 threshold (the clusters' frequencies) gives {3, 7, 12}."""
+    p = 29
+    a, b = grid_ab(p)
+
+    def wave(k: int, phase: float = 0.0) -> torch.Tensor:
+        return torch.cos(2 * math.pi * k * (a + b) / p + phase)
+
+    cols = [wave(3), wave(7, 0.4), wave(12, -1.3), wave(3, 2.0)]  # pure: fraction 1
+    # mixed: mass ratio 1 : 0.8^2, so fractions 1/1.64 = 0.61 (best) and 0.39
+    cols += [wave(5) + 0.8 * wave(4, 0.7), wave(10, 1.0) + 0.8 * wave(13), wave(5, -0.5) + 0.8 * wave(13, 2.2)]
+    cols.append(torch.full((p * p,), -2.0, dtype=torch.float64))  # constant: no best frequency
+    acts = torch.stack(cols, dim=1)
+    cl = fr.cluster_neurons(acts, p)
+    torch.testing.assert_close(cl.frac[4:7], torch.full((3,), 1 / 1.64, dtype=torch.float64))
+    assert cl.freq.tolist() == [3, 7, 12, 3, -1, -1, -1, -1]
+    assert fr.key_frequencies_from_neurons(acts, p) == [3, 5, 7, 10, 12]  # the notebook's rule
+    assert fr.key_frequencies_from_neurons(acts, p, threshold=0.85) == [3, 7, 12] == cl.key_freqs
+    assert fr.key_frequencies_from_neurons(acts, p, threshold=0.5) == [3, 5, 7, 10, 12]
+    assert fr.key_frequencies_from_neurons(acts[:, 4:], p) == [5, 10]  # only mixed neurons: still found
+    assert fr.key_frequencies_from_neurons(acts[:, 7:], p) == []  # a constant neuron alone: none
+    assert fr.key_frequencies_from_neurons(fr.to_grid(acts, p), p) == [3, 5, 7, 10, 12]
+    with pytest.raises(ValueError, match="unbatched"):
+        fr.key_frequencies_from_neurons(acts.expand(2, *acts.shape), p)
 
 
 def test_logit_fourier_norms_planted():

@@ -32,10 +32,16 @@ neuron-logit map W_L = (W_out @ W_U[:, :p]).T (p, d_mlp), the paper's W_L = W_U[
 Key frequencies. `key_frequencies(W_E, p)`: k is key when its per-frequency norm
 sqrt(|F_cos k W_E|^2 + |F_sin k W_E|^2) is >= rel_threshold (0.25) times the largest per-frequency norm.
 The TL demo thresholds single components at max/4; using the frequency norm makes the rule invariant to the
-phase of each frequency (a frequency split between its cos and sin components is not lost). The notebook's
-neuron-based rule is `key_frequencies_from_neurons`: each neuron gets the frequency whose 3x3 block
-{0, 2k-1, 2k}^2 minus (0, 0) holds the largest fraction of its centred 2-D Fourier mass; neurons with fraction
->= 0.85 are clustered, and the key frequencies are the frequencies of the clusters.
+phase of each frequency (a frequency split between its cos and sin components is not lost).
+Neuron-based rules: each neuron's best frequency is the k whose 3x3 block {0, 2k-1, 2k}^2 minus (0, 0) holds
+the largest fraction of its centred 2-D Fourier mass (`neuron_freq_fractions`, k = 1..n_freqs(p)).
+- `key_frequencies_from_neurons(acts, p)` is the paper notebook's rule: the set of best frequencies of all
+  neurons (`np.unique` of the argmax), with no threshold. A constant (dead) neuron has no Fourier mass and
+  no best frequency, so it is skipped (in the notebook its 0/0 fractions are NaN).
+- `key_frequencies_from_neurons(acts, p, threshold=0.85)` keeps only neurons whose best fraction is
+  >= threshold: the frequencies of the notebook's neuron clusters (`cluster_neurons(acts, p, 0.85).key_freqs`),
+  a subset of the rule above. Mixed neurons (best fraction < threshold) add their best frequency to the
+  first set but not to this one.
 
 Subtraction. For (a - b) mod p the trig terms are of a-b: pass b_sign=-1 to `sum_directions`, `key_projection`,
 `restricted_logits`, `excluded_logits` and `cos_coefficients` (default b_sign=1, addition).
@@ -294,7 +300,8 @@ def neuron_freq_fractions(acts: Float[Tensor, "... d_mlp"], p: int) -> Float[Ten
 class NeuronClusters:
     """Neurons clustered by frequency (`cluster_neurons`).
 
-    freq: (*batch, d_mlp) long, the best frequency of each neuron, -1 where its fraction < threshold.
+    freq: (*batch, d_mlp) long, the best frequency of each neuron, -1 where its fraction < threshold (and for
+    a constant neuron, which has no Fourier mass).
     frac: (*batch, d_mlp) the best fraction. fractions: (*batch, d_mlp, n_freq) all fractions.
     """
 
@@ -319,20 +326,36 @@ class NeuronClusters:
 
 
 def cluster_neurons(acts: Float[Tensor, "... d_mlp"], p: int, threshold: float = 0.85) -> NeuronClusters:
-    """Assign each neuron its best frequency (argmax of `neuron_freq_fractions`), or -1 below `threshold`."""
+    """Assign each neuron its best frequency (argmax of `neuron_freq_fractions`), or -1 below `threshold`
+    (the notebook's clusters, threshold 0.85); a constant neuron gets -1 at any threshold."""
     fractions = neuron_freq_fractions(acts, p)
     if fractions.shape[-1] == 0:
         frac = torch.zeros(fractions.shape[:-1], dtype=fractions.dtype, device=fractions.device)
         freq = torch.full(fractions.shape[:-1], -1, dtype=torch.long, device=fractions.device)
     else:
         frac, idx = fractions.max(dim=-1)
-        freq = torch.where(frac >= threshold, idx + 1, torch.full_like(idx, -1))
+        freq = torch.where((frac >= threshold) & (frac > 0), idx + 1, torch.full_like(idx, -1))
     return NeuronClusters(freq=freq, frac=frac, fractions=fractions, threshold=threshold)
 
 
-def key_frequencies_from_neurons(acts: Float[Tensor, "... d_mlp"], p: int, threshold: float = 0.85) -> list[int]:
-    """Sorted frequencies that own at least one neuron with fraction >= threshold (unbatched acts)."""
-    return cluster_neurons(acts, p, threshold).key_freqs
+def key_frequencies_from_neurons(
+    acts: Float[Tensor, "... d_mlp"], p: int, threshold: float | None = None
+) -> list[int]:
+    """Sorted key frequencies from the neurons' best frequencies (unbatched acts, (p*p, d_mlp) or a grid).
+
+    threshold=None (default), the paper notebook's rule: the set of the best frequencies of all neurons (the
+    argmax of `neuron_freq_fractions`), however mixed they are; constant neurons (no Fourier mass) are skipped.
+    threshold=t: only neurons whose best fraction is >= t count (t = 0.85 gives the frequencies of the
+    notebook's neuron clusters, `cluster_neurons(acts, p).key_freqs`).
+    """
+    fractions = neuron_freq_fractions(acts, p)
+    if fractions.dim() != 2:
+        raise ValueError("key_frequencies_from_neurons needs unbatched acts; index the checkpoint first")
+    if fractions.shape[-1] == 0:
+        return []
+    frac, idx = fractions.max(dim=-1)
+    keep = frac > 0 if threshold is None else (frac >= threshold) & (frac > 0)
+    return sorted(set((idx[keep] + 1).tolist()))
 
 
 # -------------------------------------------------------------------------------------------------- logits
