@@ -10,9 +10,11 @@ PYTHON ?= python3
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# --retries 1: where PyTorch's CPU index (named in requirements-torch.txt) cannot be reached, pip's default
+# 5 retries cost ~8 s per package (torch and each of its dependencies) before it goes on without it
 $(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q -r requirements-torch.txt
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --retries 1 -r requirements-torch.txt
 	$(PY) -m pip install -q -e ".[dev,ray]"
 	touch $@
 

@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("progress", help="progress measures over all checkpoints: vectorised vs a TL loop")
     q.add_argument("--run", default="checkpoints/mod113", help="a trained mod-113 run (default checkpoints/mod113)")
     q.add_argument("--max-checkpoints", type=int, default=None, help="use about this many, evenly spaced")
-    g = sub.add_parser("grok", help="steps and wall time to 99% test accuracy: baseline, fused, Grokfast, GrokTransfer")
+    g = sub.add_parser("grok", help="steps and wall time to 99%% test accuracy: baseline, fused, Grokfast, "
+                                    "GrokTransfer")
     g.add_argument("--preset", default="mod113")
     g.add_argument("--max-steps", type=int, default=25_000, help="step budget of every run (default 25000)")
     g.add_argument("--threshold", type=float, default=0.99, help="test accuracy to reach (default 0.99)")

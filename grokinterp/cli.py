@@ -13,7 +13,9 @@ User mistakes print one line on stderr and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from grokinterp.config import PAIR_FAMILIES
 
@@ -35,20 +37,29 @@ def _split(t) -> str:
 
 def _info(argv: list[str]) -> int:
     from grokinterp.runs import load_run
+    from grokinterp.store import MANIFEST, CheckpointError
 
     p = argparse.ArgumentParser(prog="grokinterp info")
     p.add_argument("run")
     args = p.parse_args(argv)
+    path = Path(args.run)
+    if path.exists() and not path.is_dir():
+        return _error(f"{path} is a file, not a run directory")
     try:
-        run = load_run(args.run)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        run = load_run(path)
+        rows = run.metrics
+    except json.JSONDecodeError as e:  # only reachable for a config.json the manifest does not list
+        return _error(f"run config {path / 'config.json'} is corrupt: not valid JSON ({e})")
+    except (OSError, CheckpointError, ValueError) as e:
+        return _error(str(e))
+    if not (path / MANIFEST).exists():
+        n = len(list(path.glob("ckpt/step_*.safetensors")))
+        return _error(f"{path / MANIFEST} is missing, so no file of this run can be verified "
+                      f"({n} checkpoint file(s) in {path / 'ckpt'})")
     steps = run.steps
     print(f"run       {run.path} (preset {run.config.preset or '-'})")
     print(f"task      {run.config.task.describe()}{_split(run.config.task)}")
     print(f"ckpts     {len(steps)}" + (f", steps {steps[0]}..{steps[-1]}" if steps else ""))
-    rows = run.metrics
     if rows:
         last = rows[-1]
         print(f"last      step {last['step']}: train_acc {last['train_acc']:.4f} test_acc {last['test_acc']:.4f} "
@@ -60,6 +71,11 @@ def _info(argv: list[str]) -> int:
         print(f"CORRUPT   {f}: {err}")
     print("verified  " + ("all files match the manifest" if not bad else f"{len(bad)} file(s) fail"))
     return 1 if bad else 0
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -224,10 +224,9 @@ def measures(
     task = run.task()
     tokens, labels = task.tokens, task.labels[:, 0]
     rows = []
-    with torch.no_grad():
-        for step in tqdm(steps, disable=None if progress is None else not progress, desc="checkpoints",
-                         unit="ckpt", mininterval=1.0):
-            params = run.state_dict(step)
+    with torch.no_grad():  # a checkpoint failing verification is skipped with a warning (Run.checkpoints)
+        for step, params in tqdm(run.checkpoints(steps), total=len(steps), desc="checkpoints", unit="ckpt",
+                                 disable=None if progress is None else not progress, mininterval=1.0):
             row = checkpoint_measures(params, run.config, tokens, labels, task.train_idx, task.test_idx, basis)
             rows.append({"step": step, **row})
     cols = {c: np.array([r[c] for r in rows], dtype=np.int64 if c == "step" else np.float64) for c in COLUMNS}

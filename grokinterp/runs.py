@@ -63,13 +63,34 @@ class Run:
         model.eval()
         return model
 
+    def checkpoints(self, steps: list[int] | None = None):
+        """Iterator of (step, tensors) over the checkpoints at `steps` (default: all), loaded one at a time.
+        A checkpoint that fails verification (`CheckpointError`) is skipped with a warning naming its file."""
+        import warnings
+
+        from grokinterp.store import CheckpointError
+
+        for step in self.steps if steps is None else steps:
+            try:
+                tensors = self.store.load_checkpoint(step)
+            except CheckpointError as e:
+                warnings.warn(f"skipping step {step}: {e}", stacklevel=2)
+                continue
+            yield step, tensors
+
     def stacked(self, steps: list[int] | None = None) -> tuple[list[int], dict[str, Tensor]]:
-        """Tensors of several checkpoints stacked on a leading axis: (steps, {name: (n_ckpt, *shape)})."""
+        """Tensors of several checkpoints stacked on a leading axis: (steps, {name: (n_ckpt, *shape)}).
+        Checkpoints that fail verification are left out with a warning; the returned steps are those loaded."""
+        from grokinterp.store import CheckpointError
+
         steps = self.steps if steps is None else list(steps)
         if not steps:
             raise ValueError(f"{self.path} has no checkpoints")
-        per = [self.store.load_checkpoint(s) for s in steps]
-        return steps, {name: torch.stack([sd[name] for sd in per]) for name in per[0]}
+        loaded = list(self.checkpoints(steps))
+        if not loaded:
+            raise CheckpointError(f"none of the {len(steps)} checkpoint(s) of {self.path} could be loaded")
+        per = [sd for _, sd in loaded]
+        return [s for s, _ in loaded], {name: torch.stack([sd[name] for sd in per]) for name in per[0]}
 
 
 def load_run(path: str | Path) -> Run:

@@ -310,21 +310,23 @@ class RunStore:
     def _check_entry(self, rel: str, entry: dict[str, Any]) -> bytes:
         """Read a manifest-listed file and verify it; CheckpointError naming the file otherwise."""
         fpath = self.path / rel
+        kind = {CONFIG: "run config", SPLIT: "train/test split"}.get(rel) or (
+            "resume file" if Path(rel).name.startswith("resume_") else "checkpoint")
         try:
             data = fpath.read_bytes()
         except FileNotFoundError:
             raise CheckpointError(
-                f"checkpoint {fpath} is missing (listed in {self.path / MANIFEST})"
+                f"{kind} {fpath} is missing (listed in {self.path / MANIFEST})"
             ) from None
         if len(data) != entry.get("bytes"):
             raise CheckpointError(
-                f"checkpoint {fpath} is corrupt: size mismatch (expected {entry.get('bytes')} bytes, "
+                f"{kind} {fpath} is corrupt: size mismatch (expected {entry.get('bytes')} bytes, "
                 f"got {len(data)}; truncated?)"
             )
         got = _sha256_bytes(data)
         if got != entry.get("sha256"):
             raise CheckpointError(
-                f"checkpoint {fpath} is corrupt: sha256 mismatch "
+                f"{kind} {fpath} is corrupt: sha256 mismatch "
                 f"(expected {str(entry.get('sha256'))[:12]}…, got {got[:12]}…)"
             )
         return data

@@ -694,15 +694,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-batch", type=_positive_int, default=None, help="--batch: most runs per batch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    t0 = time.perf_counter()
+    t0, out = time.perf_counter(), args.out
     try:
         spec = load_spec(args.spec)
         out = args.out or spec.out or str(Path("checkpoints") / Path(args.spec).stem)
+        if Path(out).exists() and not Path(out).is_dir():
+            raise ConfigError(f"{out} is a file, not a sweep directory; choose another --out")
         records = run_sweep(spec, out, executor=args.executor, jobs=args.jobs, address=args.address,
                             progress=False if args.no_progress else None, batch=args.batch,
                             max_batch=args.max_batch)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the sweep directory cannot be made or written (a failing run is recorded, not raised)
+        print(f"error: sweep directory {out}: {e.strerror or e}" + (f" ({e.filename})" if e.filename else ""),
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted after {time.perf_counter() - t0:.1f} s; running trainings wrote their checkpoints. "

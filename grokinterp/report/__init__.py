@@ -9,6 +9,8 @@ registry of report sections; `html` the page; `sweep` the sweep report.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,9 +66,16 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
     return head
 
 
+def output_path(directory: str | Path, out: str | Path | None = None) -> Path:
+    """Where a report goes: `out` (OUT/report.html if `out` is a directory), by default DIRECTORY/report.html."""
+    out = Path(out) if out else Path(directory) / "report.html"
+    return out / "report.html" if out.is_dir() else out
+
+
 def build_report(run_path: str | Path, out: str | Path | None = None, steps: list[int] | None = None,
                  progress: bool | None = None) -> Path:
-    """Write the HTML report of the run at `run_path` (default file: RUN/report.html); returns its path."""
+    """Write the HTML report of the run at `run_path` to `out` (a file, or a directory to write report.html
+    into; default RUN/report.html); returns its path."""
     from tqdm.auto import tqdm
 
     from grokinterp.runs import load_run
@@ -101,7 +110,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
         total = phase_changes(run).total
         phases = {"test-loss transition": None if total is None else total.step}
     page = render_html(f"grokinterp report: {Path(run_path).name}", _header(ctx, phases), sections)
-    out = Path(out) if out else Path(run_path) / "report.html"
+    out = output_path(run_path, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, page.encode())
     return out
@@ -110,9 +119,12 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
+    from grokinterp.store import CheckpointError
+
     parser = argparse.ArgumentParser(prog="grokinterp report", description="HTML figure report of a run or a sweep")
     parser.add_argument("run", help="run directory, or sweep directory (one holding sweep.json)")
-    parser.add_argument("-o", "--output", default=None, help="output file (default RUN/report.html)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="output file, or a directory to write report.html into (default RUN/report.html)")
     parser.add_argument("--steps", type=int, nargs="+", default=None,
                         help="checkpoint steps for the per-step figures (default: the last)")
     parser.add_argument("--threshold", type=float, default=0.9,
@@ -121,21 +133,47 @@ def main(argv: list[str] | None = None) -> int:
                         help="sweeps: t_test - t_train from which a run is grokking, not comprehension (default 1000)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    run = Path(args.run)
+    if run.exists() and not run.is_dir():
+        return _error(f"{run} is a file, not a run or sweep directory")
+    out = output_path(run, args.output)
+    hint = "; pass -o FILE to write the report elsewhere" if args.output is None else ""
+    blocked = _unwritable(out.parent) if run.is_dir() else None  # fail now, not after minutes of figures
+    if blocked is not None:
+        return _error(f"cannot write {out}: {blocked} is not writable{hint}")
     t0 = time.perf_counter()
     try:
-        if (Path(args.run) / "sweep.json").exists():
+        if (run / "sweep.json").exists():
             from grokinterp.report.sweep import build_sweep_report
 
             if args.steps:
                 raise ValueError("--steps is for run reports; a sweep report has no per-step figures")
-            out = build_sweep_report(args.run, args.output, threshold=args.threshold, gap=args.gap)
+            out = build_sweep_report(run, out, threshold=args.threshold, gap=args.gap)
         else:
-            out = build_report(args.run, args.output, args.steps, progress=False if args.no_progress else None)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+            out = build_report(run, out, args.steps, progress=False if args.no_progress else None)
+    except OSError as e:
+        if e.strerror is None:  # raised with a message of ours, e.g. "no run at PATH"
+            return _error(str(e))
+        writing = e.filename is None or Path(e.filename).parent == out.parent  # the report or its temp file
+        where = "" if writing else f" ({e.filename})"
+        denied = writing and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        return _error(f"report not written to {out}: {e.strerror}{where}{hint if denied else ''}")
+    except (CheckpointError, ValueError) as e:
+        return _error(str(e))
     print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.0f} s)")
     return 0
+
+
+def _unwritable(directory: Path) -> Path | None:
+    """`directory`, or its nearest existing parent if it does not exist yet, when no file can be created there."""
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    return None if os.access(directory, os.W_OK) else directory
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 __all__ = ["ReportContext", "Section", "build_report", "builders", "main", "register", "render_html"]
