@@ -11,9 +11,11 @@ GrokTransfer and fixed-norm training are not batched.
 
 The optimizer is AdamW written out on the stacked tensors with a learning rate and weight decay per run,
 the same update as `torch.optim.AdamW` (decoupled decay, then the bias-corrected Adam step), so a batched
-run follows its sequential twin to float rounding, not bitwise. Each run directory gets what `train()`
-writes: config, split, metrics every `log_every` steps, the dense checkpoint schedule with the optimizer
-state (in `train()`'s names) in the latest one, so `train()` can resume or extend a batched run on its own.
+run follows its sequential twin to float rounding, not bitwise. The loop is `grokinterp.loop.run_loop`,
+the one single runs use; `BatchedStepper` differs from theirs only in its forward (vmapped) and optimizer
+step. Each run directory gets what `train()` writes: config, split, metrics every `log_every` steps, the
+dense checkpoint schedule with the optimizer state (in `train()`'s names) in the latest ones, so `train()`
+can resume or extend a batched run on its own.
 A batch resumes when all its runs stopped at the same checkpoint (as they do when a batch is interrupted);
 the wall time recorded in each run is the batch's.
 """
@@ -21,25 +23,19 @@ the wall time recorded in each run is the batch's.
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from grokinterp import accel, engine
-from grokinterp.config import SAMPLED_FAMILIES, ConfigError, RunConfig
+from grokinterp.config import ConfigError, RunConfig
+from grokinterp.loop import Slot, run_loop, warmup_factor
 from grokinterp.models import BUFFERS, build_model, named_tensors, trainable_parameters
+from grokinterp.record import config_record
 from grokinterp.store import RunStore
-from grokinterp.tasks import make_task
-from grokinterp.train import (
-    EMBEDDING_PARAMS,
-    TrainResult,
-    _config_record,
-    _open_run,
-    _StopFlag,
-    checkpoint_schedule,
-    warmup_factor,
-)
+from grokinterp.tasks import Task, family_of, make_task
+from grokinterp.train import EMBEDDING_PARAMS, TrainResult, check_out_dir, open_run
 
 BATCHABLE_KEYS = frozenset({"train.lr", "train.weight_decay", "train.embed_lr", "train.embed_weight_decay",
                             "model.seed", "accel.init_scale", "train.grok_threshold", "preset"})
@@ -51,7 +47,7 @@ class StepMismatch(ValueError):
 
 def why_not_batchable(cfg: RunConfig) -> str | None:
     """None when `cfg` can train in a batch, else the reason (read off the config alone)."""
-    if cfg.task.family in SAMPLED_FAMILIES:
+    if family_of(cfg.task).kind == "sampled":
         return "sampled or multi-position tasks train one by one"
     if cfg.train.batch_size > 0:
         return "minibatches train one by one"
@@ -106,8 +102,6 @@ def _adamw_(p, g, m, v, step: int, lr, wd, betas, eps) -> None:
 
 def train_batched(cfgs: list[RunConfig], outs: list[str | Path], *, progress: bool | None = None) -> list[TrainResult]:
     """Train the runs `cfgs` (which must share a `batch_key`) together into the directories `outs`."""
-    from tqdm.auto import tqdm
-
     if len(cfgs) != len(outs) or not cfgs:
         raise ValueError("train_batched needs one output directory per config")
     for c in cfgs:
@@ -117,25 +111,27 @@ def train_batched(cfgs: list[RunConfig], outs: list[str | Path], *, progress: bo
             raise ConfigError(f"cannot batch this run: {reason}")
     if len({batch_key(c) for c in cfgs}) != 1:
         raise ConfigError(f"batched runs may differ only in {', '.join(sorted(BATCHABLE_KEYS))}")
+    for o in outs:
+        check_out_dir(Path(o))
     stores = [RunStore(o) for o in outs]
     held = []
     try:
         for s in stores:
             s.acquire()
             held.append(s)
-        return _train_locked(cfgs, stores, progress, tqdm)
+        return _train_locked(cfgs, stores, progress)
     finally:
         for s in held:
             s.release()
 
 
-def _start(cfgs, stores, task):
+def _start(cfgs: list[RunConfig], stores: list[RunStore], task: Task):
     """Open or create every run directory; the common step to start from and each run's resume state."""
     latest = []
     for cfg, store in zip(cfgs, stores):
-        _, resuming = _open_run(cfg, store)
+        resuming = open_run(cfg, store)
         if not resuming:
-            store.write_config(_config_record(cfg))
+            store.write_config(config_record(cfg))
             store.write_split({"train_idx": task.train_idx, "test_idx": task.test_idx})
             latest.append(None)
         else:
@@ -146,117 +142,93 @@ def _start(cfgs, stores, task):
     return starts.pop(), latest
 
 
-def _train_locked(cfgs: list[RunConfig], stores: list[RunStore], progress, tqdm) -> list[TrainResult]:
-    cfg0 = cfgs[0]
-    task = make_task(cfg0.task)
-    start, latest = _start(cfgs, stores, task)
-    M = len(cfgs)
-    models = [build_model(c.model, task.d_vocab, task.d_vocab_out, task.n_ctx) for c in cfgs]
-    for c, m in zip(cfgs, models):
-        if c.accel.init_scale != 1.0 and start == 0:
-            accel.scale_init_(trainable_parameters(m), c.accel.init_scale)
-    names = list(named_tensors(models[0]))
-    trainable = list(trainable_parameters(models[0]))
-    params = {n: torch.stack([named_tensors(m)[n].detach() for m in models]).clone() for n in names}
-    state = {n: {"exp_avg": torch.zeros_like(params[n]), "exp_avg_sq": torch.zeros_like(params[n])} for n in trainable}
-    wall_offset, grokked = 0.0, [None] * M
-    if start > 0:
-        for i, (_, model_t, resume_t, meta) in enumerate(latest):
-            for n in names:
-                params[n][i] = model_t[n]
-            for n in trainable:
-                for k in ("exp_avg", "exp_avg_sq"):
-                    state[n][k][i] = resume_t[f"opt.{n}.{k}"]
-            wall_offset = max(wall_offset, float(meta.get("wall_time", "0")))
-            grokked[i] = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
-    for s in stores:
-        s.truncate_metrics(start - 1)
-    for n in trainable:
-        params[n].requires_grad_(True)
+class BatchedStepper:
+    """M runs' step at once: a vmapped fused forward over their stacked parameters and AdamW on the stacks."""
 
-    lr = {n: _hyper(cfgs, "embed_lr" if n in EMBEDDING_PARAMS else "lr") for n in trainable}
-    wd = {n: _hyper(cfgs, "embed_wd" if n in EMBEDDING_PARAMS else "wd") for n in trainable}
-    x, y = task.tokens, task.labels
-    xtr, ytr, xte, yte = x[task.train_idx], y[task.train_idx], x[task.test_idx], y[task.test_idx]
-    kind, mcfg, pos = cfg0.train.loss, cfg0.model, task.answer_pos
+    def __init__(self, cfgs: list[RunConfig], task: Task, start: int, latest: list) -> None:
+        self.cfgs = cfgs
+        models = [build_model(c.model, task.d_vocab, task.d_vocab_out, task.n_ctx) for c in cfgs]
+        for c, m in zip(cfgs, models):
+            if c.accel.init_scale != 1.0 and start == 0:
+                accel.scale_init_(trainable_parameters(m), c.accel.init_scale)
+        self.names = list(named_tensors(models[0]))
+        self.trainable = list(trainable_parameters(models[0]))
+        self.params = {n: torch.stack([named_tensors(m)[n].detach() for m in models]).clone() for n in self.names}
+        self.opt = {n: {"exp_avg": torch.zeros_like(self.params[n]), "exp_avg_sq": torch.zeros_like(self.params[n])}
+                    for n in self.trainable}
+        if start > 0:
+            for i, (_, model_t, resume_t, _) in enumerate(latest):
+                for n in self.names:
+                    self.params[n][i] = model_t[n]
+                for n in self.trainable:
+                    for k in ("exp_avg", "exp_avg_sq"):
+                        self.opt[n][k][i] = resume_t[f"opt.{n}.{k}"]
+        for n in self.trainable:
+            self.params[n].requires_grad_(True)
+        self.updates = start
+        self.lr = {n: _hyper(cfgs, "embed_lr" if n in EMBEDDING_PARAMS else "lr") for n in self.trainable}
+        self.wd = {n: _hyper(cfgs, "embed_wd" if n in EMBEDDING_PARAMS else "wd") for n in self.trainable}
+        x, y = task.tokens, task.labels
+        self.xtr, self.ytr = x[task.train_idx], y[task.train_idx]
+        self.xte, self.yte = x[task.test_idx], y[task.test_idx]
+        kind, mcfg, pos = cfgs[0].train.loss, cfgs[0].model, task.answer_pos
+        self.sq_names = [n for n in self.names if n not in BUFFERS]
 
-    def losses(p, xb, yb):
-        return engine.task_loss(engine.fused_logits(p, mcfg, xb, pos), yb, kind)
+        def losses(p, xb, yb):
+            return engine.task_loss(engine.fused_logits(p, mcfg, xb, pos), yb, kind)
 
-    def evaluate(p, xb, yb):
-        logits = engine.fused_logits(p, mcfg, xb, pos)
-        acc = ((logits.argmax(dim=-1) == yb) | (yb < 0)).all(dim=-1).to(torch.float64).mean()
-        return engine.task_loss(logits, yb, kind), acc
+        def evaluate(p, xb, yb):
+            logits = engine.fused_logits(p, mcfg, xb, pos)
+            acc = ((logits.argmax(dim=-1) == yb) | (yb < 0)).all(dim=-1).to(torch.float64).mean()
+            return engine.task_loss(logits, yb, kind), acc
 
-    batched_loss = torch.func.vmap(losses, in_dims=(0, None, None))
-    batched_eval = torch.func.vmap(evaluate, in_dims=(0, None, None))
-    totals = [c.train.steps for c in cfgs]
-    total = max(totals)
-    schedules = [set(checkpoint_schedule(c.train.steps, c.train.ckpt_every, c.train.ckpt_log_points)) for c in cfgs]
-    t0 = time.perf_counter() - wall_offset
-    betas, eps = tuple(cfg0.train.betas), cfg0.train.eps
-    last_rows: list[dict] = [{} for _ in range(M)]
-    pending: list[list[dict]] = [[] for _ in range(M)]  # metrics rows not yet written (see save)
-    sq_names = [n for n in names if n not in BUFFERS]
-    interrupted = False
+        self.batched_loss = torch.func.vmap(losses, in_dims=(0, None, None))
+        self.batched_eval = torch.func.vmap(evaluate, in_dims=(0, None, None))
 
-    def save(i: int, step: int) -> None:
-        meta = {"step": str(step), "wall_time": repr(time.perf_counter() - t0),
-                "grokked_step": "" if grokked[i] is None else str(grokked[i])}
-        # rows are written with the checkpoint they lead up to: after a crash, resume drops every row past
-        # the last checkpoint anyway, so buffering them loses nothing and saves an fsync per log step per run
-        stores[i].append_metrics(pending[i])
-        pending[i] = []
+    def forward(self, step: int) -> torch.Tensor:
+        return self.batched_loss(self.params, self.xtr, self.ytr).sum()
+
+    def metrics(self, step: int, runs: Sequence[int], loss: torch.Tensor | None) -> list[dict]:
+        with torch.no_grad():
+            tr_loss, tr_acc = self.batched_eval(self.params, self.xtr, self.ytr)
+            te_loss, te_acc = self.batched_eval(self.params, self.xte, self.yte)
+            sq = sum(self.params[n].detach().double().pow(2).flatten(1).sum(1) for n in self.sq_names).tolist()
+        return [{"train_loss": tr_loss[i].item(), "train_acc": tr_acc[i].item(), "test_loss": te_loss[i].item(),
+                 "test_acc": te_acc[i].item(), "weight_sq": sq[i], "weight_norm": math.sqrt(sq[i]),
+                 "lr": self.cfgs[i].train.lr * warmup_factor(self.cfgs[i], step)} for i in runs]
+
+    def update(self, step: int, loss: torch.Tensor, alive: Sequence[bool]) -> None:
+        grads = torch.autograd.grad(loss, [self.params[n] for n in self.trainable])
+        warm = torch.tensor([warmup_factor(c, step) for c in self.cfgs], dtype=torch.float64)
+        live = torch.tensor([float(a) for a in alive], dtype=torch.float64)  # ended runs: lr 0 and no decay
+        betas, eps = tuple(self.cfgs[0].train.betas), self.cfgs[0].train.eps
+        for n, g in zip(self.trainable, grads):
+            p = self.params[n]
+            _adamw_(p.data, g, self.opt[n]["exp_avg"], self.opt[n]["exp_avg_sq"], step + 1,
+                    _expand(self.lr[n] * warm * live, p), _expand(self.wd[n] * live, p), betas, eps)
+        self.updates = step + 1
+
+    def state(self, run: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         resume = {}
-        for n in trainable:
-            resume[f"opt.{n}.step"] = torch.tensor(float(step))
-            resume[f"opt.{n}.exp_avg"] = state[n]["exp_avg"][i]
-            resume[f"opt.{n}.exp_avg_sq"] = state[n]["exp_avg_sq"][i]
-        stores[i].save_checkpoint(step, {n: params[n][i].detach() for n in names}, resume, meta)
+        for n in self.trainable:
+            resume[f"opt.{n}.step"] = torch.tensor(float(self.updates))
+            resume[f"opt.{n}.exp_avg"] = self.opt[n]["exp_avg"][run]
+            resume[f"opt.{n}.exp_avg_sq"] = self.opt[n]["exp_avg_sq"][run]
+        return {n: self.params[n][run].detach() for n in self.names}, resume
 
-    bar = tqdm(total=total, initial=start, disable=None if progress is None else not progress, mininterval=1.0,
-               unit="step", desc=f"{M} runs", dynamic_ncols=True)
-    step = start
-    with _StopFlag() as flag:
-        while True:
-            active = [i for i in range(M) if step <= totals[i]]
-            logs = [i for i in active if step % cfgs[i].train.log_every == 0 or step in schedules[i]
-                    or step == totals[i]]
-            if logs:
-                with torch.no_grad():
-                    tr_loss, tr_acc = batched_eval(params, xtr, ytr)
-                    te_loss, te_acc = batched_eval(params, xte, yte)
-                    sq = sum(params[n].detach().double().pow(2).flatten(1).sum(1) for n in sq_names).tolist()
-                for i in logs:
-                    wsq = sq[i]
-                    row = {"step": step, "train_loss": tr_loss[i].item(), "train_acc": tr_acc[i].item(),
-                           "test_loss": te_loss[i].item(), "test_acc": te_acc[i].item(), "weight_sq": wsq,
-                           "weight_norm": math.sqrt(wsq), "lr": cfgs[i].train.lr * warmup_factor(cfgs[i], step),
-                           "wall_time": time.perf_counter() - t0}
-                    pending[i].append(row)
-                    last_rows[i] = row
-                    if grokked[i] is None and row["test_acc"] >= cfgs[i].train.grok_threshold:
-                        grokked[i] = step
-            already_saved = start > 0 and step == start
-            for i in active:
-                if (step in schedules[i] or flag.stop or step == totals[i]) and not already_saved:
-                    save(i, step)
-            if step == total:
-                break
-            if flag.stop:
-                interrupted = True
-                break
-            loss = batched_loss(params, xtr, ytr).sum()
-            grads = torch.autograd.grad(loss, [params[n] for n in trainable])
-            warm = torch.tensor([warmup_factor(c, step) for c in cfgs], dtype=torch.float64)
-            # runs past their own end keep their parameters: lr 0 and no decay
-            alive = torch.tensor([float(step < t) for t in totals], dtype=torch.float64)
-            for n, g in zip(trainable, grads):
-                p = params[n]
-                _adamw_(p.data, g, state[n]["exp_avg"], state[n]["exp_avg_sq"], step + 1,
-                        _expand(lr[n] * warm * alive, p), _expand(wd[n], p), betas, eps)
-            step += 1
-            bar.update(1)
-    bar.close()
-    return [TrainResult(out=s.path, step=min(step, totals[i]), grokked_step=grokked[i], interrupted=interrupted,
-                        metrics=last_rows[i]) for i, s in enumerate(stores)]
+
+def _train_locked(cfgs: list[RunConfig], stores: list[RunStore], progress) -> list[TrainResult]:
+    task = make_task(cfgs[0].task)
+    start, latest = _start(cfgs, stores, task)
+    stepper = BatchedStepper(cfgs, task, start, latest)
+    slots, wall_offset = [Slot(c, s) for c, s in zip(cfgs, stores)], 0.0
+    for slot, x in zip(slots, latest):
+        slot.store.truncate_metrics(start - 1)
+        if x is not None:
+            meta = x[3]
+            wall_offset = max(wall_offset, float(meta.get("wall_time", "0")))
+            slot.grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
+    result = run_loop(stepper, slots, start, wall_offset=wall_offset, resumed=start > 0, progress=progress,
+                      desc=f"{len(cfgs)} runs")
+    return [TrainResult(out=s.store.path, step=min(result.step, s.total), grokked_step=s.grokked_step,
+                        interrupted=result.interrupted, metrics=s.last_row) for s in slots]

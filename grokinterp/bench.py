@@ -27,9 +27,8 @@ import torch
 
 from grokinterp import engine
 from grokinterp.config import ConfigError, RunConfig
-from grokinterp.models import build_model, named_tensors, trainable_parameters
 from grokinterp.tasks import make_task
-from grokinterp.train import lr_at, make_optimizer
+from grokinterp.train import SingleStepper
 
 
 def fused_step_flops(cfg: RunConfig, batch: int, n_answer: int, n_ctx: int, d_vocab: int, d_vocab_out: int) -> int:
@@ -62,36 +61,28 @@ def matmul_gflops(m: int, k: int, n: int, seconds: float = 0.5) -> float:
 
 
 def _run_engine(cfg: RunConfig, name: str, steps: int, warmup: int, *, reverse: bool = False, shadow: bool = False):
-    """Train `warmup + steps` steps with one engine. `reverse` feeds the train set in reverse order (the
-    same loss mathematically: a float32 summation-order baseline); `shadow` also evaluates the fused
-    loss on the hooked trajectory's parameters at each step (engine equality without trajectory chaos)."""
+    """Train `warmup + steps` steps with one engine, timing each step of the trainer's own `SingleStepper`
+    (forward, backward, optimizer step; no logging or checkpoints). `reverse` feeds the train set in reverse
+    order (the same loss mathematically: a float32 summation-order baseline); `shadow` also evaluates the
+    fused loss on the hooked trajectory's parameters at each step (engine equality without trajectory chaos)."""
+    cfg = cfg.with_overrides({"train.engine": name})
     task = make_task(cfg.task)
-    model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx)
-    params = named_tensors(model)
-    trainable = trainable_parameters(model)
-    opt = make_optimizer(cfg, trainable)
-    idx = task.train_idx.flip(0) if reverse else task.train_idx
-    x, y = task.tokens[idx], task.labels[idx]
+    if reverse:
+        task = task.with_split(task.train_idx.flip(0), task.test_idx)
+    stepper = SingleStepper(cfg, task, torch.device("cpu"))
+    x, y = stepper.train_tokens, stepper.train_labels
     losses, times, shadow_rel = [], [], []
     for step in range(warmup + steps):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(cfg, step)
         t0 = time.perf_counter()
-        if name == "fused":
-            logits = engine.fused_logits(params, cfg.model, x, task.answer_pos)
-        else:
-            logits = engine.hooked_logits(model, x, task.answer_pos)
-        loss = engine.answer_loss(logits, y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        loss = stepper.forward(step)
+        stepper.update(step, loss, [True])
         times.append(time.perf_counter() - t0)
         losses.append(loss.item())
         if shadow and step < steps:
             with torch.no_grad():
                 # parameters have moved on by one step: compare both engines on them
-                f = engine.answer_loss(engine.fused_logits(params, cfg.model, x, task.answer_pos), y).item()
-                h = engine.answer_loss(engine.hooked_logits(model, x, task.answer_pos), y).item()
+                f = engine.answer_loss(engine.fused_logits(stepper.params, cfg.model, x, task.answer_pos), y).item()
+                h = engine.answer_loss(engine.hooked_logits(stepper.model, x, task.answer_pos), y).item()
             shadow_rel.append(abs(f - h) / abs(h))
     if shadow:
         return losses[:steps], times[warmup:], shadow_rel

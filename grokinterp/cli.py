@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from grokinterp.config import PAIR_FAMILIES
+from grokinterp.tasks import family_of
 
 
 def _presets(_: list[str]) -> int:
@@ -32,7 +32,7 @@ def _presets(_: list[str]) -> int:
 
 
 def _split(t) -> str:
-    return f", frac_train {t.frac_train}" if t.family in PAIR_FAMILIES else ""
+    return f", frac_train {t.frac_train}" if family_of(t).kind == "pairs" else ""
 
 
 def _info(argv: list[str]) -> int:

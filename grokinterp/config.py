@@ -14,173 +14,25 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from grokinterp.errors import ConfigError
+from grokinterp.tasks.registry import TaskSpec, get_family
 
-class ConfigError(ValueError):
-    """A user mistake in a configuration: unknown key, wrong type or value out of range."""
-
-
-MODULAR_OPS: dict[str, str] = {
-    # name -> formula (mod p), the operations of Power et al. 2022 (Table/Fig. 4) plus x*y
-    "add": "x+y",
-    "sub": "x-y",
-    "mul": "x*y",
-    "div": "x/y",
-    "odd_div": "x/y if y is odd else x-y",
-    "x2_y2": "x^2+y^2",
-    "x2_xy_y2": "x^2+xy+y^2",
-    "x2_xy_y2_x": "x^2+xy+y^2+x",
-    "x3_xy": "x^3+xy",
-    "x3_xy2_y": "x^3+xy^2+y",
-}
-DIVISION_OPS = frozenset({"div", "odd_div"})
-PERMUTATION_OPS: dict[str, str] = {
-    # name -> formula in S_n, the group tasks of Power et al. 2022; products apply the left factor first
-    "compose": "x*y",
-    "conj": "x*y*x^-1",
-    "aba": "x*y*x",
-}
-DIGITS_OPS: dict[str, str] = {"add": "a1..ak + b1..bk = c1..c(k+1)"}
-SEQUENCE_OPS: dict[str, str] = {
-    "repeat": "random tokens with one subsequence repeated; predict the later copies",
-    "max": "random tokens; predict the largest",
-}
-ADDITION_OPS: dict[str, str] = {"add": "x+y (no modulus; unordered pairs x <= y)"}
-IMAGE_DATASETS = ("digits", "mnist")
-TASK_FAMILIES = ("modular", "permutation", "digits", "sequences", "addition", "images")
-PAIR_FAMILIES = frozenset({"modular", "permutation", "addition"})  # every (a, b) pair, split by frac_train
-SAMPLED_FAMILIES = frozenset({"digits", "sequences"})  # drawn at random: finite or infinite mode
+# The fields of the flat task section that config.json files written before the family registry hold for
+# every family; reading such a record drops the ones the run's family does not have.
+LEGACY_TASK_KEYS = frozenset({"family", "op", "p", "n", "frac_train", "seed", "mode", "n_train", "n_test", "n_digits",
+                              "seq_len", "vocab", "subseq_len", "n_repeats", "dataset", "data_path"})
 
 
-def is_prime(n: int) -> bool:
-    if n < 2:
-        return False
-    return all(n % d for d in range(2, math.isqrt(n) + 1))
-
-
-@dataclass
-class TaskConfig:
-    """Which data set, and how it is split into train and test.
-
-    family "modular": `op` in MODULAR_OPS on Z_p, inputs `[a, b, =]` with '=' the token p.
-    family "permutation": `op` in PERMUTATION_OPS on S_n, inputs `[x, y, =]` with the n! permutations as
-    tokens 0..n!-1 in `itertools.permutations` order and '=' the token n!.
-    family "digits": k-digit addition (`op` "add"), `n_digits` = k.
-    family "sequences": `op` "repeat" (a `subseq_len` subsequence repeated `n_repeats` times in `seq_len`
-    random tokens from `vocab`) or "max" (the largest of `seq_len` random tokens).
-    digits and sequences are sampled: `mode` "finite" draws `n_train` training examples once, "infinite"
-    draws a fresh batch (`train.batch_size`) every step; both hold out `n_test` test examples.
-    family "addition": Liu et al. 2022's toy task, x+y for 0 <= x <= y < p without a modulus (2p-1 answers),
-    inputs `[x, y, =]`, split by `frac_train`.
-    family "images": image classification (Omnigrok), `dataset` "digits" (the 8x8 digits scikit-learn
-    ships, 1,797 images) or "mnist" (the IDX files in `data_path`); `n_train` training images (a seeded
-    random subset), `n_test` test images (0: all the others; for MNIST, of its test files).
-    """
-
-    family: str = "modular"  # modular | permutation | digits | sequences
-    op: str = "add"  # MODULAR_OPS, PERMUTATION_OPS, DIGITS_OPS or SEQUENCE_OPS of the family
-    p: int = 113  # modulus of the modular family
-    n: int = 5  # degree of the symmetric group S_n of the permutation family
-    frac_train: float = 0.3  # modular/permutation: fraction of all valid (a, b) pairs used for training
-    seed: int = 0  # seed of the train/test split (and of the sampled data)
-    mode: str = "finite"  # digits/sequences: finite | infinite
-    n_train: int = 1000  # digits/sequences, finite mode: number of training examples
-    n_test: int = 1000  # digits/sequences: number of held-out test examples
-    n_digits: int = 5  # digits: k
-    seq_len: int = 85  # sequences: tokens per sequence
-    vocab: int = 128  # sequences: token values 0..vocab-1
-    subseq_len: int = 16  # sequences/repeat: length of the repeated subsequence
-    n_repeats: int = 3  # sequences/repeat: copies of it
-    dataset: str = "digits"  # images: digits | mnist
-    data_path: str = ""  # images/mnist: directory holding the four MNIST IDX files (optionally .gz)
-
-    def validate(self) -> None:
-        if self.family not in TASK_FAMILIES:
-            known = ", ".join(repr(f) for f in TASK_FAMILIES)
-            raise ConfigError(f"task.family: unknown task family {self.family!r} (known: {known})")
-        if self.family == "images":
-            self._validate_images()
-            return
-        ops = {"modular": MODULAR_OPS, "permutation": PERMUTATION_OPS, "digits": DIGITS_OPS,
-               "sequences": SEQUENCE_OPS, "addition": ADDITION_OPS}[self.family]
-        if self.op not in ops:
-            raise ConfigError(f"task.op: unknown {self.family} operation {self.op!r} (known: {', '.join(ops)})")
-        if self.family == "modular":
-            if self.p < 2:
-                raise ConfigError(f"task.p must be >= 2, got {self.p}")
-            if self.op in DIVISION_OPS and not is_prime(self.p):
-                raise ConfigError(f"task.op={self.op!r} needs a prime modulus (inverses mod p), got p={self.p}")
-        elif self.family == "addition":
-            if self.p < 2:
-                raise ConfigError(f"task.p must be >= 2, got {self.p}")
-        elif self.family == "permutation":
-            if not 2 <= self.n <= 6:
-                raise ConfigError(f"task.n must be between 2 and 6 (S_n has n! tokens), got {self.n}")
-        if self.family in SAMPLED_FAMILIES:
-            self._validate_sampled()
-        elif not 0.0 < self.frac_train < 1.0:
-            raise ConfigError(f"task.frac_train must be in (0, 1), got {self.frac_train}")
-
-    def _validate_images(self) -> None:
-        if self.dataset not in IMAGE_DATASETS:
-            raise ConfigError(f"task.dataset must be one of {', '.join(IMAGE_DATASETS)}, got {self.dataset!r}")
-        if self.dataset == "mnist" and not self.data_path:
-            raise ConfigError("task.dataset='mnist' reads the MNIST IDX files: set task.data_path to their directory "
-                              "(nothing is downloaded)")
-        if self.n_train < 1 or self.n_test < 0:
-            raise ConfigError(f"task.n_train must be >= 1 and task.n_test >= 0, got {self.n_train} and {self.n_test}")
-
-    def _validate_sampled(self) -> None:
-        if self.mode not in ("finite", "infinite"):
-            raise ConfigError(f"task.mode must be 'finite' or 'infinite', got {self.mode!r}")
-        if self.n_train < 1 or self.n_test < 1:
-            raise ConfigError(f"task.n_train and task.n_test must be >= 1, got {self.n_train} and {self.n_test}")
-        if self.family == "digits":
-            if not 1 <= self.n_digits <= 18:
-                raise ConfigError(f"task.n_digits must be between 1 and 18, got {self.n_digits}")
-            return
-        if self.vocab < 2:
-            raise ConfigError(f"task.vocab must be >= 2, got {self.vocab}")
-        if self.op == "repeat":
-            if self.subseq_len < 2 or self.n_repeats < 2:
-                raise ConfigError(f"task.subseq_len and task.n_repeats must be >= 2, got {self.subseq_len} and "
-                                  f"{self.n_repeats}")
-            if self.subseq_len * self.n_repeats > self.seq_len:
-                raise ConfigError(f"task.seq_len={self.seq_len} cannot hold {self.n_repeats} copies of "
-                                  f"{self.subseq_len} tokens")
-        elif self.seq_len < 1:
-            raise ConfigError(f"task.seq_len must be >= 1, got {self.seq_len}")
-
-    @property
-    def n_answers(self) -> int:
-        """How many distinct answers the task has: p, n! for S_n, 10 digits, or the vocabulary."""
-        if self.family == "modular":
-            return self.p
-        if self.family == "permutation":
-            return math.factorial(self.n)
-        if self.family in ("digits", "images"):
-            return 10
-        if self.family == "addition":
-            return 2 * self.p - 1
-        return self.vocab
-
-    def describe(self) -> str:
-        """A short human description, e.g. 'x+y mod 113' or 'x*y in S5'."""
-        if self.family == "modular":
-            return f"{MODULAR_OPS[self.op]} mod {self.p}"
-        if self.family == "permutation":
-            return f"{PERMUTATION_OPS[self.op]} in S{self.n}"
-        if self.family == "addition":
-            return f"x+y for 0 <= x <= y < {self.p}"
-        if self.family == "images":
-            test = str(self.n_test) if self.n_test else ("all other" if self.dataset == "digits" else "all")
-            return f"{self.dataset} images, {self.n_train} train / {test} test"
-        data = f"{self.n_train} train" if self.mode == "finite" else "fresh batches"
-        if self.family == "digits":
-            return f"{self.n_digits}-digit addition ({self.mode}: {data})"
-        if self.op == "repeat":
-            return (f"repeated subsequence: {self.n_repeats} x {self.subseq_len} tokens in {self.seq_len}, vocab "
-                    f"{self.vocab} ({self.mode}: {data})")
-        return f"max of {self.seq_len} tokens from {self.vocab} ({self.mode}: {data})"
+def TaskConfig(family: str = "modular", **values: Any) -> TaskSpec:  # noqa: N802  (reads as the class it was)
+    """The spec of task family `family` with `values` (the rest at their defaults), e.g.
+    `TaskConfig(family="permutation", n=4)`; the families and their fields: `grokinterp.tasks`."""
+    spec_type = get_family(family).spec
+    known = {f.name for f in fields(spec_type)}
+    for k in values:
+        if k not in known:
+            raise ConfigError(f"unknown config key 'task.{k}' for task family {family!r} (known: "
+                              f"{', '.join(sorted(known | {'family'}))})")
+    return spec_type(**values)
 
 
 ARCHS = ("transformer", "mlp", "toy", "image-mlp")
@@ -287,6 +139,7 @@ class AccelConfig:
     alpha: float = 0.98  # Grokfast-EMA momentum
     lamb: float = 2.0  # Grokfast amplification (EMA default 2.0; Grokfast-MA's code default is 5.0)
     window: int = 100  # Grokfast-MA window
+    warmup: bool = True  # Grokfast-MA: add the filtered gradient only once the window is full (their default)
     init_scale: float = 1.0  # Omnigrok alpha: every initial weight multiplied by this
     weight_norm: float = 0.0  # > 0: after every step rescale the trainable weights to this total L2 norm
     transfer_from: str = ""  # GrokTransfer: a weak run's directory whose embedding starts this model's
@@ -319,7 +172,7 @@ RESUMABLE_KEYS = frozenset({"train.steps", "train.device", "train.log_every", "t
 
 @dataclass
 class RunConfig:
-    task: TaskConfig = field(default_factory=TaskConfig)
+    task: TaskSpec = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     accel: AccelConfig = field(default_factory=AccelConfig)
@@ -330,46 +183,63 @@ class RunConfig:
         self.model.validate()
         self.train.validate()
         self.accel.validate()
-        if self.task.family in SAMPLED_FAMILIES and self.task.mode == "infinite" and self.train.batch_size < 1:
+        kind = get_family(self.task.family).kind
+        if self.task.infinite and self.train.batch_size < 1:
             raise ConfigError("task.mode='infinite' draws a fresh batch every step: set train.batch_size >= 1")
-        if self.model.arch in ("mlp", "toy") and self.task.family not in PAIR_FAMILIES:
-            raise ConfigError(f"model.arch={self.model.arch!r} reads two operands: it needs a modular, permutation "
-                              "or addition task")
-        if (self.task.family == "images") != (self.model.arch == "image-mlp"):
-            raise ConfigError("task.family='images' goes with model.arch='image-mlp', and only with it")
+        if self.model.arch in ("mlp", "toy") and kind != "pairs":
+            raise ConfigError(f"model.arch={self.model.arch!r} reads two operands: it needs a task of pairs "
+                              f"(task.family={self.task.family!r} is of kind {kind!r})")
+        if (kind == "vectors") != (self.model.arch == "image-mlp"):
+            raise ConfigError(f"task.family={self.task.family!r} (kind {kind!r}) and model.arch={self.model.arch!r} "
+                              "do not go together: tasks of float vectors train model.arch='image-mlp', and only them")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {name: dataclasses.asdict(getattr(self, name)) for name in _SECTION_TYPES if name != "task"}
+        d["task"] = self.task.to_dict()
         d["train"]["betas"] = list(self.train.betas)
+        d["preset"] = self.preset
         return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: Any) -> RunConfig:
+    def from_dict(cls, d: Any, *, legacy: bool = False) -> RunConfig:
+        """The config of a dict as `to_dict` writes it. `legacy`: also accept the flat task section of
+        config.json files written before the family registry (keys other families had are dropped)."""
         if not isinstance(d, dict):
             raise ConfigError(f"config must be a JSON object, got {type(d).__name__}")
         kwargs: dict[str, Any] = {}
-        sections = {f.name: f for f in fields(cls)}
         for key, value in d.items():
-            if key not in sections:
-                raise ConfigError(f"unknown config section {key!r} (known: {', '.join(sections)})")
-            section_type = _SECTION_TYPES.get(key)
-            if section_type is None:
+            if key == "preset":
                 kwargs[key] = _coerce(key, value, str)
                 continue
+            if key not in _SECTION_TYPES:
+                known = ", ".join([*_SECTION_TYPES, "preset"])
+                raise ConfigError(f"unknown config section {key!r} (known: {known})")
             if not isinstance(value, dict):
                 raise ConfigError(f"config section {key!r} must be an object, got {type(value).__name__}")
+            value = dict(value)
+            if key == "task":
+                family = value.pop("family", "modular")
+                if not isinstance(family, str):
+                    raise ConfigError(f"task.family must be a string, got {family!r}")
+                section_type = get_family(family).spec
+            else:
+                section_type = _SECTION_TYPES[key]
             hints = get_type_hints(section_type)
             known = {f.name for f in fields(section_type)}
             sub = {}
             for k, v in value.items():
                 if k not in known:
-                    raise ConfigError(f"unknown config key '{key}.{k}' (known: {', '.join(sorted(known))})")
+                    if legacy and key == "task" and k in LEGACY_TASK_KEYS:
+                        continue
+                    what = f" for task family {section_type.family!r}" if key == "task" else ""
+                    shown = known | {"family"} if key == "task" else known
+                    raise ConfigError(f"unknown config key '{key}.{k}'{what} (known: {', '.join(sorted(shown))})")
                 sub[k] = _coerce(f"{key}.{k}", v, hints[k])
             kwargs[key] = section_type(**sub)
         return cls(**kwargs).validate()
@@ -379,20 +249,29 @@ class RunConfig:
         return cls.from_dict(json.loads(text))
 
     def with_overrides(self, overrides: list[str] | dict[str, Any]) -> RunConfig:
-        """Return a copy with `section.key=value` overrides applied (values parsed as JSON, else as strings)."""
+        """Return a copy with `section.key=value` overrides applied (values parsed as JSON, else as strings).
+
+        `task.family=NAME` switches the task to that family's defaults first (keeping `task.seed`); the
+        other task overrides then apply to it."""
         d = self.to_dict()
-        items = overrides.items() if isinstance(overrides, dict) else (_split_override(o) for o in overrides)
-        for dotted, value in items:
+        items = list(overrides.items() if isinstance(overrides, dict) else (_split_override(o) for o in overrides))
+        for dotted, _ in items:
             parts = dotted.split(".")
             if len(parts) != 2 or parts[0] not in _SECTION_TYPES:
                 raise ConfigError(
                     f"bad override key {dotted!r}: expected section.key with section one of "
                     f"{', '.join(_SECTION_TYPES)}"
                 )
-            section, key = parts
+        for dotted, value in items:
+            if dotted == "task.family" and value != d["task"]["family"]:
+                new = TaskConfig(value).to_dict() if isinstance(value, str) else {"family": value}
+                d["task"] = {**new, "seed": d["task"]["seed"]}
+        for dotted, value in items:
+            section, key = dotted.split(".")
             if key not in d[section]:
                 known = ", ".join(sorted(d[section]))
-                raise ConfigError(f"unknown config key {dotted!r} (known {section} keys: {known})")
+                what = f" for task family {d['task']['family']!r}" if section == "task" else ""
+                raise ConfigError(f"unknown config key {dotted!r}{what} (known {section} keys: {known})")
             d[section][key] = value
         return RunConfig.from_dict(d)
 
@@ -401,13 +280,13 @@ class RunConfig:
         a, b = self.to_dict(), other.to_dict()
         out = []
         for section in _SECTION_TYPES:
-            for k in a[section]:
-                if a[section][k] != b[section][k]:
+            for k in sorted(set(a[section]) | set(b[section])):
+                if a[section].get(k) != b[section].get(k):
                     out.append(f"{section}.{k}")
         return out
 
 
-_SECTION_TYPES = {"task": TaskConfig, "model": ModelConfig, "train": TrainConfig, "accel": AccelConfig}
+_SECTION_TYPES = {"task": TaskSpec, "model": ModelConfig, "train": TrainConfig, "accel": AccelConfig}
 
 
 def _split_override(text: str) -> tuple[str, Any]:
@@ -451,6 +330,8 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

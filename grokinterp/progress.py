@@ -18,8 +18,9 @@ stacked checkpoint tensors) and returns a `ProgressTable`, one row per checkpoin
   `grokinterp.analysis.fourier.gini`. The paper published no code for these; this choice is ours.
 - `weight_sq` (total sum of squared parameters, the paper's measure) and `weight_norm` (its square root).
 
-Key frequencies default to those of the final checkpoint's embedding (`fourier.key_frequencies`), used
-for every checkpoint, as the paper's notebook does.
+Key frequencies default to those of the embedding (`fourier.key_frequencies`) at the first checkpoint where
+the run has grokked, used for every checkpoint (the paper's notebook takes its final, grokked, checkpoint's;
+a run that has not grokked gets its last checkpoint's, with a warning).
 
 Permutation-group runs (S_n, Chughtai et al. 2023) get the same columns with key **irreps** in place of key
 frequencies: the restricted/excluded logits keep/remove the projection on the key irreps' functions of the
@@ -34,6 +35,7 @@ docstring.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -47,6 +49,7 @@ from grokinterp.analysis import fourier, groups, irreps
 from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import weight_sq
 from grokinterp.runs import Run
+from grokinterp.tasks import family_of
 
 COLUMNS = (
     "step", "train_loss", "test_loss", "train_acc", "test_acc", "restricted_loss", "restricted_acc",
@@ -118,14 +121,18 @@ class Basis:
 
 
 def basis_for(run_cfg, keys) -> Basis:
-    """The `Basis` of a run's task family with the given key frequencies or key irreps."""
+    """The `Basis` of a run's task (by the algebra of its operands) with the given key frequencies or irreps."""
+    reason = why_not_measurable(run_cfg)
+    if reason is not None:
+        raise ValueError(reason)
     t = run_cfg.task
-    if t.family == "modular":
-        p, b_sign = t.p, _b_sign(t.op)
+    s = t.structure()
+    if s.kind == "cyclic":
+        p, b_sign = s.order, s.sum_sign
         return Basis("modular", tuple(int(k) for k in keys), p,
                      lambda numbers, labels: fourier.key_projection(numbers, p, list(keys), b_sign=b_sign),
                      lambda m: fourier.freq_norms(fourier.component_norms(m)))
-    n = t.n
+    n = s.degree
     names = tuple(groups.irrep_name(groups.parse_irrep(k, n)) for k in keys)
     dims = torch.tensor([groups.irrep_dim(lam) ** 2 for lam in groups.partitions(n)[1:]], dtype=torch.float64)
 
@@ -133,7 +140,7 @@ def basis_for(run_cfg, keys) -> Basis:
         fr = groups.irrep_fractions(m.detach().cpu().numpy(), n)
         return torch.tensor(list(fr.values())[1:], dtype=torch.float64) / dims
 
-    return Basis("permutation", names, t.n_answers,
+    return Basis("permutation", names, s.order,
                  lambda numbers, labels: irreps.key_projection(numbers, labels, n, names), spread)
 
 
@@ -144,10 +151,6 @@ def checkpoint_measures(
     """All measures of one checkpoint; `tokens`/`labels` are every pair in `a * p + b` order."""
     logits = engine.fused_logits(params, run_cfg.model, tokens, (2,))[:, 0]  # (pairs, d_vocab_out)
     return _measures_from_logits(logits, params, labels, train_idx, test_idx, basis)
-
-
-def _b_sign(op: str) -> int:
-    return -1 if op == "sub" else 1  # (a - b) mod p: trig terms of w(a - b)
 
 
 def _measures_from_logits(logits, params, labels, train_idx, test_idx, basis: Basis) -> dict[str, float]:
@@ -176,30 +179,49 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, basis: Ba
     }
 
 
-def _check_run(run: Run) -> None:
-    if run.config.model.arch != "transformer":
-        raise ValueError(f"progress measures read a transformer's weights; this run is a {run.config.model.arch!r}")
-    t = run.config.task
-    if t.family == "modular" and t.op not in ("add", "sub"):
-        raise ValueError(
-            f"progress measures are defined for (a ± b) mod p (trig terms of a+b); this run is {t.op} ({t.describe()})"
-        )
-    if t.family not in ("modular", "permutation"):
-        raise ValueError(f"progress measures are not defined for the {t.family!r} task family")
+def why_not_measurable(run_cfg) -> str | None:
+    """None when the progress measures apply to a run config, else why not: they read a transformer's
+    weights, on a task whose answers are (a ± b) mod p (trig terms of a ± b) or products in S_n."""
+    if run_cfg.model.arch != "transformer":
+        return f"progress measures read a transformer's weights; this run is a {run_cfg.model.arch!r}"
+    t = run_cfg.task
+    s = t.structure()
+    if s is not None and s.kind == "cyclic" and s.sum_sign is None:
+        return (f"progress measures are defined for (a ± b) mod p (trig terms of a+b); this run is {t.op} "
+                f"({t.describe()})")
+    if s is None or s.kind not in ("cyclic", "symmetric"):
+        return f"progress measures are not defined for the {t.family!r} task family ({t.describe()})"
+    return None
+
+
+def grokked_step(run: Run) -> int | None:
+    """The first checkpoint whose logged test accuracy reaches the run's `train.grok_threshold`."""
+    threshold = run.config.train.grok_threshold
+    acc = {r["step"]: r.get("test_acc") for r in run.metrics}
+    return next((s for s in run.steps if (acc.get(s) or 0.0) >= threshold), None)
 
 
 def default_keys(run: Run, step: int | None = None) -> list:
-    """Key frequencies (modular: `fourier.key_frequencies` of the number embedding) or key irreps
-    (permutation: `irreps.key_irreps` of the logit similarities on all pairs) of a checkpoint (default:
-    the last)."""
-    t = run.config.task
-    params = run.state_dict(run.steps[-1] if step is None else step)
-    if t.family == "modular":
-        return fourier.key_frequencies(params["embed.weight"][:t.p], t.p)
+    """Key frequencies (Z_p: `fourier.key_frequencies` of the number embedding) or key irreps (S_n:
+    `irreps.key_irreps` of the logit similarities on all pairs) of a checkpoint. By default that is the
+    first checkpoint at which the run has grokked (test accuracy >= `train.grok_threshold`); a run that has
+    not grokked gets those of its last checkpoint, with a warning: before the circuit forms, nearly every
+    frequency carries some of the embedding and restricted and excluded loss say little."""
+    s = run.config.task.structure()
+    if step is None:
+        step = grokked_step(run)
+        if step is None:
+            step = run.steps[-1]
+            warnings.warn(f"{run.path} has not grokked (test accuracy below {run.config.train.grok_threshold}); "
+                          f"key components from its last checkpoint (step {step}) are unreliable: pass key_freqs",
+                          stacklevel=2)
+    params = run.state_dict(step)
+    if s.kind == "cyclic":
+        return fourier.key_frequencies(params["embed.weight"][:s.order], s.order)
     task = run.task()
     with torch.no_grad():
-        logits = engine.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
-    return irreps.key_irreps(irreps.logit_similarity(logits, task.labels[:, 0], t.n), t.n)
+        logits = engine.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :s.order]
+    return irreps.key_irreps(irreps.logit_similarity(logits, task.labels[:, 0], s.degree), s.degree)
 
 
 def measures(
@@ -211,13 +233,15 @@ def measures(
 ) -> ProgressTable:
     """One row of progress measures per checkpoint of `run` (all of them by default).
 
-    For modular runs `key_freqs` are frequencies (default: `fourier.key_frequencies` of the final
-    checkpoint's number embedding); for permutation runs they are irreps, by name or partition (default:
-    `default_keys`, the irreps carrying the final logits).
+    For modular runs `key_freqs` are frequencies; for permutation runs they are irreps, by name or
+    partition. The default is `default_keys`: those of the first grokked checkpoint (a run that has not
+    grokked gets its last checkpoint's, with a warning).
     """
     from tqdm.auto import tqdm
 
-    _check_run(run)
+    reason = why_not_measurable(run.config)
+    if reason is not None:
+        raise ValueError(reason)
     steps = run.steps if steps is None else sorted(steps)
     keys = default_keys(run) if key_freqs is None else list(key_freqs)
     basis = basis_for(run.config, keys)
@@ -320,7 +344,7 @@ def phases(table, *, p: int | None = None, settle_factor: float = 2.0) -> Phases
       decay has finished removing the memorising components). None if they settle only at the end.
     """
     if isinstance(table, Run):
-        if table.config.task.family in ("digits", "sequences"):
+        if family_of(table.config.task).kind == "sampled":
             return phase_changes(table)
         table = measures(table, progress=False)
     cols = table.columns if isinstance(table, ProgressTable) else table

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from grokinterp.config import RunConfig
 from grokinterp.models import build_model, load_tensors_
+from grokinterp.record import config_from_record
 from grokinterp.store import RunStore
 from grokinterp.tasks import Task, make_task
 
@@ -95,8 +96,6 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     """Open the run directory `path` (written by `python -m grokinterp.train`)."""
-    from grokinterp.train import config_from_record
-
     store = RunStore(path)
     record = store.read_config()
     return Run(path=Path(path), config=config_from_record(record), store=store, record=record)

@@ -7,7 +7,7 @@ A *run directory* holds everything one training run produces::
       split.safetensors                  train/test index tensors, written via ``write_split``
       metrics.jsonl                      append-only, one JSON object per line, each with an int "step"
       ckpt/step_00012300.safetensors     model tensors at that step (one per checkpoint, all kept)
-      ckpt/resume_00012300.safetensors   optimizer/filter state tensors, ONLY for the latest checkpoint
+      ckpt/resume_00012300.safetensors   optimizer/filter state tensors, for the latest two checkpoints only
       manifest.json                      the commit marker (see below), written LAST on every save
       .lock                              advisory ``fcntl.flock`` lock held by the one writing process
 
@@ -21,7 +21,8 @@ Manifest (``manifest.json``)::
         "ckpt/step_00000100.safetensors": {"sha256": "<hex>", "bytes": 789, "step": 100},
         "ckpt/resume_00000100.safetensors": {"sha256": "<hex>", "bytes": 999}
       },
-      "resume": "ckpt/resume_00000100.safetensors"   # or null
+      "resume": "ckpt/resume_00000100.safetensors",      # or null
+      "resume_prev": "ckpt/resume_00000050.safetensors"  # the resume point before it, or null
     }
 
 Paths are relative to the run directory. Only files listed in the manifest exist as far as
@@ -31,11 +32,14 @@ are ignored.
 Commit protocol. Every file is written atomically: bytes go to a temp file in the same
 directory (``.NAME.tmp-<uuid>``), which is flushed, fsynced, ``os.replace``d into place, and
 the directory is fsynced. ``save_checkpoint`` writes the step file, then the resume file, then
-the new manifest, and only then deletes the resume files of older steps and stale temp files.
-A SIGKILL at any moment therefore leaves the previous manifest and the resume file it points
-to intact; the interrupted checkpoint simply does not exist. (One caveat: re-saving a step that
-is *already committed* overwrites its file in place, so a crash between that write and the new
-manifest leaves that one step failing verification; all other steps stay loadable.)
+the new manifest, and only then deletes the resume files of steps before the previous one and
+stale temp files. A SIGKILL at any moment therefore leaves the previous manifest and the resume
+files it points to intact; the interrupted checkpoint simply does not exist. Two resume points
+are kept so that a latest checkpoint that fails verification (a flipped byte, a truncated file)
+costs only the steps since the one before it: ``latest_resume`` falls back to it with a warning.
+(One caveat: re-saving a step that is *already committed* replaces its file, so a crash between
+that write and the new manifest leaves that one step failing verification; all other steps stay
+loadable, and resuming falls back past it.)
 
 Why sha256. safetensors validates the header but not the tensor bytes: a flipped bit in the
 data region loads silently as a slightly different weight. Every load therefore hashes the
@@ -60,9 +64,11 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import struct
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,8 +194,21 @@ def _resume_name(step: int) -> str:
     return f"{CKPT_DIR}/resume_{step:08d}.safetensors"
 
 
+def _resume_step(rel: str) -> int:
+    return int(Path(rel).stem.split("_", 1)[1])
+
+
 def _empty_manifest() -> dict[str, Any]:
-    return {"format": FORMAT, "files": {}, "resume": None}
+    return {"format": FORMAT, "files": {}, "resume": None, "resume_prev": None}
+
+
+def _finite_or_none(value: Any) -> Any:
+    """Metrics are strict JSON: a non-finite float (a diverged loss) is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- the store
@@ -291,6 +310,7 @@ class RunStore:
             fmt = m.get("format") if isinstance(m, dict) else None
             raise CheckpointError(f"manifest {mpath} is not a {FORMAT} manifest (format {fmt!r})")
         m.setdefault("resume", None)
+        m.setdefault("resume_prev", None)
         return m
 
     def _writer_manifest(self) -> dict[str, Any]:
@@ -404,22 +424,28 @@ class RunStore:
             resume_entry = self._write_file(new_resume, _tensors_to_bytes(resume, metadata))
         manifest["files"][step_rel] = entry
         if new_resume is not None:
-            old = manifest.get("resume")
-            if old and old != new_resume:
+            old, prev = manifest.get("resume"), manifest.get("resume_prev")
+            if old == new_resume:  # the same step saved again: its predecessor stays the fallback
+                old = prev
+            elif prev and prev != new_resume:
+                manifest["files"].pop(prev, None)
+            if old and _resume_step(old) > step:  # resumed from an earlier point: later ones are superseded
                 manifest["files"].pop(old, None)
+                old = None
             manifest["files"][new_resume] = resume_entry
-            manifest["resume"] = new_resume
+            manifest["resume"], manifest["resume_prev"] = new_resume, old
         self._commit(manifest)
         self._cleanup()
 
     def _cleanup(self) -> None:
         """Delete resume files other than the current one and stale temp files (lock held)."""
-        current = self._manifest.get("resume") if self._manifest else None
+        m = self._manifest or {}
+        current = {m.get("resume"), m.get("resume_prev")}
         if self.ckpt_dir.is_dir():
             for p in self.ckpt_dir.iterdir():
                 rel = f"{CKPT_DIR}/{p.name}"
                 is_resume = p.name.startswith("resume_") and p.name.endswith(".safetensors")
-                stale_resume = is_resume and rel != current
+                stale_resume = is_resume and rel not in current
                 if stale_resume or ".tmp-" in p.name:
                     with contextlib.suppress(OSError):
                         p.unlink()
@@ -452,17 +478,30 @@ class RunStore:
     def latest_resume(
         self,
     ) -> tuple[int, dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, str]] | None:
-        """(step, model tensors, resume tensors, step-file metadata) for the current resume file, or None."""
+        """(step, model tensors, resume tensors, step-file metadata) of the latest resume point that verifies,
+        or None when there is none. A latest point that fails verification is skipped with a warning naming
+        it, for the one before it; when both fail, the CheckpointError of the latest is raised."""
         manifest = self._read_manifest()
-        rel = manifest.get("resume")
-        if not rel:
-            return None
+        points = [rel for rel in (manifest.get("resume"), manifest.get("resume_prev")) if rel]
+        first_error: CheckpointError | None = None
+        for rel in points:
+            try:
+                return self._load_resume(manifest, rel)
+            except CheckpointError as e:
+                first_error = first_error or e
+                if rel != points[-1]:
+                    warnings.warn(f"{e}; resuming from the resume point before it", stacklevel=2)
+        if first_error is not None:
+            raise first_error
+        return None
+
+    def _load_resume(self, manifest: dict[str, Any], rel: str):
         entry = manifest["files"].get(rel)
         if entry is None:
             raise CheckpointError(
                 f"manifest {self.path / MANIFEST} names resume file {rel} but does not list it"
             )
-        step = int(Path(rel).stem.split("_", 1)[1])
+        step = _resume_step(rel)
         step_rel = _step_name(step)
         step_entry = manifest["files"].get(step_rel)
         if step_entry is None:
@@ -498,7 +537,8 @@ class RunStore:
             s = row.get("step") if isinstance(row, dict) else None
             if isinstance(s, bool) or not isinstance(s, int):
                 raise ValueError(f"metrics row needs an int 'step': {row!r}")
-            lines.append(json.dumps(row, sort_keys=True) + "\n")
+            clean = {k: _finite_or_none(v) for k, v in row.items()}
+            lines.append(json.dumps(clean, sort_keys=True, allow_nan=False) + "\n")
         if not lines:
             return
         self.path.mkdir(parents=True, exist_ok=True)
@@ -530,7 +570,9 @@ class RunStore:
             pos = start
         f.truncate(0)
 
-    def read_metrics(self) -> list[dict]:
+    def read_metrics(self, *, skip_bad: bool = False) -> list[dict]:
+        """The metrics rows. A garbled last line (a kill mid-write) is dropped; a garbled line before it
+        raises ValueError naming it, or with `skip_bad` is dropped with a warning."""
         mpath = self.path / METRICS
         try:
             raw = mpath.read_bytes()
@@ -548,6 +590,9 @@ class RunStore:
             except ValueError as e:
                 if i == len(lines) - 1:
                     break  # truncated/garbled last line from a kill mid-write
+                if skip_bad:
+                    warnings.warn(f"{mpath}: line {i + 1} is not valid JSON ({e}); skipped", stacklevel=2)
+                    continue
                 raise ValueError(f"{mpath}: line {i + 1} is not valid JSON: {e}") from None
             rows.append(row)
         return rows
@@ -558,5 +603,5 @@ class RunStore:
         mpath = self.path / METRICS
         if not mpath.exists():
             return
-        kept = [r for r in self.read_metrics() if r.get("step", 0) <= max_step]
+        kept = [r for r in self.read_metrics(skip_bad=True) if isinstance(r.get("step"), int) and r["step"] <= max_step]
         atomic_write_bytes(mpath, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept).encode("utf-8"))

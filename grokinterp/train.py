@@ -1,11 +1,17 @@
 """Training: `python -m grokinterp.train PRESET [--out DIR] [--set key=value ...] [--stop-when-grokked]`.
 
-One function, `train(cfg, out)`, runs AdamW on the answer-position cross-entropy and writes a run directory
-(see `grokinterp.store`): a dense checkpoint schedule, a metrics row every `log_every` steps, and the
-optimizer state in the latest checkpoint. Running the same command again resumes from the latest
-checkpoint and gives bitwise the same parameters as an uninterrupted run (full batch on CPU: nothing in a
-step is random; minibatch order is a pure function of (seed, epoch)). Ctrl-C or SIGTERM finishes the
-current step, writes a checkpoint and exits with code 130.
+`train(cfg, out)` runs AdamW on the answer-position loss and writes a run directory (see `grokinterp.store`):
+a dense checkpoint schedule, a metrics row every `log_every` steps, and the optimizer state of the latest two
+checkpoints. The loop itself is `grokinterp.loop.run_loop`, shared with model batches; this module is the
+single-run `Stepper` and the set-up around it, resolved before the loop starts: the task, the model, the
+parameter set-ups of `accel` (init scale, GrokTransfer's embedding, fixed norm), the optimizer and the
+gradient filter.
+
+Running the same command again resumes from the latest checkpoint (or, if that one fails verification, from
+the one before it) and gives bitwise the same parameters as an uninterrupted run: on CPU nothing in a step
+depends on the thread count's summation order (see `grokinterp.engine`) and minibatch order is a pure
+function of (seed, epoch). A larger `train.steps` extends a finished run (config.json then records the new
+budget). Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits with code 130.
 
 Step convention: "step s" is the state after s optimizer updates; step 0 is the initialisation.
 The learning rate of update s (0-based) is `lr * min(s / warmup_steps, 1)`, Nanda et al.'s
@@ -16,9 +22,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +31,17 @@ import torch
 
 from grokinterp import accel, engine
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
+from grokinterp.loop import Slot, checkpoint_schedule, lr_at, run_loop, warmup_factor
 from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters, weight_sq
-from grokinterp.store import RunLockedError, RunStore
+from grokinterp.record import config_from_record, config_record
+from grokinterp.store import CheckpointError, RunLockedError, RunStore
 from grokinterp.tasks import Task, make_task
+
+__all__ = ["TrainResult", "checkpoint_schedule", "lr_at", "main", "train", "warmup_factor"]
+
+
+class DivergedError(RuntimeError):
+    """The train loss became non-finite (lr too large?); the run is checkpointed at that step."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -45,26 +58,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def checkpoint_schedule(total: int, every: int, log_points: int) -> list[int]:
-    """Steps that get a checkpoint: 0, `log_points` log-spaced steps in [1, every], every multiple of
-    `every`, and `total`. Memorisation happens in the first few hundred steps, hence the log part."""
-    steps = {0, total}
-    if log_points > 0:
-        for i in range(log_points):
-            steps.add(round(every ** (i / max(log_points - 1, 1))))
-    steps.update(range(every, total + 1, every))
-    return sorted(s for s in steps if 0 <= s <= total)
-
-
-def warmup_factor(cfg: RunConfig, step: int) -> float:
-    w = cfg.train.warmup_steps
-    return min(step / w, 1.0) if w > 0 else 1.0
-
-
-def lr_at(cfg: RunConfig, step: int) -> float:
-    return cfg.train.lr * warmup_factor(cfg, step)
-
-
 @dataclass
 class TrainResult:
     out: Path
@@ -74,52 +67,7 @@ class TrainResult:
     metrics: dict
 
 
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag the loop checks between steps; a second SIGINT interrupts at once."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self._old: dict = {}
-
-    def _handler(self, signum, frame):  # noqa: ARG002
-        if self.stop and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.stop = True
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handler)
-            except ValueError:  # not the main thread: no signal handling
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
-def _optimizer_tensors(opt: torch.optim.Optimizer, names: dict[int, str]) -> dict[str, torch.Tensor]:
-    out = {}
-    for p, state in opt.state.items():
-        for k, v in state.items():
-            out[f"opt.{names[id(p)]}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
-    return out
-
-
-def _load_optimizer_tensors(opt: torch.optim.Optimizer, params: dict[str, torch.nn.Parameter],
-                            tensors: dict[str, torch.Tensor]) -> None:
-    group = opt.param_groups[0]
-    step_on_device = bool(group.get("fused") or group.get("capturable"))  # as torch.optim.AdamW inits it
-    for name, p in params.items():
-        state = {}
-        for key in ("step", "exp_avg", "exp_avg_sq"):
-            t = tensors.get(f"opt.{name}.{key}")
-            if t is None:
-                raise ValueError(f"resume state lacks optimizer tensor opt.{name}.{key}")
-            state[key] = t.to(p.device) if key != "step" or step_on_device else t.clone()
-        opt.state[p] = state
-
+# ----------------------------------------------------------------------------------------------- optimizer
 
 EMBEDDING_PARAMS = frozenset({"embed.weight", "transfer.A", "transfer.B"})
 
@@ -147,7 +95,34 @@ def make_optimizer(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> tor
         return torch.optim.AdamW(param_groups(cfg, params), foreach=True, **kw)
 
 
-def _batches(cfg: RunConfig, n_train: int, step: int, device: torch.device) -> torch.Tensor | None:
+def optimizer_tensors(opt: torch.optim.Optimizer, names: dict[int, str]) -> dict[str, torch.Tensor]:
+    """AdamW's state as flat tensors `opt.{param}.{step|exp_avg|exp_avg_sq}` (empty before the first update)."""
+    out = {}
+    for p, state in opt.state.items():
+        for k, v in state.items():
+            out[f"opt.{names[id(p)]}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return out
+
+
+def load_optimizer_tensors(opt: torch.optim.Optimizer, params: dict[str, torch.nn.Parameter],
+                           tensors: dict[str, torch.Tensor]) -> None:
+    """The inverse of `optimizer_tensors`. No `opt.*` tensors at all is the state before the first update
+    (a run checkpointed at step 0): the optimizer stays fresh."""
+    if not any(k.startswith("opt.") for k in tensors):
+        return
+    group = opt.param_groups[0]
+    step_on_device = bool(group.get("fused") or group.get("capturable"))  # as torch.optim.AdamW inits it
+    for name, p in params.items():
+        state = {}
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            t = tensors.get(f"opt.{name}.{key}")
+            if t is None:
+                raise CheckpointError(f"resume state lacks optimizer tensor opt.{name}.{key}")
+            state[key] = t.to(p.device) if key != "step" or step_on_device else t.clone()
+        opt.state[p] = state
+
+
+def minibatch(cfg: RunConfig, n_train: int, step: int, device: torch.device) -> torch.Tensor | None:
     """Row indices (into the train set) of the minibatch of update `step`; None for full batch."""
     bs = cfg.train.batch_size
     if bs <= 0 or bs >= n_train:
@@ -158,31 +133,11 @@ def _batches(cfg: RunConfig, n_train: int, step: int, device: torch.device) -> t
     return torch.randperm(n_train, generator=g)[i * bs:(i + 1) * bs].to(device)
 
 
-def _open_run(cfg: RunConfig, store: RunStore) -> tuple[RunConfig, bool]:
-    """Check that an existing run directory holds this run; returns (config to use, resuming)."""
-    if not store.exists():
-        return cfg, False
-    try:
-        saved = config_from_record(store.read_config())
-    except (ConfigError, FileNotFoundError) as e:
-        raise ConfigError(f"{store.path} holds a run whose config.json cannot be read ({e})") from None
-    diff = [k for k in saved.differences(cfg) if k not in RESUMABLE_KEYS]
-    if diff:
-        raise ConfigError(
-            f"{store.path} holds a different run (differs in {', '.join(diff)}); "
-            "choose another --out, or delete the directory to start over"
-        )
-    return cfg, True
+# ----------------------------------------------------------------------------------------------- metrics
 
 
-def _evaluate(model, params, cfg: RunConfig, task: Task, idx: torch.Tensor, tokens, labels,
-              row: dict, prefix: str) -> None:
-    with torch.no_grad():
-        logits = _forward(model, params, cfg, tokens[idx], task.answer_pos)
-        _record(cfg, task, logits, labels[idx], row, prefix)
-
-
-def _record(cfg: RunConfig, task: Task, logits, labels, row: dict, prefix: str, loss: float | None = None) -> None:
+def record_metrics(cfg: RunConfig, task: Task, logits, labels, row: dict, prefix: str,
+                   loss: float | None = None) -> None:
     """Loss and accuracy of `logits` into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
     row[f"{prefix}_loss"] = engine.task_loss(logits, labels, cfg.train.loss).item() if loss is None else loss
     row[f"{prefix}_acc"] = engine.accuracy(logits, labels)
@@ -192,211 +147,254 @@ def _record(cfg: RunConfig, task: Task, logits, labels, row: dict, prefix: str, 
         row[f"{prefix}_loss_pos"], row[f"{prefix}_acc_pos"] = engine.position_losses(logits, labels)
 
 
-def _setup_transfer(cfg: RunConfig, params, trainable, device) -> tuple[dict[str, torch.nn.Parameter], dict]:
-    """GrokTransfer: write A B into the embedding ("merged") or train A and B in its place ("factored",
-    returned as `transfer.A`/`transfer.B` and added to `trainable`). On resume the values are then
-    overwritten from the resume file."""
-    if not cfg.accel.transfer_from:
-        return {}, {}
-    A, weak_step = accel.weak_embedding(cfg)
-    emb = params["embed.weight"]
-    if A.shape[0] != emb.shape[0]:
-        raise ConfigError(f"accel.transfer_from: the weak embedding has {A.shape[0]} rows, this model {emb.shape[0]}")
-    B = accel.random_b(A, emb.shape[1], cfg.model.seed)
-    A, B = A.to(device=device, dtype=emb.dtype), B.to(device=device, dtype=emb.dtype)
-    meta = {"transfer_from": str(cfg.accel.transfer_from), "transfer_step": str(weak_step)}
-    if cfg.accel.transfer_mode == "merged":
+# ----------------------------------------------------------------------------------------------- the stepper
+
+
+class SingleStepper:
+    """One run's step: forward on the batch of update s, metrics, backward, Grokfast filter, AdamW, fixed
+    norm. Built by `SingleStepper.create` with every parameter set-up already applied."""
+
+    def __init__(self, cfg: RunConfig, task: Task, device: torch.device, *, resuming: bool = False) -> None:
+        self.cfg, self.task, self.device = cfg, task, device
+        self.model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx, device)
+        self.params = named_tensors(self.model)
+        self.trainable = trainable_parameters(self.model)
+        if cfg.accel.init_scale != 1.0 and not resuming:
+            accel.scale_init_(self.trainable, cfg.accel.init_scale)
+        self.factors, self.meta = self._setup_transfer()
+        self.names = {id(p): n for n, p in self.trainable.items()}
+        self.opt = make_optimizer(cfg, self.trainable)
+        self.filt = accel.make_filter(cfg.accel)
+        self.filt_state = self.filt.init(self.trainable) if self.filt is not None else None
+        if cfg.accel.weight_norm > 0 and not resuming:
+            accel.rescale_to_norm_(self.trainable, cfg.accel.weight_norm)
+            self._sync_embedding()
+        self.tokens, self.labels = task.tokens.to(device), task.labels.to(device)
+        self.train_idx, self.test_idx = task.train_idx.to(device), task.test_idx.to(device)
+        self.train_tokens, self.train_labels = self.tokens[self.train_idx], self.labels[self.train_idx]
+        self._batch: tuple | None = None
+
+    # -- parameter set-ups
+
+    def _setup_transfer(self) -> tuple[dict[str, torch.nn.Parameter], dict[str, str]]:
+        """GrokTransfer: write A B into the embedding ("merged") or train A and B in its place ("factored",
+        as `transfer.A`/`transfer.B` in `trainable`). On resume the values are then overwritten from the
+        resume file."""
+        cfg = self.cfg
+        if not cfg.accel.transfer_from:
+            return {}, {}
+        A, weak_step = accel.weak_embedding(cfg)
+        emb = self.params["embed.weight"]
+        if A.shape[0] != emb.shape[0]:
+            raise ConfigError(f"accel.transfer_from: the weak embedding has {A.shape[0]} rows, this model "
+                              f"{emb.shape[0]}")
+        B = accel.random_b(A, emb.shape[1], cfg.model.seed)
+        A, B = A.to(device=self.device, dtype=emb.dtype), B.to(device=self.device, dtype=emb.dtype)
+        meta = {"transfer_from": str(cfg.accel.transfer_from), "transfer_step": str(weak_step)}
+        if cfg.accel.transfer_mode == "merged":
+            with torch.no_grad():
+                emb.copy_(A @ B)
+            return {}, meta
+        factors = {"transfer.A": torch.nn.Parameter(A.clone()), "transfer.B": torch.nn.Parameter(B)}
+        emb.requires_grad_(False)  # the embedding is A B, recomputed every step
+        self.trainable.pop("embed.weight", None)
+        self.trainable.update(factors)
+        self.factors = factors
+        self._sync_embedding()
+        return factors, meta
+
+    @torch.no_grad()
+    def _sync_embedding(self) -> None:
+        """Keep the model's embedding equal to A B (what checkpoints, evaluations and analyses read)."""
+        if getattr(self, "factors", None):
+            self.params["embed.weight"].copy_(self.factors["transfer.A"] @ self.factors["transfer.B"])
+
+    def restore(self, model_t: dict, resume_t: dict) -> None:
+        """Load a resume point: model tensors, optimizer, filter and GrokTransfer factors."""
+        load_tensors_(self.model, model_t)
+        load_optimizer_tensors(self.opt, self.trainable, resume_t)
+        if self.filt is not None:
+            self.filt_state = accel.load_state(self.filt, self.trainable, resume_t)
         with torch.no_grad():
-            emb.copy_(A @ B)
-        return {}, meta
-    factors = {"transfer.A": torch.nn.Parameter(A.clone()), "transfer.B": torch.nn.Parameter(B)}
-    emb.requires_grad_(False)  # the embedding is A B, recomputed every step
-    trainable.pop("embed.weight", None)
-    trainable.update(factors)
-    _sync_embedding(params, factors)
-    return factors, meta
+            for n, p in self.factors.items():
+                p.copy_(resume_t[n].to(p.device))
+
+    # -- the Stepper protocol
+
+    def _logits(self, params, tokens):
+        if self.cfg.train.engine == "hooked":
+            return engine.hooked_logits(self.model, tokens, self.task.answer_pos)
+        return engine.fused_logits(params, self.cfg.model, tokens, self.task.answer_pos)
+
+    def _train_batch(self, step: int):
+        """(tokens, labels, full_or_fresh) of update `step`: `full_or_fresh` when the batch is the whole train
+        set or an infinite-mode batch, so its own forward doubles as the train evaluation."""
+        if self.task.sampler is not None:
+            xb, yb = (t.to(self.device) for t in self.task.sampler(step, self.cfg.train.batch_size))
+            return xb, yb, True
+        batch = minibatch(self.cfg, len(self.train_idx), step, self.device)
+        if batch is None:
+            return self.train_tokens, self.train_labels, True
+        return self.train_tokens[batch], self.train_labels[batch], False
+
+    def forward(self, step: int) -> torch.Tensor:
+        xb, yb, whole = self._train_batch(step)
+        params = {**self.params, "embed.weight": self.factors["transfer.A"] @ self.factors["transfer.B"]} \
+            if self.factors else self.params
+        logits = self._logits(params, xb)
+        self._batch = (logits, yb, whole)
+        return engine.task_loss(logits, yb, self.cfg.train.loss)
+
+    def metrics(self, step: int, runs: Sequence[int], loss: torch.Tensor | None) -> list[dict]:
+        cfg, task = self.cfg, self.task
+        row: dict = {}
+        with torch.no_grad():
+            if loss is not None and self._batch[2]:
+                logits, yb, _ = self._batch
+                record_metrics(cfg, task, logits.detach(), yb, row, "train", loss.item())
+            elif task.sampler is not None:
+                xb, yb, _ = self._train_batch(step)
+                record_metrics(cfg, task, self._logits(self.params, xb), yb, row, "train")
+            else:
+                record_metrics(cfg, task, self._logits(self.params, self.train_tokens), self.train_labels, row,
+                               "train")
+            record_metrics(cfg, task, self._logits(self.params, self.tokens[self.test_idx]),
+                           self.labels[self.test_idx], row, "test")
+        wsq = weight_sq(self.params)
+        row.update({"weight_sq": wsq, "weight_norm": math.sqrt(wsq), "lr": lr_at(cfg, step)})
+        return [row]
+
+    def update(self, step: int, loss: torch.Tensor, alive: Sequence[bool]) -> None:
+        warm = warmup_factor(self.cfg, step)
+        for group in self.opt.param_groups:
+            group["lr"] = group["base_lr"] * warm
+        loss.backward()
+        self._batch = None
+        if self.filt is not None:
+            grads = {n: p.grad for n, p in self.trainable.items() if p.grad is not None}
+            filtered, self.filt_state = self.filt.update(grads, self.filt_state)
+            for n, g in filtered.items():
+                self.trainable[n].grad = g
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        if self.cfg.accel.weight_norm > 0:
+            accel.rescale_to_norm_(self.trainable, self.cfg.accel.weight_norm)
+        self._sync_embedding()
+
+    def state(self, run: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        resume = optimizer_tensors(self.opt, self.names)
+        resume.update({n: p.detach() for n, p in self.factors.items()})
+        if self.filt_state is not None:
+            resume.update(accel.state_tensors(self.filt_state))
+        return {n: t.detach() for n, t in self.params.items()}, resume
 
 
-def _with_factors(params: dict, factors: dict) -> dict:
-    """The parameters with the embedding as A B (differentiable) when it is factored."""
-    return {**params, "embed.weight": factors["transfer.A"] @ factors["transfer.B"]} if factors else params
+# ----------------------------------------------------------------------------------------------- run directory
 
 
-@torch.no_grad()
-def _sync_embedding(params: dict, factors: dict) -> None:
-    """Keep the model's embedding equal to A B (what checkpoints, evaluations and analyses read)."""
-    if factors:
-        params["embed.weight"].copy_(factors["transfer.A"] @ factors["transfer.B"])
+def check_out_dir(path: Path) -> None:
+    """Refuse an `--out` that is a file, a sweep directory, or a non-empty directory holding no run."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path} is a file, not a run directory")
+    if not path.is_dir():
+        return
+    names = {p.name for p in path.iterdir()}
+    if "sweep.json" in names:
+        raise ConfigError(f"--out {path} is a sweep directory; give a run directory (e.g. {path}/myrun)")
+    if names and not names & {"config.json", "manifest.json"} and names - {".lock"}:
+        raise ConfigError(f"--out {path} is a non-empty directory that holds no run; choose another --out")
 
 
-def _forward(model, params, cfg: RunConfig, tokens, answer_pos):
-    if cfg.train.engine == "hooked":
-        return engine.hooked_logits(model, tokens, answer_pos)
-    return engine.fused_logits(params, cfg.model, tokens, answer_pos)
+def open_run(cfg: RunConfig, store: RunStore) -> bool:
+    """Check that an existing run directory holds this run; True when resuming it. A directory with a config
+    but no checkpoint yet holds nothing to lose: a new config replaces it."""
+    if not store.exists() or not store.steps():
+        return False
+    steps = store.steps()
+    try:
+        saved = config_from_record(store.read_config())
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        raise ConfigError(f"{store.path} holds a run whose config.json cannot be read ({e})") from None
+    diff = [k for k in saved.differences(cfg) if k not in RESUMABLE_KEYS]
+    if diff:
+        raise ConfigError(
+            f"{store.path} holds a different run (differs in {', '.join(diff)}); "
+            "choose another --out, or delete the directory to start over"
+        )
+    if steps[-1] > cfg.train.steps:
+        raise ConfigError(f"{store.path} is already trained to step {steps[-1]}, past train.steps="
+                          f"{cfg.train.steps}; load a checkpoint with grokinterp.load_run, or choose another --out "
+                          "for a shorter run")
+    return True
+
+
+def _write_record(cfg: RunConfig, store: RunStore, task: Task, resuming: bool) -> None:
+    """config.json and split.safetensors: written for a new run; for a resumed run the split is checked (or
+    written, if a kill came before it was) and config.json is rewritten when a resumable key changed."""
+    if not resuming:
+        store.write_config(config_record(cfg))
+        store.write_split({"train_idx": task.train_idx, "test_idx": task.test_idx})
+        return
+    try:
+        split = store.read_split()
+    except FileNotFoundError:
+        store.write_split({"train_idx": task.train_idx, "test_idx": task.test_idx})
+    else:
+        if not (torch.equal(split["train_idx"], task.train_idx) and torch.equal(split["test_idx"], task.test_idx)):
+            raise ConfigError(f"{store.path}: the saved split differs from the one this config makes")
+    if config_from_record(store.read_config()).differences(cfg):
+        store.write_config(config_record(cfg))
 
 
 def train(
     cfg: RunConfig, out: str | Path, *, stop_when_grokked: bool = False, progress: bool | None = None
 ) -> TrainResult:
     """Train (or resume) the run `cfg` into the directory `out`."""
-    from tqdm.auto import tqdm
-
     cfg.validate()
+    check_out_dir(Path(out))
     store = RunStore(out)
     store.acquire()
     try:
-        return _train_locked(cfg, store, stop_when_grokked, progress, tqdm)
+        return _train_locked(cfg, store, stop_when_grokked, progress)
     finally:
         store.release()
 
 
-def _train_locked(cfg, store: RunStore, stop_when_grokked, progress, tqdm) -> TrainResult:
-    cfg, resuming = _open_run(cfg, store)
+def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, progress) -> TrainResult:
+    resuming = open_run(cfg, store)
     device = resolve_device(cfg.train.device)
     task = make_task(cfg.task)
-    if resuming:
-        split = store.read_split()
-        if not (torch.equal(split["train_idx"], task.train_idx) and torch.equal(split["test_idx"], task.test_idx)):
-            raise ConfigError(f"{store.path}: the saved split differs from the one this config makes")
-    else:
-        store.write_config(_config_record(cfg))
-        store.write_split({"train_idx": task.train_idx, "test_idx": task.test_idx})
-
-    model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx, device)
-    params = named_tensors(model)
-    trainable = trainable_parameters(model)
-    if cfg.accel.init_scale != 1.0 and not resuming:
-        accel.scale_init_(trainable, cfg.accel.init_scale)
-    factors, transfer_meta = _setup_transfer(cfg, params, trainable, device)
-    names = {id(p): n for n, p in trainable.items()}
-    opt = make_optimizer(cfg, trainable)
-    filt = accel.make_filter(cfg.accel)
-    filt_state = filt.init(trainable) if filt is not None else None
-    if cfg.accel.weight_norm > 0 and not resuming:
-        accel.rescale_to_norm_(trainable, cfg.accel.weight_norm)
-        _sync_embedding(params, factors)
-
-    start, wall_offset, grokked_step = 0, 0.0, None
+    stepper = SingleStepper(cfg, task, device, resuming=resuming)  # every set-up resolved before writing
     latest = store.latest_resume() if resuming else None
+    start, wall_offset, slot = 0, 0.0, Slot(cfg, store, meta=stepper.meta)
     if latest is not None:
         start, model_t, resume_t, meta = latest
-        load_tensors_(model, model_t)
-        _load_optimizer_tensors(opt, trainable, resume_t)
-        if filt is not None:
-            filt_state = accel.load_state(filt, trainable, resume_t)
-        with torch.no_grad():
-            for n, p in factors.items():
-                p.copy_(resume_t[n].to(p.device))
+        stepper.restore(model_t, resume_t)
         wall_offset = float(meta.get("wall_time", "0"))
-        grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
-        store.truncate_metrics(start - 1)  # step `start` is logged again below, identically
-    elif resuming:
-        store.truncate_metrics(-1)
-
-    tokens, labels = task.tokens.to(device), task.labels.to(device)
-    train_idx, test_idx = task.train_idx.to(device), task.test_idx.to(device)
-    train_tokens, train_labels = tokens[train_idx], labels[train_idx]
-    total = cfg.train.steps
-    ckpts = set(checkpoint_schedule(total, cfg.train.ckpt_every, cfg.train.ckpt_log_points))
-    t0 = time.perf_counter() - wall_offset
-    last_row: dict = {}
-    interrupted = False
-
-    def save(step: int) -> None:
-        meta = {"step": str(step), "wall_time": repr(time.perf_counter() - t0),
-                "grokked_step": "" if grokked_step is None else str(grokked_step), **transfer_meta}
-        resume = _optimizer_tensors(opt, names)
-        resume.update({n: p.detach() for n, p in factors.items()})
-        if filt_state is not None:
-            resume.update(accel.state_tensors(filt_state))
-        store.save_checkpoint(step, {n: t.detach() for n, t in params.items()}, resume, meta)
-
-    bar = tqdm(total=total, initial=start, disable=None if progress is None else not progress,
-               mininterval=1.0, unit="step", dynamic_ncols=True)
-    step = start
-    with _StopFlag() as flag:
-        while True:
-            log_now = step % cfg.train.log_every == 0 or step in ckpts or step == total
-            batch = None
-            loss = None
-            if task.sampler is not None:  # infinite mode: the fresh batch of this update (also at the end, to log)
-                xb, yb = (t.to(device) for t in task.sampler(step, cfg.train.batch_size))
-            else:
-                batch = _batches(cfg, len(train_idx), step, device) if step < total else None
-                xb = train_tokens if batch is None else train_tokens[batch]
-                yb = train_labels if batch is None else train_labels[batch]
-            if step < total:
-                logits = _forward(model, _with_factors(params, factors), cfg, xb, task.answer_pos)
-                loss = engine.task_loss(logits, yb, cfg.train.loss)
-            if log_now:
-                row: dict = {"step": step}
-                if loss is not None and (batch is None or task.sampler is not None):
-                    # full batch, or a fresh infinite-mode batch: the step's own forward is the train eval
-                    _record(cfg, task, logits.detach(), yb, row, "train", loss.item())
-                elif task.sampler is not None:
-                    with torch.no_grad():
-                        _record(cfg, task, _forward(model, params, cfg, xb, task.answer_pos), yb, row, "train")
-                else:
-                    _evaluate(model, params, cfg, task, train_idx, tokens, labels, row, "train")
-                _evaluate(model, params, cfg, task, test_idx, tokens, labels, row, "test")
-                wsq = weight_sq(params)
-                row.update({"weight_sq": wsq, "weight_norm": math.sqrt(wsq), "lr": lr_at(cfg, step),
-                            "wall_time": time.perf_counter() - t0})
-                last_row = row
-                train_acc, test_acc, test_loss = row["train_acc"], row["test_acc"], row["test_loss"]
-                store.append_metrics([last_row])
-                if grokked_step is None and test_acc >= cfg.train.grok_threshold:
-                    grokked_step = step
-                bar.set_postfix(train_acc=f"{train_acc:.3f}", test_acc=f"{test_acc:.3f}",
-                                test_loss=f"{test_loss:.3g}", refresh=False)
-            stop_grokked = stop_when_grokked and grokked_step is not None
-            already_saved = latest is not None and step == start  # re-saving would only change wall_time
-            if (step in ckpts or stop_grokked or flag.stop or step == total) and not already_saved:
-                save(step)
-            if step == total or stop_grokked:
-                break
-            if flag.stop:
-                interrupted = True
-                break
-            warm = warmup_factor(cfg, step)
-            for group in opt.param_groups:
-                group["lr"] = group["base_lr"] * warm
-            loss.backward()
-            if filt is not None:
-                grads = {n: p.grad for n, p in trainable.items() if p.grad is not None}
-                filtered, filt_state = filt.update(grads, filt_state)
-                for n, g in filtered.items():
-                    trainable[n].grad = g
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if cfg.accel.weight_norm > 0:
-                accel.rescale_to_norm_(trainable, cfg.accel.weight_norm)
-            _sync_embedding(params, factors)
-            step += 1
-            bar.update(1)
-    bar.close()
-    return TrainResult(out=store.path, step=step, grokked_step=grokked_step, interrupted=interrupted, metrics=last_row)
+        slot.grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
+    _write_record(cfg, store, task, resuming)
+    store.truncate_metrics(start - 1)  # step `start` is logged again, identically
+    result = run_loop(stepper, [slot], start, wall_offset=wall_offset, resumed=latest is not None,
+                      stop_when_grokked=stop_when_grokked, progress=progress)
+    if slot.diverged_step is not None:
+        raise DivergedError(f"the train loss is {slot.last_row['train_loss']} at step {slot.diverged_step} "
+                            f"(train.lr={cfg.train.lr:g} too large?); checkpoint written to {store.path}")
+    return TrainResult(out=store.path, step=result.step, grokked_step=slot.grokked_step,
+                       interrupted=result.interrupted, metrics=slot.last_row)
 
 
-def _config_record(cfg: RunConfig) -> dict:
-    import importlib.metadata as md
-    import platform
-
-    versions = {}
-    for pkg in ("grokinterp", "torch", "transformer-lens", "safetensors", "numpy"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    record = cfg.to_dict()
-    record["versions"] = versions
-    record["python"] = platform.python_version()
-    return record
-
-
-def config_from_record(record: dict) -> RunConfig:
-    """The `RunConfig` of a `config.json` (which also records package versions)."""
-    return RunConfig.from_dict({k: v for k, v in record.items() if k in ("task", "model", "train", "accel", "preset")})
+def user_error(e: BaseException) -> str | None:
+    """The one line to show for an exception that is the user's to fix (bad config, locked or corrupt run,
+    full disk, out of memory), or None for a bug."""
+    if isinstance(e, (ConfigError, RunLockedError, CheckpointError, DivergedError)):
+        return str(e)
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
+            isinstance(e, RuntimeError) and ("not enough memory" in str(e) or "out of memory" in str(e))):
+        return "out of memory: the task or model is too large for this machine (reduce task.p, model sizes or " \
+               "train.batch_size)"
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,8 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out) if args.out else Path("checkpoints") / args.preset
         result = train(cfg, out, stop_when_grokked=args.stop_when_grokked,
                        progress=False if args.no_progress else None)
-    except (ConfigError, RunLockedError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except Exception as e:  # a user's mistake is one line; anything else is a bug and keeps its traceback
+        msg = user_error(e)
+        if msg is None:
+            raise
+        print(f"error: {msg}", file=sys.stderr)
         return 2
     m = result.metrics
     if result.interrupted:

@@ -46,7 +46,10 @@ TINY_REPEAT = {
 
 
 def tiny(**overrides) -> RunConfig:
-    return get_preset("mod113").with_overrides({**TINY, **overrides})
+    """A tiny mod-17 run; with a `task.family` override, the tiny model on that family's task (TINY's modular
+    task keys dropped: a task section holds only its family's keys)."""
+    base = {k: v for k, v in TINY.items() if not (k.startswith("task.") and "task.family" in overrides)}
+    return get_preset("mod113").with_overrides({**base, **overrides})
 
 
 def as_set_args(overrides: dict) -> list[str]:

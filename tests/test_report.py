@@ -91,7 +91,7 @@ def test_sequence_report_has_head_scores_and_attention(sequence_run, tmp_path):
 def test_digits_report_has_per_digit_losses(tmp_path):
     from tests.test_sampled_tasks import TINY_INF
 
-    train(tiny(**{**TINY_INF, "task.p": 113, "train.steps": 20}), tmp_path / "d", progress=False)
+    train(tiny(**{**TINY_INF, "train.steps": 20}), tmp_path / "d", progress=False)
     page = build_report(tmp_path / "d", progress=False).read_text()
     assert "Per-digit loss" in page and "Test loss per answer digit" in page
 

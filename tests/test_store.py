@@ -119,11 +119,11 @@ def test_unknown_step_message(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- resume
 
 
-def test_only_latest_resume_kept(tmp_path: Path) -> None:
+def test_latest_two_resume_points_kept(tmp_path: Path) -> None:
     run = tmp_path / "run"
     make_run(run)
     on_disk = sorted(p.name for p in (run / "ckpt").glob("resume_*"))
-    assert on_disk == ["resume_00000300.safetensors"]
+    assert on_disk == ["resume_00000200.safetensors", "resume_00000300.safetensors"]
     assert sorted(p.name for p in (run / "ckpt").glob("step_*")) == [
         "step_00000100.safetensors",
         "step_00000200.safetensors",
@@ -131,7 +131,9 @@ def test_only_latest_resume_kept(tmp_path: Path) -> None:
     ]
     m = json.loads((run / "manifest.json").read_text())
     assert m["resume"] == "ckpt/resume_00000300.safetensors"
-    assert [k for k in m["files"] if "resume_" in k] == ["ckpt/resume_00000300.safetensors"]
+    assert m["resume_prev"] == "ckpt/resume_00000200.safetensors"
+    assert sorted(k for k in m["files"] if "resume_" in k) == ["ckpt/resume_00000200.safetensors",
+                                                               "ckpt/resume_00000300.safetensors"]
     got = RunStore(run).latest_resume()
     assert got is not None
     step, model, resume, meta = got
@@ -175,13 +177,20 @@ def test_truncated_and_missing_detected(tmp_path: Path) -> None:
         s.load_checkpoint(100)
     assert_same(s.load_checkpoint(200), model_tensors(200))
     (run / "ckpt/resume_00000300.safetensors").unlink()
-    with pytest.raises(CheckpointError, match=r"resume_00000300\.safetensors is missing"):
-        s.latest_resume()
+    with pytest.warns(UserWarning, match=r"resume_00000300\.safetensors is missing.*the resume point before it"):
+        step, model, resume, _ = s.latest_resume()
+    assert step == 200
+    assert_same(model, model_tensors(200))
+    assert_same(resume, resume_tensors(200))
     report = s.verify()
     assert {k for k, v in report.items() if v is not None} == {
         "ckpt/step_00000100.safetensors",
         "ckpt/resume_00000300.safetensors",
     }
+    (run / "ckpt/resume_00000200.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"resume_00000300\.safetensors is missing"), \
+            pytest.warns(UserWarning):
+        s.latest_resume()  # both resume points bad: the latest one's error
 
 
 def test_corrupt_manifest(tmp_path: Path) -> None:
@@ -230,6 +239,7 @@ def test_crash_before_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "config.json",
         "ckpt/step_00000001.safetensors",
         "ckpt/step_00000002.safetensors",
+        "ckpt/resume_00000001.safetensors",
         "ckpt/resume_00000002.safetensors",
     }
     with pytest.raises(ValueError, match="no checkpoint at step 3"):
@@ -243,7 +253,8 @@ def test_crash_before_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     got = r.latest_resume()
     assert got is not None and got[0] == 3
     assert_same(got[2], resume_tensors(33))
-    assert sorted(p.name for p in (run / "ckpt").glob("resume_*")) == ["resume_00000003.safetensors"]
+    assert sorted(p.name for p in (run / "ckpt").glob("resume_*")) == ["resume_00000002.safetensors",
+                                                                       "resume_00000003.safetensors"]
     assert not list(run.rglob("*.tmp-*"))
     assert all(v is None for v in r.verify().values())
 

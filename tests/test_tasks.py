@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grokinterp.config import MODULAR_OPS, ConfigError, TaskConfig
+from grokinterp.config import ConfigError, TaskConfig
+from grokinterp.tasks.modular import MODULAR_OPS
 from grokinterp.tasks import make_task, modular_pairs, split_indices
 
 

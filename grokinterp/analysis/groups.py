@@ -1,5 +1,6 @@
 """The symmetric group S_n for small n: elements, products, subgroups, cosets, characters and irrep
-projectors; the group half of the S5 analyses (coset clustering and irreps live in `cosets` and `irreps`).
+projectors; the group half of the S5 analyses (the elements and products come from `grokinterp.symmetric`,
+logits in irreps are in `irreps`).
 
 Conventions (DESIGN.md; openai/grok, Chughtai et al. 2023 and Stander et al. 2024 use the same):
 - a permutation is a 0-indexed one-line tuple `x = (x[0], ..., x[n-1])`;
@@ -17,7 +18,6 @@ d_rho^2; the projectors sum to the identity). Everything here is pure Python/num
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -25,126 +25,27 @@ from functools import cache
 import numpy as np
 from jaxtyping import Float, Int
 
-Perm = tuple[int, ...]
-Partition = tuple[int, ...]
-
-MAX_SUBGROUP_N = 5  # subgroups(n) enumerates by closure; S6 (1455 subgroups) would take minutes
-
-
-def _check_n(n: int, max_n: int = 7) -> None:
-    if not isinstance(n, int) or not 1 <= n <= max_n:
-        raise ValueError(f"S_n is supported for 1 <= n <= {max_n}, got n={n!r}")
-
-
-@cache
-def elements(n: int) -> tuple[Perm, ...]:
-    """The n! elements of S_n in `itertools.permutations(range(n))` order (the identity first)."""
-    _check_n(n)
-    return tuple(itertools.permutations(range(n)))
-
-
-@cache
-def element_index(n: int) -> dict[Perm, int]:
-    """Element -> its position in `elements(n)`."""
-    return {g: i for i, g in enumerate(elements(n))}
-
-
-def identity(n: int) -> Perm:
-    return tuple(range(n))
-
-
-def compose(x: Perm, y: Perm) -> Perm:
-    """The product x*y: apply x first, then y, so `(x*y)[i] = y[x[i]]`."""
-    return tuple(y[i] for i in x)
-
-
-def inverse(x: Perm) -> Perm:
-    inv = [0] * len(x)
-    for i, xi in enumerate(x):
-        inv[xi] = i
-    return tuple(inv)
-
-
-def conjugate(x: Perm, g: Perm) -> Perm:
-    """g^-1 * x * g."""
-    return compose(compose(inverse(g), x), g)
-
-
-def power(x: Perm, k: int) -> Perm:
-    out = identity(len(x))
-    base = x if k >= 0 else inverse(x)
-    for _ in range(abs(k)):
-        out = compose(out, base)
-    return out
-
-
-def cycles(x: Perm) -> list[tuple[int, ...]]:
-    """Disjoint cycles of x (fixed points included), each starting at its smallest point."""
-    seen, out = set(), []
-    for start in range(len(x)):
-        if start in seen:
-            continue
-        cyc, i = [], start
-        while i not in seen:
-            seen.add(i)
-            cyc.append(i)
-            i = x[i]
-        out.append(tuple(cyc))
-    return out
-
-
-def cycle_type(x: Perm) -> Partition:
-    """The cycle lengths of x in decreasing order (a partition of n): its conjugacy class in S_n."""
-    return tuple(sorted((len(c) for c in cycles(x)), reverse=True))
-
-
-def cycle_notation(x: Perm) -> str:
-    """E.g. '(0 3)(1 4)'; 'e' for the identity."""
-    parts = ["(" + " ".join(map(str, c)) + ")" for c in cycles(x) if len(c) > 1]
-    return "".join(parts) or "e"
-
-
-def from_cycles(n: int, *cycs: tuple[int, ...]) -> Perm:
-    """The permutation of range(n) with the given disjoint cycles, e.g. from_cycles(5, (0, 3), (1, 4))."""
-    x = list(range(n))
-    for c in cycs:
-        for i, a in enumerate(c):
-            x[a] = c[(i + 1) % len(c)]
-    return tuple(x)
-
-
-def order(x: Perm) -> int:
-    return math.lcm(*(len(c) for c in cycles(x)))
-
-
-def sign(x: Perm) -> int:
-    return -1 if sum(len(c) - 1 for c in cycles(x)) % 2 else 1
-
-
-@cache
-def _tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    els, idx = elements(n), element_index(n)
-    arr = np.array(els, dtype=np.int64).reshape(len(els), n)
-    prod = arr[:, arr].transpose(1, 0, 2)  # prod[x, y, i] = arr[y, arr[x, i]] = (x*y)[i]
-    weights = n ** np.arange(n - 1, -1, -1)  # one-line tuple -> base-n code
-    lookup = np.zeros(n**n, dtype=np.int64)
-    lookup[arr @ weights] = np.arange(len(els))
-    table = lookup[prod @ weights]
-    inv = np.array([idx[inverse(g)] for g in els], dtype=np.int64)
-    table.flags.writeable = False
-    inv.flags.writeable = False
-    return table, inv
-
-
-def multiplication_table(n: int) -> Int[np.ndarray, "g g"]:
-    """table[i, j] = index of elements[i] * elements[j] (apply elements[i] first)."""
-    return _tables(n)[0]
-
-
-def inverse_table(n: int) -> Int[np.ndarray, " g"]:
-    """inv[i] = index of elements[i]^-1."""
-    return _tables(n)[1]
-
+from grokinterp.symmetric import (  # noqa: F401  (re-exported: the group API in one place)
+    MAX_SUBGROUP_N,
+    Partition,
+    Perm,
+    check_degree,
+    compose,
+    conjugate,
+    cycle_notation,
+    cycle_type,
+    cycles,
+    element_index,
+    elements,
+    from_cycles,
+    identity,
+    inverse,
+    inverse_table,
+    multiplication_table,
+    order,
+    power,
+    sign,
+)
 
 # ----------------------------------------------------------------------------------------------------------
 # subgroups
@@ -205,7 +106,7 @@ def generate(generators, n: int | None = None) -> frozenset[Perm]:
         n = len(gens[0])
     if any(sorted(g) != list(range(n)) for g in gens):
         raise ValueError(f"generators must be permutations of range({n}) in one-line form, got {gens}")
-    table, _ = _tables(n)
+    table = multiplication_table(n)
     idx = element_index(n)
     members = _closure_idx(table, [idx[g] for g in gens])
     els = elements(n)
@@ -261,7 +162,7 @@ def _element_orders(size: int) -> np.ndarray:
 @cache
 def _all_subgroup_masks(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(masks [k, n!] bool, class id per subgroup, class sizes per subgroup), sorted by (order, class)."""
-    table, inv = _tables(n)
+    table, inv = multiplication_table(n), inverse_table(n)
     size = len(table)
     found: dict[bytes, np.ndarray] = {}
     cyclic = []
@@ -318,8 +219,8 @@ def subgroups(n: int) -> tuple[Subgroup, ...]:
 
     S3 has 6 subgroups in 4 classes, S4 30 in 11, S5 156 in 19.
     """
-    _check_n(n, MAX_SUBGROUP_N)
-    table, _ = _tables(n)
+    check_degree(n, MAX_SUBGROUP_N)
+    table = multiplication_table(n)
     masks, cls, sizes = _all_subgroup_masks(n)
     els = elements(n)
     out = []
@@ -406,7 +307,7 @@ def coset_labels(h, n: int, side: str = "left") -> Int[np.ndarray, " g"]:
     """
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
-    table, _ = _tables(n)
+    table = multiplication_table(n)
     members = _as_indices(h, n)
     labels = -np.ones(len(table), dtype=np.int64)
     k = 0
@@ -534,7 +435,7 @@ def class_size(mu: Partition) -> int:
 @cache
 def character_table(n: int) -> CharacterTable:
     """The character table of S_n: rows irreps, columns cycle types (both in `partitions(n)` order)."""
-    _check_n(n)
+    check_degree(n)
     parts = partitions(n)
     chi = np.array([[character(lam, mu) for mu in parts] for lam in parts], dtype=np.int64)
     chi.flags.writeable = False
@@ -557,7 +458,7 @@ def character_values(lam: Partition, n: int) -> Int[np.ndarray, " g"]:
 
 @cache
 def _projector(lam: Partition, n: int) -> np.ndarray:
-    table, inv = _tables(n)
+    table, inv = multiplication_table(n), inverse_table(n)
     x_yinv = table[:, inv]  # x * y^-1
     proj = irrep_dim(lam) / math.factorial(n) * character_values(lam, n)[x_yinv].astype(np.float64)
     proj.flags.writeable = False

@@ -176,10 +176,12 @@ class RepresentationTable:
 def symbol_embedding(run, step: int) -> tuple[Float[Tensor, "n d"], int | None]:
     """The embedding rows of the symbols 0..n-1 of an addition or modular run, and its modulus."""
     t = run.config.task
-    if t.family not in ("addition", "modular"):
-        raise ValueError(f"representation analyses need an addition or modular task, not {t.family!r}")
-    E = run.state_dict(step)["embed.weight"][: t.p]
-    return E, (t.p if t.family == "modular" else None)
+    s = t.structure()
+    if s is None or s.kind not in ("integers", "cyclic"):
+        raise ValueError(f"representation analyses need operands that are numbers (an addition or modular task), "
+                         f"not the {t.family!r} task ({t.describe()})")
+    E = run.state_dict(step)["embed.weight"][: s.order]
+    return E, (s.order if s.kind == "cyclic" else None)
 
 
 def train_pairs(run) -> Int[Tensor, "n_train 2"]:

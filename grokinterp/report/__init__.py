@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from grokinterp.config import PAIR_FAMILIES
 from grokinterp.report.html import Section, render_html
 from grokinterp.report.sections import ReportContext, builders, register
+from grokinterp.tasks import family_of
 
 
 def _load_builtin_sections() -> None:
@@ -46,7 +46,7 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
     head = [
         ("run", str(ctx.run.path)),
         ("task", f"{t.describe()} ({t.family}), "
-                 + (f"{t.frac_train:.0%} of pairs in train, " if t.family in PAIR_FAMILIES else "")
+                 + (f"{t.frac_train:.0%} of pairs in train, " if family_of(t).kind == "pairs" else "")
                  + f"split seed {t.seed}"),
         ("model", _model_line(m)),
         ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}"
@@ -104,7 +104,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
         from grokinterp.progress import phases as detect
 
         phases = detect(ctx.cache["progress"]).as_dict()
-    elif run.config.task.family in ("digits", "sequences"):
+    elif family_of(run.config.task).kind == "sampled":
         from grokinterp.progress import phase_changes
 
         total = phase_changes(run).total

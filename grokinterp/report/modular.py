@@ -12,16 +12,13 @@ from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.sections import ReportContext, register
 
-_SUM_OPS = ("add", "sub")  # tasks whose circuit is trig terms of a +- b (progress measures apply)
 _HOOKS = frozenset({"blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"})
 
 
 def progress_table(ctx: ReportContext):
     """The run's progress table (computed once per report), or None for tasks without a sum circuit."""
     if "progress" not in ctx.cache:
-        task = ctx.run.config.task
-        transformer = ctx.run.config.model.arch == "transformer"
-        if transformer and (task.family == "permutation" or (task.family == "modular" and task.op in _SUM_OPS)):
+        if progress.why_not_measurable(ctx.run.config) is None:
             ctx.progress("progress measures over every checkpoint")
             ctx.cache["progress"] = progress.measures(ctx.run)
         else:
@@ -114,7 +111,8 @@ def weak_model_sections(ctx: ReportContext) -> list[Section]:
     for step in ctx.steps:
         W_E = ctx.run.state_dict(step)["embed.weight"][: ctx.run.config.task.n_answers]
         figs = [figures.embedding_pca(W_E, n_components=min(4, W_E.shape[1]))]
-        if ctx.run.config.task.family == "modular":
+        structure = ctx.run.config.task.structure()
+        if structure is not None and structure.kind == "cyclic":
             figs.append(figures.fourier_norms(fourier.component_norms(W_E), fourier.fourier_labels(W_E.shape[0]),
                                               "Norm of the embedding per Fourier component"))
         sections.append(Section(f"The weak model's embedding at step {step}", figs,

@@ -9,14 +9,15 @@ from grokinterp.analysis.phases import phase_of
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.modular import training_curves
-from grokinterp.report.sections import ReportContext, register
+from grokinterp.report.sections import DEFAULT_SECTIONS, ReportContext, register
 
-for _family in ("addition", "images"):
+for _family in ("addition", "images", DEFAULT_SECTIONS):
     register(_family)(training_curves)
 
 
 @register("addition")
 @register("images")
+@register(DEFAULT_SECTIONS)
 def phase_section(ctx: ReportContext) -> list[Section]:
     rows = ctx.run.metrics
     if not rows:

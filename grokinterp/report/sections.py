@@ -2,7 +2,9 @@
 sweeps) adds its own without touching the others.
 
 A section builder takes a `ReportContext` and returns a list of `Section`s. Register one with
-`@register("modular")`; `build_sections(ctx)` runs every builder of the run's task family in order.
+`@register("modular")`; `builders(family)` lists those of a run's task family in order. A family with no
+sections of its own (e.g. one just added under `grokinterp.tasks`) gets the `DEFAULT_SECTIONS` ones: the
+training curves and the phase of the run.
 """
 
 from __future__ import annotations
@@ -38,13 +40,13 @@ def register(family: str) -> Callable[[SectionBuilder], SectionBuilder]:
 
 
 ANY_FAMILY = "*"  # builders registered under this name run for every family, after the family's own
+DEFAULT_SECTIONS = "default"  # builders for the families that registered none
 
 
 def families() -> list[str]:
-    return sorted(f for f in _REGISTRY if f != ANY_FAMILY)
+    return sorted(f for f in _REGISTRY if f not in (ANY_FAMILY, DEFAULT_SECTIONS))
 
 
 def builders(family: str) -> list[SectionBuilder]:
-    if family not in _REGISTRY or family == ANY_FAMILY:
-        raise ValueError(f"no report sections for task family {family!r} (known: {', '.join(families())})")
-    return list(_REGISTRY[family]) + list(_REGISTRY.get(ANY_FAMILY, []))
+    own = _REGISTRY.get(family) if family not in (ANY_FAMILY, DEFAULT_SECTIONS) else None
+    return list(own or _REGISTRY.get(DEFAULT_SECTIONS, [])) + list(_REGISTRY.get(ANY_FAMILY, []))

@@ -1,32 +1,20 @@
-"""Task families. `make_task(cfg)` builds the data and its seeded train/test split."""
+"""Task families, one module each, registered in `grokinterp.tasks.registry`. `make_task(spec)` builds a
+run's data and its seeded train/test split."""
 
 from __future__ import annotations
 
-from grokinterp.config import TaskConfig
-from grokinterp.tasks.addition import addition_pairs, make_addition_task
-from grokinterp.tasks.base import Task
-from grokinterp.tasks.digits import make_digits_task
-from grokinterp.tasks.images import make_image_task
-from grokinterp.tasks.modular import make_modular_task, modular_pairs, split_indices
-from grokinterp.tasks.permutations import make_permutation_task, permutation_pairs
-from grokinterp.tasks.sequences import make_sequence_task
+from grokinterp.tasks import addition, digits, images, modular, parity, permutations, sequences  # noqa: F401
+from grokinterp.tasks.addition import addition_pairs
+from grokinterp.tasks.base import Task, split_indices
+from grokinterp.tasks.modular import modular_pairs
+from grokinterp.tasks.permutations import permutation_pairs
+from grokinterp.tasks.registry import Family, Structure, TaskSpec, families, family_of, get_family
 
 
-def make_task(cfg: TaskConfig) -> Task:
-    cfg.validate()
-    if cfg.family == "modular":
-        return make_modular_task(cfg)
-    if cfg.family == "permutation":
-        return make_permutation_task(cfg)
-    if cfg.family == "digits":
-        return make_digits_task(cfg)
-    if cfg.family == "sequences":
-        return make_sequence_task(cfg)
-    if cfg.family == "addition":
-        return make_addition_task(cfg)
-    if cfg.family == "images":
-        return make_image_task(cfg)
-    raise ValueError(f"unknown task family {cfg.family!r}")  # validate() already refuses it
+def make_task(spec: TaskSpec) -> Task:
+    spec.validate()
+    return family_of(spec).build(spec)
 
 
-__all__ = ["Task", "addition_pairs", "make_task", "modular_pairs", "permutation_pairs", "split_indices"]
+__all__ = ["Family", "Structure", "Task", "TaskSpec", "addition_pairs", "families", "family_of", "get_family",
+           "make_task", "modular_pairs", "permutation_pairs", "split_indices"]

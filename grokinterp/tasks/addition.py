@@ -16,13 +16,42 @@ whatever the representation. One seeded random pair per sum goes to train first,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from grokinterp.config import TaskConfig
-from grokinterp.tasks.base import Task
-from grokinterp.tasks.modular import split_indices
+from grokinterp.errors import ConfigError
+from grokinterp.tasks.base import Task, split_indices
+from grokinterp.tasks.registry import Family, Structure, TaskSpec, check_op, check_split, register
+
+ADDITION_OPS: dict[str, str] = {"add": "x+y (no modulus; unordered pairs x <= y)"}
+
+
+@dataclass
+class AdditionSpec(TaskSpec):
+    """x+y for 0 <= x <= y < p without a modulus (2p-1 answers), inputs `[x, y, =]`, split by `frac_train`."""
+
+    op: str = "add"
+    p: int = 10
+    frac_train: float = 0.8
+
+    def validate(self) -> None:
+        check_op(self, ADDITION_OPS)
+        if self.p < 2:
+            raise ConfigError(f"task.p must be >= 2, got {self.p}")
+        check_split(self.frac_train, self.p * (self.p + 1) // 2)
+
+    def describe(self) -> str:
+        return f"x+y for 0 <= x <= y < {self.p}"
+
+    @property
+    def n_answers(self) -> int:
+        return 2 * self.p - 1
+
+    def structure(self) -> Structure:
+        return Structure("integers", self.p)
 
 
 def addition_pairs(p: int) -> tuple[Int[Tensor, "n 3"], Int[Tensor, " n"]]:
@@ -44,8 +73,11 @@ def covering_split(labels: Int[Tensor, " n"], frac_train: float, seed: int) -> t
     return torch.cat([first, rest[: n_train - len(first)]]), rest[n_train - len(first):]
 
 
-def make_addition_task(cfg: TaskConfig) -> Task:
+def make_addition_task(cfg: AdditionSpec) -> Task:
     tokens, labels = addition_pairs(cfg.p)
     train_idx, test_idx = covering_split(labels, cfg.frac_train, cfg.seed)
     return Task(tokens=tokens, labels=labels[:, None], answer_pos=(2,), d_vocab=cfg.p + 1, d_vocab_out=2 * cfg.p - 1,
                 n_ctx=3, train_idx=train_idx, test_idx=test_idx)
+
+
+register(Family("addition", AdditionSpec, make_addition_task, "pairs", "toy addition of Liu et al. 2022"))

@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jaxtyping import Int, Shaped
+import torch
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 #: `sample(step, batch_size) -> (tokens, labels)`: the fresh training batch of update `step` (infinite mode)
@@ -39,3 +40,31 @@ class Task:
     def with_split(self, train_idx: Tensor, test_idx: Tensor) -> Task:
         """The same data with another split (e.g. the one saved in a run directory)."""
         return dataclasses.replace(self, train_idx=train_idx, test_idx=test_idx)
+
+
+def split_indices(n: int, frac_train: float, seed: int) -> tuple[Int[Tensor, " n_train"], Int[Tensor, " n_test"]]:
+    """Seeded random split of range(n): (train indices, test indices)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_train = int(frac_train * n)
+    return perm[:n_train], perm[n_train:]
+
+
+def pair_task(tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"], n_symbols: int, frac_train: float,
+              seed: int) -> Task:
+    """A task of `[a, b, =]` sequences over `n_symbols` symbols ('=' is the token n_symbols), split by
+    `frac_train` / `seed`; the softmax covers all n_symbols + 1 tokens including '=', as Nanda et al.
+    train."""
+    train_idx, test_idx = split_indices(len(tokens), frac_train, seed)
+    return Task(tokens=tokens, labels=labels[:, None], answer_pos=(2,), d_vocab=n_symbols + 1,
+                d_vocab_out=n_symbols + 1, n_ctx=3, train_idx=train_idx, test_idx=test_idx)
+
+
+def vector_task(train_x: Float[Tensor, "n_train d"], train_y: Int[Tensor, " n_train"],
+                test_x: Float[Tensor, "n_test d"], test_y: Int[Tensor, " n_test"], n_classes: int) -> Task:
+    """A task of float feature rows (kind "vectors"), train rows first: `d_vocab` is the row width, one label
+    per row read at "answer position" 0."""
+    x = torch.cat([train_x, test_x]).to(torch.float32)
+    y = torch.cat([train_y, test_y]).to(torch.long)
+    n = len(train_x)
+    return Task(tokens=x, labels=y[:, None], answer_pos=(0,), d_vocab=x.shape[1], d_vocab_out=n_classes, n_ctx=1,
+                train_idx=torch.arange(n), test_idx=torch.arange(n, len(x)))

@@ -11,13 +11,18 @@ independent draws (for k = 5, 10^10 pairs: overlaps are negligible but not exclu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from grokinterp.config import TaskConfig
+from grokinterp.errors import ConfigError
 from grokinterp.tasks.base import Task
-from grokinterp.tasks.sampled import make_sampled_task
+from grokinterp.tasks.registry import Family, check_op, register
+from grokinterp.tasks.sampled import SampledSpec, make_sampled_task
+
+DIGITS_OPS: dict[str, str] = {"add": "a1..ak + b1..bk = c1..c(k+1)"}
 
 PLUS, EQUALS = 10, 11
 
@@ -37,7 +42,28 @@ def addition_examples(a: Int[Tensor, " n"], b: Int[Tensor, " n"], k: int) -> tup
     return tokens, c
 
 
-def make_digits_task(cfg: TaskConfig) -> Task:
+@dataclass
+class DigitsSpec(SampledSpec):
+    """k-digit addition (`op` "add"), `n_digits` = k."""
+
+    op: str = "add"
+    n_digits: int = 5
+
+    def validate(self) -> None:
+        check_op(self, DIGITS_OPS)
+        super().validate()
+        if not 1 <= self.n_digits <= 18:
+            raise ConfigError(f"task.n_digits must be between 1 and 18, got {self.n_digits}")
+
+    def describe(self) -> str:
+        return f"{self.n_digits}-digit addition ({self.data_line()})"
+
+    @property
+    def n_answers(self) -> int:
+        return 10
+
+
+def make_digits_task(cfg: DigitsSpec) -> Task:
     k = cfg.n_digits
 
     def draw(count: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -46,3 +72,6 @@ def make_digits_task(cfg: TaskConfig) -> Task:
 
     return make_sampled_task(cfg, draw, answer_pos=tuple(range(2 * k + 1, 3 * k + 2)), d_vocab=12, d_vocab_out=10,
                              n_ctx=3 * k + 3, per_position=True)
+
+
+register(Family("digits", DigitsSpec, make_digits_task, "sampled", "k-digit addition of Nanda 2022"))

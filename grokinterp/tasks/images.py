@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,41 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from grokinterp.config import ConfigError, TaskConfig
-from grokinterp.tasks.base import Task
+from grokinterp.errors import ConfigError
+from grokinterp.tasks.base import Task, vector_task
+from grokinterp.tasks.registry import Family, TaskSpec, register
+
+IMAGE_DATASETS = ("digits", "mnist")
+
+
+@dataclass
+class ImageSpec(TaskSpec):
+    """Image classification (Omnigrok): `dataset` "digits" (the 8x8 digits scikit-learn ships, 1,797 images)
+    or "mnist" (the IDX files in `data_path`); `n_train` training images (a seeded random subset), `n_test`
+    test images (0: all the others; for MNIST, of its test files)."""
+
+    dataset: str = "digits"
+    data_path: str = ""  # mnist: directory holding the four MNIST IDX files (optionally .gz)
+    n_train: int = 1000
+    n_test: int = 1000
+
+    def validate(self) -> None:
+        if self.dataset not in IMAGE_DATASETS:
+            raise ConfigError(f"task.dataset must be one of {', '.join(IMAGE_DATASETS)}, got {self.dataset!r}")
+        if self.dataset == "mnist" and not self.data_path:
+            raise ConfigError("task.dataset='mnist' reads the MNIST IDX files: set task.data_path to their "
+                              "directory (nothing is downloaded)")
+        if self.n_train < 1 or self.n_test < 0:
+            raise ConfigError(f"task.n_train must be >= 1 and task.n_test >= 0, got {self.n_train} and "
+                              f"{self.n_test}")
+
+    def describe(self) -> str:
+        test = str(self.n_test) if self.n_test else ("all other" if self.dataset == "digits" else "all")
+        return f"{self.dataset} images, {self.n_train} train / {test} test"
+
+    @property
+    def n_answers(self) -> int:
+        return 10
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -84,14 +118,10 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 def image_task(train_x: Float[Tensor, "n_train n_pixels"], train_y: Int[Tensor, " n_train"],
                test_x: Float[Tensor, "n_test n_pixels"], test_y: Int[Tensor, " n_test"]) -> Task:
-    x = torch.cat([train_x, test_x]).to(torch.float32)
-    y = torch.cat([train_y, test_y]).to(torch.long)
-    n = len(train_x)
-    return Task(tokens=x, labels=y[:, None], answer_pos=(0,), d_vocab=x.shape[1], d_vocab_out=10, n_ctx=1,
-                train_idx=torch.arange(n), test_idx=torch.arange(n, len(x)))
+    return vector_task(train_x, train_y, test_x, test_y, 10)
 
 
-def make_image_task(cfg: TaskConfig) -> Task:
+def make_image_task(cfg: ImageSpec) -> Task:
     g = torch.Generator().manual_seed(cfg.seed)
     if cfg.dataset == "digits":
         pixels, labels = load_digits_arrays()
@@ -115,3 +145,6 @@ def make_image_task(cfg: TaskConfig) -> Task:
     sy = torch.from_numpy(m["test_labels"].astype(np.int64))
     n_test = len(sx) if cfg.n_test == 0 else min(cfg.n_test, len(sx))
     return image_task(tx[train], ty[train], sx[:n_test], sy[:n_test])
+
+
+register(Family("images", ImageSpec, make_image_task, "vectors", "image classification of Omnigrok (Liu et al. 2023)"))

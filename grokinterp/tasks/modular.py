@@ -14,12 +14,64 @@ the first `int(frac_train * n)` indices are train, the rest test. Nanda et al. u
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from grokinterp.config import DIVISION_OPS, TaskConfig
-from grokinterp.tasks.base import Task
+from grokinterp.errors import ConfigError
+from grokinterp.tasks.base import Task, pair_task, split_indices
+from grokinterp.tasks.registry import Family, Structure, TaskSpec, check_op, check_split, register
+
+MODULAR_OPS: dict[str, str] = {
+    # name -> formula (mod p), the operations of Power et al. 2022 (Table/Fig. 4) plus x*y
+    "add": "x+y",
+    "sub": "x-y",
+    "mul": "x*y",
+    "div": "x/y",
+    "odd_div": "x/y if y is odd else x-y",
+    "x2_y2": "x^2+y^2",
+    "x2_xy_y2": "x^2+xy+y^2",
+    "x2_xy_y2_x": "x^2+xy+y^2+x",
+    "x3_xy": "x^3+xy",
+    "x3_xy2_y": "x^3+xy^2+y",
+}
+DIVISION_OPS = frozenset({"div", "odd_div"})
+
+
+def is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    return all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+@dataclass
+class ModularSpec(TaskSpec):
+    """`op` (MODULAR_OPS) on Z_p, inputs `[a, b, =]` with '=' the token p; `frac_train` of the pairs train."""
+
+    op: str = "add"
+    p: int = 113  # the modulus
+    frac_train: float = 0.3  # fraction of all valid (a, b) pairs used for training
+
+    def validate(self) -> None:
+        check_op(self, MODULAR_OPS)
+        if self.p < 2:
+            raise ConfigError(f"task.p must be >= 2, got {self.p}")
+        if self.op in DIVISION_OPS and not is_prime(self.p):
+            raise ConfigError(f"task.op={self.op!r} needs a prime modulus (inverses mod p), got p={self.p}")
+        check_split(self.frac_train, self.p * (self.p - 1) if self.op == "div" else self.p * self.p)
+
+    def describe(self) -> str:
+        return f"{MODULAR_OPS[self.op]} mod {self.p}"
+
+    @property
+    def n_answers(self) -> int:
+        return self.p
+
+    def structure(self) -> Structure:
+        return Structure("cyclic", self.p, sum_sign={"add": 1, "sub": -1}.get(self.op))
 
 
 def _apply(op: str, a: Tensor, b: Tensor, p: int) -> Tensor:
@@ -60,22 +112,12 @@ def modular_pairs(op: str, p: int) -> tuple[Int[Tensor, "n 3"], Int[Tensor, " n"
     return tokens, labels
 
 
-def split_indices(n: int, frac_train: float, seed: int) -> tuple[Int[Tensor, " n_train"], Int[Tensor, " n_test"]]:
-    """Seeded random split of range(n): (train indices, test indices)."""
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_train = int(frac_train * n)
-    return perm[:n_train], perm[n_train:]
-
-
-def pair_task(tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"], n_symbols: int, cfg: TaskConfig) -> Task:
-    """A task of `[a, b, =]` sequences over `n_symbols` symbols ('=' is the token n_symbols), split by
-    `cfg.frac_train` / `cfg.seed`; the softmax covers all n_symbols + 1 tokens including '=', as Nanda et al.
-    train."""
-    train_idx, test_idx = split_indices(len(tokens), cfg.frac_train, cfg.seed)
-    return Task(tokens=tokens, labels=labels[:, None], answer_pos=(2,), d_vocab=n_symbols + 1,
-                d_vocab_out=n_symbols + 1, n_ctx=3, train_idx=train_idx, test_idx=test_idx)
-
-
-def make_modular_task(cfg: TaskConfig) -> Task:
+def make_modular_task(cfg: ModularSpec) -> Task:
     tokens, labels = modular_pairs(cfg.op, cfg.p)
-    return pair_task(tokens, labels, cfg.p, cfg)
+    return pair_task(tokens, labels, cfg.p, cfg.frac_train, cfg.seed)
+
+
+register(Family("modular", ModularSpec, make_modular_task, "pairs", "modular arithmetic of Power et al. 2022"))
+
+__all__ = ["DIVISION_OPS", "MODULAR_OPS", "ModularSpec", "is_prime", "make_modular_task", "modular_pairs",
+           "pair_task", "split_indices"]

@@ -13,12 +13,57 @@ loss also counted those first tokens, which leaves a floor of about (n_repeats-1
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from grokinterp.config import TaskConfig
+from grokinterp.errors import ConfigError
 from grokinterp.tasks.base import Task
-from grokinterp.tasks.sampled import make_sampled_task
+from grokinterp.tasks.registry import Family, check_op, register
+from grokinterp.tasks.sampled import SampledSpec, make_sampled_task
+
+SEQUENCE_OPS: dict[str, str] = {
+    "repeat": "random tokens with one subsequence repeated; predict the later copies",
+    "max": "random tokens; predict the largest",
+}
+
+
+@dataclass
+class SequenceSpec(SampledSpec):
+    """`op` "repeat" (a `subseq_len` subsequence repeated `n_repeats` times in `seq_len` random tokens from
+    `vocab`) or "max" (the largest of `seq_len` random tokens)."""
+
+    op: str = "repeat"
+    seq_len: int = 85  # tokens per sequence
+    vocab: int = 128  # token values 0..vocab-1
+    subseq_len: int = 16  # repeat: length of the repeated subsequence
+    n_repeats: int = 3  # repeat: copies of it
+
+    def validate(self) -> None:
+        check_op(self, SEQUENCE_OPS)
+        super().validate()
+        if self.vocab < 2:
+            raise ConfigError(f"task.vocab must be >= 2, got {self.vocab}")
+        if self.op == "repeat":
+            if self.subseq_len < 2 or self.n_repeats < 2:
+                raise ConfigError(f"task.subseq_len and task.n_repeats must be >= 2, got {self.subseq_len} and "
+                                  f"{self.n_repeats}")
+            if self.subseq_len * self.n_repeats > self.seq_len:
+                raise ConfigError(f"task.seq_len={self.seq_len} cannot hold {self.n_repeats} copies of "
+                                  f"{self.subseq_len} tokens")
+        elif self.seq_len < 1:
+            raise ConfigError(f"task.seq_len must be >= 1, got {self.seq_len}")
+
+    def describe(self) -> str:
+        if self.op == "repeat":
+            return (f"repeated subsequence: {self.n_repeats} x {self.subseq_len} tokens in {self.seq_len}, vocab "
+                    f"{self.vocab} ({self.data_line()})")
+        return f"max of {self.seq_len} tokens from {self.vocab} ({self.data_line()})"
+
+    @property
+    def n_answers(self) -> int:
+        return self.vocab
 
 
 def repeat_starts(count: int, seq_len: int, subseq_len: int, n_repeats: int, gen: torch.Generator) -> Tensor:
@@ -29,7 +74,7 @@ def repeat_starts(count: int, seq_len: int, subseq_len: int, n_repeats: int, gen
     return idx + (subseq_len - 1) * torch.arange(n_repeats)
 
 
-def repeat_examples(count: int, cfg: TaskConfig, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+def repeat_examples(count: int, cfg: SequenceSpec, gen: torch.Generator) -> tuple[Tensor, Tensor]:
     L, m, r = cfg.seq_len, cfg.subseq_len, cfg.n_repeats
     tokens = torch.randint(0, cfg.vocab, (count, L), generator=gen)
     sub = torch.randint(0, cfg.vocab, (count, m), generator=gen)
@@ -43,7 +88,7 @@ def repeat_examples(count: int, cfg: TaskConfig, gen: torch.Generator) -> tuple[
     return tokens, labels
 
 
-def make_sequence_task(cfg: TaskConfig) -> Task:
+def make_sequence_task(cfg: SequenceSpec) -> Task:
     if cfg.op == "repeat":
         return make_sampled_task(cfg, lambda count, gen: repeat_examples(count, cfg, gen),
                                  answer_pos=tuple(range(cfg.seq_len - 1)), d_vocab=cfg.vocab, d_vocab_out=cfg.vocab,
@@ -56,3 +101,7 @@ def make_sequence_task(cfg: TaskConfig) -> Task:
 
     return make_sampled_task(cfg, draw, answer_pos=(cfg.seq_len,), d_vocab=cfg.vocab + 1, d_vocab_out=cfg.vocab,
                              n_ctx=cfg.seq_len + 1)
+
+
+register(Family("sequences", SequenceSpec, make_sequence_task, "sampled",
+                "repeated subsequences (induction heads) and maxima, Nanda 2022 / Olsson et al. 2022"))

@@ -1,0 +1,192 @@
+"""The training loop, shared by single runs (`grokinterp.train`), model batches (`grokinterp.batched`) and the
+benchmarks. It owns what every run does the same way: the step count, the log and checkpoint schedules, the
+metrics rows and the grokked step, Ctrl-C/SIGTERM, the progress bar and divergence; a `Stepper` owns the maths
+of one step for one run or for a batch of runs.
+
+Per step s (the state after s updates; step 0 is the initialisation):
+
+    loss = stepper.forward(s)                  # the training batch of update s (none at the last step)
+    rows = stepper.metrics(s, runs logging)    # train/test loss and accuracy, weight norm, lr
+    save the runs whose schedule has s         # model tensors, resume state, metadata
+    stepper.update(s, loss, alive)             # backward, gradient transforms, optimiser step
+
+Metrics rows are written with the checkpoint they lead up to (and at least every `FLUSH_SECONDS`): a resume
+drops every row past its checkpoint anyway. Checkpoints of a resumed run's first step are not written
+again. A run whose train loss becomes non-finite is checkpointed and ended (`Slot.diverged_step`).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from torch import Tensor
+
+from grokinterp.config import RunConfig
+from grokinterp.store import RunStore
+
+FLUSH_SECONDS = 30.0
+
+
+def checkpoint_schedule(total: int, every: int, log_points: int) -> list[int]:
+    """Steps that get a checkpoint: 0, `log_points` log-spaced steps in [1, every], every multiple of
+    `every`, and `total`. Memorisation happens in the first few hundred steps, hence the log part."""
+    steps = {0, total}
+    if log_points > 0:
+        for i in range(log_points):
+            steps.add(round(every ** (i / max(log_points - 1, 1))))
+    steps.update(range(every, total + 1, every))
+    return sorted(s for s in steps if 0 <= s <= total)
+
+
+def warmup_factor(cfg: RunConfig, step: int) -> float:
+    """Nanda et al.'s `LambdaLR(lambda s: min(s / warmup_steps, 1))`: update 0 has lr 0."""
+    w = cfg.train.warmup_steps
+    return min(step / w, 1.0) if w > 0 else 1.0
+
+
+def lr_at(cfg: RunConfig, step: int) -> float:
+    return cfg.train.lr * warmup_factor(cfg, step)
+
+
+@dataclass
+class Slot:
+    """One run of the loop: its config, its directory and what the loop tracks about it."""
+
+    cfg: RunConfig
+    store: RunStore
+    grokked_step: int | None = None
+    last_row: dict = field(default_factory=dict)
+    diverged_step: int | None = None
+    meta: dict[str, str] = field(default_factory=dict)  # extra checkpoint metadata (e.g. GrokTransfer's source)
+    pending: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        t = self.cfg.train
+        self.total = t.steps
+        self.schedule = set(checkpoint_schedule(t.steps, t.ckpt_every, t.ckpt_log_points))
+
+    def logs_at(self, step: int) -> bool:
+        return step % self.cfg.train.log_every == 0 or step in self.schedule or step == self.total
+
+    def flush(self) -> None:
+        self.store.append_metrics(self.pending)
+        self.pending = []
+
+
+@runtime_checkable
+class Stepper(Protocol):
+    def forward(self, step: int) -> Tensor:
+        """The training loss of update `step` (summed over the runs of a batch)."""
+
+    def metrics(self, step: int, runs: Sequence[int], loss: Tensor | None) -> list[dict]:
+        """A metrics row for each run index in `runs` (without `step` and `wall_time`)."""
+
+    def update(self, step: int, loss: Tensor, alive: Sequence[bool]) -> None:
+        """Backward and optimiser step of update `step`; runs not `alive` keep their parameters."""
+
+    def state(self, run: int) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """(model tensors, resume tensors) of run `run` now."""
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag the loop checks between steps; a second SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old: dict = {}
+
+    def _handler(self, signum, frame):  # noqa: ARG002
+        if self.stop and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: no signal handling
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+@dataclass
+class LoopResult:
+    step: int  # the last step reached (checkpointed)
+    interrupted: bool
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: float = 0.0, resumed: bool = False,
+             stop_when_grokked: bool = False, progress: bool | None = None, desc: str | None = None) -> LoopResult:
+    """Train every slot from `start` to its own `total` (see the module docstring)."""
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter() - wall_offset
+    last_flush = time.perf_counter()
+    end = max(s.total for s in slots)
+
+    def save(i: int, step: int) -> None:
+        slot = slots[i]
+        slot.flush()
+        model, resume = stepper.state(i)
+        meta = {"step": str(step), "wall_time": repr(time.perf_counter() - t0),
+                "grokked_step": "" if slot.grokked_step is None else str(slot.grokked_step), **slot.meta}
+        slot.store.save_checkpoint(step, model, resume, meta)
+
+    bar = tqdm(total=end, initial=start, disable=None if progress is None else not progress, mininterval=1.0,
+               unit="step", desc=desc, dynamic_ncols=True)
+    step, interrupted = start, False
+    with StopFlag() as flag:
+        while True:
+            active = [i for i, s in enumerate(slots) if step <= s.total]
+            loss = stepper.forward(step) if step < max(slots[i].total for i in active) else None
+            logging = [i for i in active if slots[i].logs_at(step)]
+            if logging:
+                now = time.perf_counter() - t0
+                for i, row in zip(logging, stepper.metrics(step, logging, loss)):
+                    slot = slots[i]
+                    row = {"step": step, **row, "wall_time": now}
+                    slot.pending.append(row)
+                    slot.last_row = row
+                    if slot.grokked_step is None and row["test_acc"] >= slot.cfg.train.grok_threshold:
+                        slot.grokked_step = step
+                    if not _finite(row["train_loss"]) and slot.diverged_step is None:
+                        slot.diverged_step, slot.total = step, step
+                if len(slots) == 1:
+                    r = slots[0].last_row
+                    bar.set_postfix(train_acc=f"{r['train_acc']:.3f}", test_acc=f"{r['test_acc']:.3f}",
+                                    test_loss=f"{r['test_loss']:.3g}", refresh=False)
+            grokked = stop_when_grokked and all(slots[i].grokked_step is not None for i in active)
+            for i in active:
+                s = slots[i]
+                due = step in s.schedule or grokked or flag.stop or step == s.total
+                if due and not (resumed and step == start):
+                    save(i, step)
+            if time.perf_counter() - last_flush > FLUSH_SECONDS:
+                for s in slots:
+                    s.flush()
+                last_flush = time.perf_counter()
+            if grokked or all(step >= s.total for s in slots):
+                break
+            if flag.stop:
+                interrupted = True
+                break
+            stepper.update(step, loss, [step < s.total for s in slots])
+            step += 1
+            bar.update(1)
+    for s in slots:
+        s.flush()
+    bar.close()
+    return LoopResult(step=step, interrupted=interrupted)
