@@ -383,13 +383,16 @@ def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, prog
                        interrupted=result.interrupted, metrics=slot.last_row)
 
 
+OOM_MESSAGES = ("not enough memory", "out of memory", "can't allocate memory")
+
+
 def user_error(e: BaseException) -> str | None:
     """The one line to show for an exception that is the user's to fix (bad config, locked or corrupt run,
     full disk, out of memory), or None for a bug."""
     if isinstance(e, (ConfigError, RunLockedError, CheckpointError, DivergedError)):
         return str(e)
     if isinstance(e, (MemoryError, torch.OutOfMemoryError)) or (
-            isinstance(e, RuntimeError) and ("not enough memory" in str(e) or "out of memory" in str(e))):
+            isinstance(e, RuntimeError) and any(m in str(e) for m in OOM_MESSAGES)):
         return "out of memory: the task or model is too large for this machine (reduce task.p, model sizes or " \
                "train.batch_size)"
     if isinstance(e, OSError) and e.strerror:

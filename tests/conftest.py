@@ -8,6 +8,19 @@ import torch
 from tests.helpers import GROKS, GROKS_S4, TINY_REPEAT, tiny
 
 
+DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice, before the session pins one thread
+THREAD_COUNTS = sorted({DEFAULT_THREADS, 2})
+
+
+@pytest.fixture(params=THREAD_COUNTS, ids=lambda n: f"{n}threads" + ("(default)" if n == DEFAULT_THREADS else ""))
+def threads(request):
+    """Run a test at torch's default thread count and at 2 (one run where they coincide): reproducibility is
+    tested as users run, not only pinned to one thread (which once hid two identical runs diverging)."""
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """Tiny models gain nothing from intra-op threads, and on a busy 2-core machine OpenMP threads that

@@ -128,7 +128,7 @@ def test_state_round_trip():
 
 
 @pytest.mark.parametrize("kind", ["ema", "ma"])
-def test_resume_with_grokfast_state_is_bitwise_identical(kind, tmp_path):
+def test_resume_with_grokfast_state_is_bitwise_identical(kind, tmp_path, threads):
     over = {"accel.grokfast": kind, "accel.window": 5, "train.ckpt_every": 10, "train.ckpt_log_points": 0}
     train(tiny(**over, **{"train.steps": 30}), tmp_path / "a", progress=False)
     train(tiny(**over, **{"train.steps": 17}), tmp_path / "b", progress=False)  # stops between checkpoints

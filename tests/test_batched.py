@@ -49,7 +49,7 @@ def test_transformers_batch_too(tmp_path):
     _close(load_run(tmp_path / "b").state_dict(), load_run(tmp_path / "s").state_dict(), 1e-4)
 
 
-def test_interrupted_batch_resumes_bitwise_and_train_can_extend_a_batched_run(tmp_path):
+def test_interrupted_batch_resumes_bitwise_and_train_can_extend_a_batched_run(tmp_path, threads):
     short = [toy(**g).with_overrides({"train.steps": 60}) for g in GRID]
     full = [toy(**g) for g in GRID]
     train_batched(short, [tmp_path / f"r{i}" for i in range(4)], progress=False)

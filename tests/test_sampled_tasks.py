@@ -91,7 +91,7 @@ TINY_INF = {"task.family": "digits", "task.mode": "infinite", "task.n_digits": 3
             "train.ckpt_every": 10, "train.ckpt_log_points": 0, "train.log_every": 5, "train.device": "cpu"}
 
 
-def test_infinite_mode_resume_is_bitwise_identical(tmp_path):
+def test_infinite_mode_resume_is_bitwise_identical(tmp_path, threads):
     full = RunConfig().with_overrides({**TINY_INF, "train.steps": 30})
     train(full, tmp_path / "a", progress=False)
     train(RunConfig().with_overrides({**TINY_INF, "train.steps": 20}), tmp_path / "b", progress=False)

@@ -82,7 +82,7 @@ def test_train_writes_a_complete_run(tmp_path):
 
 
 @pytest.mark.parametrize("batch_size", [0, 16])
-def test_extending_a_run_is_bitwise_equal_to_one_long_run(tmp_path, batch_size):
+def test_extending_a_run_is_bitwise_equal_to_one_long_run(tmp_path, batch_size, threads):
     long = tiny(**{"train.batch_size": batch_size})
     train(long, tmp_path / "long", progress=False)
     short = tiny(**{"train.batch_size": batch_size, "train.steps": 33})
@@ -137,9 +137,8 @@ def _wait_for_step(out: Path, step: int, proc: subprocess.Popen, timeout: float 
     raise TimeoutError(f"training never reached step {step}")
 
 
-# one thread: these tiny models gain nothing from two, and the parent test process must not fight the
-# child for the two cores (OpenMP spin-waiting makes oversubscribed runs ~10x slower)
-ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+# the child trains at torch's default thread count, as a user's command does (the parent only polls)
+ENV = {k: v for k, v in {**os.environ, "PYTHONPATH": str(REPO)}.items() if k != "OMP_NUM_THREADS"}
 KILL_RUN = {**TINY, "train.steps": 400, "train.ckpt_every": 50}
 
 

@@ -124,8 +124,14 @@ def check_op(spec: Any, ops: dict[str, str]) -> None:
         raise ConfigError(f"task.op: unknown {spec.family} operation {spec.op!r} (known: {', '.join(ops)})")
 
 
+MAX_EXAMPLES = 2**26  # 67M pairs (p = 8192): the token tensor alone is 1.6 GB; training needs several times that
+
+
 def check_split(frac_train: float, n: int) -> None:
     """`frac_train` of `n` examples must leave at least one for training and one for testing."""
+    if n > MAX_EXAMPLES:
+        raise ConfigError(f"the task has {n:,} examples, more than the {MAX_EXAMPLES:,} this toolkit builds in "
+                          "memory (every pair is materialised): choose a smaller task.p or task.n")
     if not 0.0 < frac_train < 1.0:
         raise ConfigError(f"task.frac_train must be in (0, 1), got {frac_train}")
     n_train = int(frac_train * n)
