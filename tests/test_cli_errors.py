@@ -222,3 +222,92 @@ def test_readme_sweep_specs_exist_and_parse():
     assert specs
     for spec in specs:
         assert expand(load_spec(ROOT / spec)), spec
+
+
+# -------------------------------------------------------------------------------- train: bad input and bad runs
+
+TRAIN = ["train", "mod113", "--no-progress"]
+
+
+def train_args(out: Path, **overrides) -> list[str]:
+    from tests.helpers import TINY, as_set_args
+
+    return [*TRAIN, "--out", str(out), *as_set_args({**TINY, **overrides})]
+
+
+def test_train_fewer_steps_than_trained(run, capsys):
+    assert main(train_args(run, **{"train.steps": 20})) == 2
+    assert "already trained to step 60" in error_line(capsys)
+
+
+@pytest.mark.parametrize("what", ["file", "not-a-run", "sweep"])
+def test_train_out_that_is_no_run_directory(what, tmp_path, capsys):
+    out = tmp_path / "out"
+    if what == "file":
+        out.write_text("x")
+    else:
+        out.mkdir()
+        (out / ("sweep.json" if what == "sweep" else "notes.txt")).write_text("{}")
+    before = sorted(p.name for p in out.iterdir()) if out.is_dir() else None
+    assert main(train_args(out)) == 2
+    assert {"file": "is a file", "not-a-run": "holds no run", "sweep": "sweep directory"}[what] in error_line(capsys)
+    assert (sorted(p.name for p in out.iterdir()) if out.is_dir() else None) == before  # nothing written
+
+
+def test_a_refused_config_leaves_nothing_that_blocks_the_corrected_command(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(train_args(out, **{"accel.transfer_from": str(tmp_path / "no-such-run")})) == 2
+    error_line(capsys)
+    assert not (out / "config.json").exists()
+    assert main(train_args(out, **{"train.steps": 5})) == 0
+
+
+@pytest.mark.parametrize("override, needle", [
+    ({"train.lr": "1e400"}, "train.lr must be a finite number"),
+    ({"task.frac_train": 0.001}, "leaves 0 for training"),
+    ({"task.p": 100_000}, "choose a smaller task.p"),
+    ({"task.n": 4}, "unknown config key 'task.n' for task family 'modular'"),
+    ({"model.d_mlp": 10**9}, "out of memory"),
+])
+def test_train_bad_values(override, needle, tmp_path, capsys):
+    assert main(train_args(tmp_path / "r", **override)) == 2
+    assert needle in error_line(capsys)
+
+
+def test_a_diverging_run_stops_with_one_line_and_strict_json(tmp_path, capsys):
+    assert main(train_args(tmp_path / "r", **{"train.lr": 1e30, "train.warmup_steps": 0})) == 2
+    assert "train loss is" in error_line(capsys)
+    import json
+
+    for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines():
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c} in metrics.jsonl"))
+
+
+def test_train_on_a_full_disk(run, capsys, monkeypatch):
+    from grokinterp import store
+
+    real = store.atomic_write_bytes
+
+    def full(path, data):
+        if "step_" in Path(path).name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data)
+
+    monkeypatch.setattr(store, "atomic_write_bytes", full)
+    assert main(train_args(run, **{"train.steps": 80})) == 2
+    assert "No space left on device" in error_line(capsys)
+
+
+def test_train_resumes_past_a_corrupt_metrics_line(run, capsys):
+    path = run / "metrics.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], '{"step": 3, "trunc', *lines[1:]]) + "\n")
+    with pytest.warns(UserWarning, match="line 2 is not valid JSON"):
+        assert main(train_args(run, **{"train.steps": 80})) == 0
+    assert [r["step"] for r in load_run(run).metrics][-1] == 80
+
+
+def test_train_on_a_run_with_a_corrupt_config(run, capsys):
+    (run / "config.json").write_text("{")
+    assert main(train_args(run)) == 2
+    assert "config.json" in error_line(capsys)
