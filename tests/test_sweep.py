@@ -296,7 +296,7 @@ def test_phase_grid_planted():
     # x = weight_decay, y = lr; each cell's curves are built to land in one phase
     planted = {  # (lr, wd): (state, t_train, t_test)
         (1e-3, 0.0): ("done", 200, None),  # memorization
-        (1e-3, 1.0): ("done", 200, 3000),  # grokking (gap 2800 >= 1000)
+        (1e-3, 1.0): ("done", 200, 3000),  # grokking (gap 2800 > 1000)
         (3e-3, 0.0): ("done", None, None),  # confusion
         (3e-3, 1.0): ("done", 200, 500),  # comprehension (gap 300)
         (1e-2, 0.0): ("failed", None, None),

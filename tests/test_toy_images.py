@@ -145,3 +145,10 @@ def test_large_init_delays_generalisation_on_digits(tmp_path):
     assert acc[1.0][0] == 1.0 and acc[8.0][0] > 0.95
     assert acc[1.0][1] > 0.85
     assert acc[8.0][1] < 0.4
+
+
+def test_toy_add_trains_on_liu_et_al_s_45_of_55_pairs():
+    from grokinterp.tasks import make_task
+
+    task = make_task(get_preset("toy-add").task)
+    assert (len(task.train_idx), len(task.test_idx)) == (45, 10)

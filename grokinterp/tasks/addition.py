@@ -3,8 +3,8 @@ Representation Learning", code ejmichaud/grokking-squared): x + y for 0 <= x <= 
 the answers are 0 .. 2p-2 (2p-1 classes).
 
 Addition is commutative and the toy model sums the two embeddings, so each unordered pair appears once
-(p(p+1)/2 examples: 55 for the paper's p = 10, of which it trains on 45, `frac_train` 0.8). Sequences are
-`[x, y, =]` ('=' is the token p) like the modular tasks, so transformers train on it too; the answer is
+(p(p+1)/2 examples: 55 for the paper's p = 10, of which it trains on 45: `frac_train` 0.82, as `toy-add`).
+Sequences are `[x, y, =]` ('=' is the token p) like the modular tasks, so transformers train on it too; the answer is
 read at the last position. Pairs are enumerated with x outer, y inner (x <= y).
 
 The split covers every answer: a cross-entropy decoder can never predict a class it did not see in training
@@ -35,7 +35,7 @@ class AdditionSpec(TaskSpec):
 
     op: str = "add"
     p: int = 10
-    frac_train: float = 0.8
+    frac_train: float = 0.82  # int(0.82 * 55) = 45 training pairs, Liu et al.'s split
 
     def validate(self) -> None:
         check_op(self, ADDITION_OPS)
