@@ -11,7 +11,8 @@ interpretability"), from their `transformers.py` Config and the saved runs' conf
 - checkpoints every 100 steps (the paper's `save_every`), plus 20 log-spaced ones in the first 100.
 The paper trains 40k epochs and marks memorisation / circuit formation / cleanup at 1.4k / 9.4k / 14k;
 our budget of 25k steps passes cleanup with margin on CPU.
-`mod113-small` is a CPU-friendly variant (p = 53, d_model 64) that groks in a few thousand steps.
+`mod113-small` is a CPU-friendly variant (p = 53, d_model 64): 99% test accuracy at step ~5.8k (6.5k on
+another CPU), within its 8k-step budget (about a minute on one core).
 
 `s5` is Power et al.'s S5 composition x*y on the same model as Chughtai et al.'s S5 transformer (1 layer,
 d_model 128, 4 heads, d_mlp 512, no LayerNorm; full batch, AdamW wd 1, betas (0.9, 0.98)) with 60% of the
@@ -52,7 +53,7 @@ def _mod_small() -> RunConfig:
     cfg.task.p = 53
     cfg.task.frac_train = 0.4
     cfg.model.d_model, cfg.model.n_heads, cfg.model.d_head, cfg.model.d_mlp = 64, 4, 16, 256
-    cfg.train.steps = 6000
+    cfg.train.steps = 8000  # 99% test accuracy at step ~5.8k-6.5k (float rounding moves it across CPUs)
     cfg.train.ckpt_every = 50
     cfg.preset = "mod113-small"
     return cfg

@@ -7,7 +7,6 @@ import torch
 
 from tests.helpers import GROKS, GROKS_S4, TINY_REPEAT, tiny
 
-
 DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice, before the session pins one thread
 THREAD_COUNTS = sorted({DEFAULT_THREADS, 2})
 

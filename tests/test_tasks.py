@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from grokinterp.config import ConfigError, TaskConfig
-from grokinterp.tasks.modular import MODULAR_OPS
 from grokinterp.tasks import make_task, modular_pairs, split_indices
+from grokinterp.tasks.modular import MODULAR_OPS
 
 
 def oracle(op: str, x: int, y: int, p: int) -> int:

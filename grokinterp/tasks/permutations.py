@@ -18,8 +18,8 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from grokinterp import symmetric
 from grokinterp.errors import ConfigError
+from grokinterp.symmetric import inverse_table, multiplication_table
 from grokinterp.tasks.base import Task, pair_task
 from grokinterp.tasks.registry import Family, Structure, TaskSpec, check_op, check_split, register
 
@@ -59,7 +59,7 @@ class PermutationSpec(TaskSpec):
 
 def answers(op: str, n: int) -> Int[np.ndarray, "g g"]:
     """answers[x, y] = index of op(x, y) in S_n, for every pair of element indices."""
-    table, inv = symmetric.multiplication_table(n), symmetric.inverse_table(n)
+    table, inv = multiplication_table(n), inverse_table(n)
     g = np.arange(len(table))
     xy = table[g[:, None], g[None, :]]
     if op == "compose":
