@@ -46,7 +46,7 @@ for name, s in scores.items():
 # ## 2. The same scores at every checkpoint, and the phase change
 
 # %%
-table = induction.scores_over_training(run)
+table = grokinterp.progress.head_scores(run)
 changes = progress.phase_changes(run, table)
 layer, head = changes.induction_head
 print(f"top induction head: L{layer}H{head}")

@@ -60,8 +60,8 @@ if SHOW:
 # training parallelograms; the PCA effective dimension. Generalisation follows the RQI.
 
 # %%
-table = R.representation_over_training(run, progress=False)
-print("RQI > 0.95 from step", table.grokking_step(), "| final RQI", round(table.rqi[-1], 3))
+table = grokinterp.progress.representation_table(run, progress=False)
+print("RQI > 0.95 from step", table.first_step("rqi", above=0.95), "| final RQI", round(table.rqi[-1], 3))
 fig = go.Figure()
 fig.add_scatter(x=table.steps, y=table.rqi, name="RQI")
 fig.add_scatter(x=table.steps, y=[r["test_acc"] for r in rows if r["step"] in set(table.steps)], name="test accuracy")

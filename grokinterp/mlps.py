@@ -11,7 +11,7 @@ hidden layers of width `d_mlp` (`act_fn`, tanh in the paper's code) -> logits. T
 `hook_embed` (batch, 2, d_model), `hook_sum` (batch, d_model), `hook_post.{i}` (batch, d_mlp).
 
 `ImageMLP` (Liu, Michaud, Tegmark 2023, "Omnigrok", the MNIST model: 784-200-200-10 ReLU): pixels ->
-`n_layers` hidden layers of width `d_mlp` -> 10 logits. Tensors `layers.{i}.weight`/`.bias`; hooks
+`n_layers` hidden layers of width `d_mlp` -> one logit per class (10 for images). Tensors `layers.{i}.weight`/`.bias`; hooks
 `hook_post.{i}`.
 
 Inits: "tl" is PyTorch's default (`nn.Linear`'s Kaiming-uniform, `nn.Embedding`'s N(0, 1)), seeded by
@@ -65,7 +65,7 @@ def toy_logits(params: dict[str, Tensor], cfg: ModelConfig,
 
 
 def image_mlp_logits(params: dict[str, Tensor], cfg: ModelConfig,
-                     pixels: Float[Tensor, "batch n_pixels"]) -> Float[Tensor, "batch 10"]:
+                     pixels: Float[Tensor, "batch n_pixels"]) -> Float[Tensor, "batch n_classes"]:
     """`ImageMLP` logits from its tensors."""
     return _mlp(params, "layers", cfg.n_layers, cfg.act_fn, pixels.to(params["layers.0.weight"].dtype))
 
@@ -113,7 +113,7 @@ def make_image_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int)
             self.setup()
 
         def forward(self, pixels: Tensor) -> Tensor:
-            """Logits (batch, 1, 10)."""
+            """Logits (batch, 1, n_classes)."""
             params = dict(self.layers.named_parameters(prefix="layers"))
             x = pixels.to(self.layers[0].weight.dtype)
             return _mlp(params, "layers", cfg.n_layers, cfg.act_fn, x, self.hook_post)[:, None, :]

@@ -145,6 +145,21 @@ def _mnist_omnigrok() -> RunConfig:
     return cfg
 
 
+def _parity() -> RunConfig:
+    """GrokTransfer's (40, 3) sparse parity (1,000 samples) on their homogeneous three-layer FNN (no biases),
+    trained from scratch. Their scratch run used lr 1e-2 and wd 1 (batch size not stated); with full batch
+    it memorised and never generalised here, with batches of 32 at lr 1e-3, wd 0.1 it groks: train accuracy
+    99% at step ~250, test accuracy 99% at step ~8,100."""
+    return RunConfig(
+        task=TaskConfig(family="parity", n_bits=40, k=3, n_train=1000, n_test=1000, seed=0),
+        model=ModelConfig(arch="image-mlp", n_layers=2, d_model=1, d_mlp=512, act_fn="relu", init="tl",
+                          biases="none", seed=0),
+        train=TrainConfig(steps=20_000, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.999), warmup_steps=0,
+                          batch_size=32, log_every=50, ckpt_every=250, ckpt_log_points=10, grok_threshold=0.99),
+        preset="parity",
+    )
+
+
 PRESETS: dict[str, Callable[[], RunConfig]] = {
     "mod113": _mod113,
     "mod113-small": _mod_small,
@@ -156,6 +171,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "toy-add": _toy_add,
     "digits-omnigrok": _digits_omnigrok,
     "mnist-omnigrok": _mnist_omnigrok,
+    "parity": _parity,
 }
 
 

@@ -45,7 +45,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grokinterp import engine
-from grokinterp.analysis import fourier, groups, irreps
+from grokinterp.analysis import fourier, groups, induction, irreps, representation
 from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import weight_sq
 from grokinterp.runs import Run
@@ -58,40 +58,98 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class ProgressTable:
-    """Columns of equal length (one entry per checkpoint), plus the key frequencies used."""
+class CheckpointTable:
+    """The one table type of the over-checkpoint drivers (`measures`, `representation_table`, `head_scores`, and
+    `over_checkpoints` for your own): one entry per checkpoint in every column, `step` first. A column holds
+    a scalar per checkpoint, or an array of the same shape at every checkpoint (e.g. head scores, shape
+    [n_steps, layer, head], with the axis names in `meta["axes"]`). Columns and metadata read as attributes
+    too: `table.test_loss`, `table.key_freqs`."""
 
     columns: dict[str, np.ndarray]
-    key_freqs: tuple  # key frequencies (modular) or key irrep names (permutation)
-    p: int  # number of answers: p, or n! for S_n
-    family: str = "modular"
+    meta: dict = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        own = self.__dict__
+        if name in own.get("columns", {}):
+            return own["columns"][name]
+        if name in own.get("meta", {}):
+            return own["meta"][name]
+        raise AttributeError(f"no column or metadata {name!r} (columns: {', '.join(own.get('columns', {}))}; "
+                             f"metadata: {', '.join(own.get('meta', {}))})")
+
     def __len__(self) -> int:
         return len(self.columns["step"])
 
-    def __iter__(self) -> Iterator[dict[str, float]]:
-        for i in range(len(self)):
-            yield {k: v[i].item() for k, v in self.columns.items()}
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.rows())
 
     @property
     def steps(self) -> np.ndarray:
         return self.columns["step"]
+
+    def rows(self) -> list[dict]:
+        """One dict per checkpoint; with array columns, one per checkpoint and array index (a long table with
+        the index under the names of `meta["axes"]`)."""
+        arrays = {k: v for k, v in self.columns.items() if v.ndim > 1}
+        scalars = {k: v for k, v in self.columns.items() if v.ndim == 1}
+        out = []
+        for i in range(len(self)):
+            base = {k: v[i].item() for k, v in scalars.items()}
+            if not arrays:
+                out.append(base)
+                continue
+            shape = next(iter(arrays.values())).shape[1:]
+            axes = self.meta.get("axes", tuple(f"axis{j}" for j in range(len(shape))))
+            for idx in np.ndindex(*shape):
+                out.append({**base, **dict(zip(axes, idx)), **{k: v[(i, *idx)].item() for k, v in arrays.items()}})
+        return out
+
+    def first_step(self, column: str, above: float) -> int | None:
+        """The first checkpoint step at which the scalar `column` exceeds `above`, or None."""
+        hit = np.nonzero(self.columns[column] > above)[0]
+        return int(self.steps[hit[0]]) if len(hit) else None
 
     def to_dict(self) -> dict[str, np.ndarray]:
         """Column name -> numpy array (copies)."""
         return {k: v.copy() for k, v in self.columns.items()}
 
     def to_pandas(self):
-        """A pandas DataFrame (pandas is imported only here)."""
+        """A pandas DataFrame of `rows()` (pandas is imported only here), with the metadata in `attrs`."""
         import pandas as pd
 
-        df = pd.DataFrame(self.to_dict())
-        df.attrs["key_freqs"] = list(self.key_freqs)
-        df.attrs["family"] = self.family
+        df = pd.DataFrame(self.rows())
+        df.attrs.update({k: list(v) if isinstance(v, tuple) else v for k, v in self.meta.items()})
         return df
+
+
+ProgressTable = CheckpointTable  # the table of `measures` (meta: key_freqs, p, family)
+
+
+def over_checkpoints(run: Run, measure: Callable[[int, dict[str, Tensor]], dict], steps: list[int] | None = None,
+                     *, meta: dict | None = None, desc: str = "checkpoints",
+                     progress: bool | None = None) -> CheckpointTable:
+    """`measure(step, tensors) -> {column: value}` at every checkpoint of `run` (or `steps`), as one table.
+    Checkpoints are loaded one at a time; one that fails verification is skipped with a warning."""
+    from tqdm.auto import tqdm
+
+    steps = run.steps if steps is None else sorted(steps)
+    rows = []
+    with torch.no_grad():
+        for step, tensors in tqdm(run.checkpoints(steps), total=len(steps), desc=desc, unit="ckpt",
+                                  disable=None if progress is None else not progress, mininterval=1.0):
+            rows.append({"step": step, **measure(step, tensors)})
+    if not rows:
+        raise ValueError(f"{run.path}: none of the {len(steps)} checkpoint(s) asked for could be loaded")
+    cols = {"step": np.array([r["step"] for r in rows], dtype=np.int64)}
+    for k in rows[0]:
+        if k != "step":
+            cols[k] = np.stack([np.asarray(r[k], dtype=np.float64) for r in rows])
+    return CheckpointTable(cols, dict(meta or {}))
 
 
 def _nll(logits: Float[Tensor, "n c"], labels: Int[Tensor, " n"]) -> Float[Tensor, " n"]:
@@ -237,24 +295,59 @@ def measures(
     partition. The default is `default_keys`: those of the first grokked checkpoint (a run that has not
     grokked gets its last checkpoint's, with a warning).
     """
-    from tqdm.auto import tqdm
-
     reason = why_not_measurable(run.config)
     if reason is not None:
         raise ValueError(reason)
-    steps = run.steps if steps is None else sorted(steps)
     keys = default_keys(run) if key_freqs is None else list(key_freqs)
     basis = basis_for(run.config, keys)
     task = run.task()
     tokens, labels = task.tokens, task.labels[:, 0]
-    rows = []
-    with torch.no_grad():  # a checkpoint failing verification is skipped with a warning (Run.checkpoints)
-        for step, params in tqdm(run.checkpoints(steps), total=len(steps), desc="checkpoints", unit="ckpt",
-                                 disable=None if progress is None else not progress, mininterval=1.0):
-            row = checkpoint_measures(params, run.config, tokens, labels, task.train_idx, task.test_idx, basis)
-            rows.append({"step": step, **row})
-    cols = {c: np.array([r[c] for r in rows], dtype=np.int64 if c == "step" else np.float64) for c in COLUMNS}
-    return ProgressTable(columns=cols, key_freqs=basis.keys, p=basis.n_answers, family=basis.family)
+
+    def measure(step: int, params: dict[str, Tensor]) -> dict:
+        return checkpoint_measures(params, run.config, tokens, labels, task.train_idx, task.test_idx, basis)
+
+    return over_checkpoints(run, measure, steps, progress=progress,
+                            meta={"key_freqs": basis.keys, "p": basis.n_answers, "family": basis.family})
+
+
+def symbol_embedding(run: Run, step: int) -> tuple[Float[Tensor, "n d"], int | None]:
+    """The embedding rows of the operand symbols 0..n-1 of an addition or modular run, and its modulus."""
+    return representation.operand_embedding(run.config.task, run.state_dict(step))
+
+
+def representation_table(run: Run, steps: list[int] | None = None, delta: float = 0.01, *,
+                         progress: bool | None = None) -> CheckpointTable:
+    """Liu et al.'s representation measures (`analysis.representation.measures`: RQI on all pairs, effective
+    loss on the training pairs, PCA entropy and effective dimension) at every checkpoint of an addition or
+    modular run; `table.first_step("rqi", above=0.95)` is the paper's representation grokking time."""
+    task = run.task()
+    pairs = task.tokens[task.train_idx, :2]
+    _, modulus = symbol_embedding(run, run.steps[0])
+
+    def measure(step: int, params: dict[str, Tensor]) -> dict:
+        E, _ = representation.operand_embedding(run.config.task, params)
+        return representation.measures(E, pairs, modulus, delta)
+
+    return over_checkpoints(run, measure, steps, desc="representation", progress=progress,
+                            meta={"modulus": modulus})
+
+
+def head_scores(run: Run, steps: list[int] | None = None, seq_len: int | None = None, n_seqs: int = 32,
+                seed: int = 0, *, progress: bool | None = None) -> CheckpointTable:
+    """`induction.head_scores` and `induction.copying_scores` at every checkpoint of `run` (the same probe
+    throughout): columns of shape [n_steps, layer, head]."""
+    from grokinterp.models import load_tensors_
+
+    model = run.model(run.steps[0] if steps is None else sorted(steps)[0])
+
+    def measure(step: int, params: dict[str, Tensor]) -> dict:
+        load_tensors_(model, params)
+        scores = induction.head_scores(model, seq_len, n_seqs, seed)
+        scores["copying"] = induction.copying_scores(model)
+        return {k: v.numpy() for k, v in scores.items()}
+
+    return over_checkpoints(run, measure, steps, desc="head scores", progress=progress,
+                            meta={"axes": ("layer", "head")})
 
 
 @dataclass(frozen=True)
@@ -305,9 +398,9 @@ class PhaseChanges:
                 "induction_head": self.induction_head}
 
 
-def phase_changes(run: Run, head_scores=None) -> PhaseChanges:
-    """Phase changes of a digits/sequences run from its logged metrics (and, given a
-    `induction.HeadScoreTable`, of its top induction head's score)."""
+def phase_changes(run: Run, head_table: CheckpointTable | None = None) -> PhaseChanges:
+    """Phase changes of a digits/sequences run from its logged metrics (and, given its `head_scores` table,
+    of its top induction head's score)."""
     rows = run.metrics
     steps = [r["step"] for r in rows]
     total = phase_detect.detect_transition(steps, [r["test_loss"] for r in rows])
@@ -317,9 +410,9 @@ def phase_changes(run: Run, head_scores=None) -> PhaseChanges:
         per_position = [phase_detect.detect_transition(steps, losses[:, j]) for j in range(losses.shape[1])]
     bumps = phase_detect.detect_bumps(steps, [r["train_loss"] for r in rows])
     induction_t, head = None, None
-    if head_scores is not None:
-        head = head_scores.top_head("induction")
-        induction_t = phase_detect.detect_transition(head_scores.steps, head_scores["induction"][:, head[0], head[1]],
+    if head_table is not None:
+        head = induction.top_head(head_table["induction"][-1])
+        induction_t = phase_detect.detect_transition(head_table.steps, head_table["induction"][:, head[0], head[1]],
                                                      log=False, min_change=0.2)
     return PhaseChanges(total, per_position, bumps, induction_t, head)
 
@@ -347,10 +440,10 @@ def phases(table, *, p: int | None = None, settle_factor: float = 2.0) -> Phases
         if family_of(table.config.task).kind == "sampled":
             return phase_changes(table)
         table = measures(table, progress=False)
-    cols = table.columns if isinstance(table, ProgressTable) else table
+    cols = table.columns if isinstance(table, CheckpointTable) else table
     steps = np.asarray(cols["step"])
     test = np.asarray(cols["test_loss"], dtype=np.float64)
-    p = table.p if isinstance(table, ProgressTable) else p
+    p = table.meta.get("p") if isinstance(table, CheckpointTable) else p
     chance = math.log(p) if p else None
     rules = {
         "memorization_end": "step of the maximum test loss",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from grokinterp import load_run, progress
-from grokinterp.analysis import induction
 from grokinterp.config import RunConfig
 from grokinterp.train import train
 from tests.helpers import TINY_REPEAT
@@ -19,7 +18,7 @@ def runs(tmp_path_factory, sequence_run):
     train(RunConfig().with_overrides({**TINY_REPEAT, "model.n_layers": 1}), path, progress=False)
     out = {}
     for n_layers, run in ((2, sequence_run), (1, load_run(path))):
-        table = induction.scores_over_training(run, progress=False)
+        table = progress.head_scores(run, progress=False)
         out[n_layers] = (run, table, progress.phase_changes(run, table))
     return out
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from grokinterp import progress
 from grokinterp.analysis import representation as R
 
 
@@ -101,10 +102,10 @@ def test_toy_model_learns_a_linear_representation(tmp_path):
     cfg = get_preset("toy-add").with_overrides({"train.steps": 2500, "train.device": "cpu"})
     train(cfg, tmp_path / "toy", progress=False)
     run = load_run(tmp_path / "toy")
-    table = R.representation_over_training(run, progress=False)
+    table = progress.representation_table(run, progress=False)
     assert table.rqi[0] < 0.2
     assert table.rqi[-1] > 0.95
-    step = table.grokking_step()
+    step = table.first_step("rqi", above=0.95)
     assert step is not None and 0 < step <= 2500
     assert run.metrics[-1]["test_acc"] == 1.0
     assert table.effective_loss[-1] < 0.01 * table.effective_loss[0]

@@ -20,14 +20,11 @@ every token of the second copy has exactly one earlier occurrence. With A[q, k] 
   W_E W_V^h W_O^h W_U (restricted to the first min(d_vocab, d_vocab_out) tokens): positive when the head
   raises the logit of the token it attends to. Biases and LayerNorm are ignored, as in the paper.
 
-Scores are `[n_layers, n_heads]` tensors. `scores_over_training(run)` evaluates every checkpoint of a run
+Scores are `[n_layers, n_heads]` tensors. `grokinterp.progress.head_scores(run)` evaluates every checkpoint of a run
 with the same probe and returns a table per step and head.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -105,47 +102,7 @@ def copying_scores(model) -> Float[Tensor, "layer head"]:
                            0.0).float()
 
 
-@dataclass(frozen=True)
-class HeadScoreTable:
-    """Scores per checkpoint: `scores[name]` is a numpy array [n_steps, n_layers, n_heads]."""
-
-    steps: np.ndarray
-    scores: dict[str, np.ndarray]
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.scores[name]
-
-    def rows(self) -> Iterator[dict]:
-        """One dict per (step, layer, head) with every score: a long table (e.g. for pandas)."""
-        n_layers, n_heads = next(iter(self.scores.values())).shape[1:]
-        for i, step in enumerate(self.steps):
-            for layer in range(n_layers):
-                for head in range(n_heads):
-                    yield {"step": int(step), "layer": layer, "head": head,
-                           **{k: float(v[i, layer, head]) for k, v in self.scores.items()}}
-
-    def top_head(self, name: str = "induction") -> tuple[int, int]:
-        """(layer, head) with the highest score `name` at the last step."""
-        last = self.scores[name][-1]
-        layer, head = np.unravel_index(int(np.argmax(last)), last.shape)
-        return int(layer), int(head)
-
-
-def scores_over_training(run, steps: list[int] | None = None, seq_len: int | None = None, n_seqs: int = 32,
-                         seed: int = 0, *, progress: bool | None = None) -> HeadScoreTable:
-    """`head_scores` and `copying_scores` at every checkpoint of `run` (the same probe throughout)."""
-    from tqdm.auto import tqdm
-
-    from grokinterp.models import load_tensors_
-
-    steps = run.steps if steps is None else sorted(steps)
-    model = run.model(steps[0])
-    out: dict[str, list[np.ndarray]] = {}
-    for step in tqdm(steps, disable=None if progress is None else not progress, desc="head scores", unit="ckpt",
-                     mininterval=1.0):
-        load_tensors_(model, run.state_dict(step))
-        scores = head_scores(model, seq_len, n_seqs, seed)
-        scores["copying"] = copying_scores(model)
-        for k, v in scores.items():
-            out.setdefault(k, []).append(v.numpy())
-    return HeadScoreTable(steps=np.array(steps), scores={k: np.stack(v) for k, v in out.items()})
+def top_head(scores: Float[np.ndarray, "layer head"]) -> tuple[int, int]:
+    """(layer, head) of the highest score, e.g. of `progress.head_scores(run)["induction"][-1]`."""
+    layer, head = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return int(layer), int(head)

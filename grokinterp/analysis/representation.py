@@ -25,13 +25,14 @@ does; a couple is a δ-parallelogram when mean over dimensions of (Ẽ_i + Ẽ_j
 - `pca_entropy(E)`: explained-variance fractions σ_i of the centred embedding, entropy S = -Σ σ_i ln σ_i
   and effective dimension e^S (the paper's high-dimensional stand-in for RQI: it rises until
   generalisation, then drops).
-- `representation_over_training(run)`: all of these at every checkpoint of an addition or modular run.
+- `measures(E, pairs, modulus)`: all of these for one embedding; `grokinterp.progress.representation_table(run)`
+  gives them at every checkpoint of an addition or modular run.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -151,60 +152,20 @@ def pca_entropy(E: Float[Tensor, "n d"]) -> PCAResult:
     return PCAResult(fractions=frac, entropy=float(-(nz * np.log(nz)).sum()))
 
 
-@dataclass
-class RepresentationTable:
-    """One row per checkpoint: RQI (all pairs), effective loss (training pairs), PCA entropy and dimension."""
-
-    steps: list[int]
-    rqi: list[float]
-    effective_loss: list[float]
-    pca_entropy: list[float]
-    effective_dim: list[float]
-    modulus: int | None = None
-    meta: dict = field(default_factory=dict)
-
-    def rows(self) -> list[dict]:
-        return [{"step": s, "rqi": r, "effective_loss": e, "pca_entropy": h, "effective_dim": d}
-                for s, r, e, h, d in zip(self.steps, self.rqi, self.effective_loss, self.pca_entropy,
-                                         self.effective_dim)]
-
-    def grokking_step(self, threshold: float = 0.95) -> int | None:
-        """First checkpoint with RQI above `threshold` (the paper's representation "grokking time")."""
-        return next((s for s, r in zip(self.steps, self.rqi) if r > threshold), None)
-
-
-def symbol_embedding(run, step: int) -> tuple[Float[Tensor, "n d"], int | None]:
-    """The embedding rows of the symbols 0..n-1 of an addition or modular run, and its modulus."""
-    t = run.config.task
-    s = t.structure()
+def operand_embedding(task, params: dict[str, Tensor]) -> tuple[Float[Tensor, "n d"], int | None]:
+    """The embedding rows of the operand symbols 0..n-1 of an addition or modular task (its spec) in a
+    checkpoint's tensors, and the modulus (None for addition without one)."""
+    s = task.structure()
     if s is None or s.kind not in ("integers", "cyclic"):
         raise ValueError(f"representation analyses need operands that are numbers (an addition or modular task), "
-                         f"not the {t.family!r} task ({t.describe()})")
-    E = run.state_dict(step)["embed.weight"][: s.order]
-    return E, (s.order if s.kind == "cyclic" else None)
+                         f"not the {task.family!r} task ({task.describe()})")
+    return params["embed.weight"][: s.order], (s.order if s.kind == "cyclic" else None)
 
 
-def train_pairs(run) -> Int[Tensor, "n_train 2"]:
-    """The (x, y) operands of a run's training examples."""
-    task = run.task()
-    return task.tokens[task.train_idx, :2]
-
-
-def representation_over_training(run, steps: list[int] | None = None, delta: float = 0.01,
-                                 progress: bool | None = None) -> RepresentationTable:
-    """RQI, effective loss and PCA entropy at every checkpoint (or `steps`) of an addition/modular run."""
-    from tqdm.auto import tqdm
-
-    steps = run.steps if steps is None else steps
-    pairs = train_pairs(run)
-    table = RepresentationTable([], [], [], [], [])
-    for step in tqdm(steps, desc="representation", disable=None if progress is None else not progress):
-        E, modulus = symbol_embedding(run, step)
-        pca = pca_entropy(E)
-        table.steps.append(step)
-        table.rqi.append(rqi(E, modulus, delta))
-        table.effective_loss.append(effective_loss(E, pairs, modulus))
-        table.pca_entropy.append(pca.entropy)
-        table.effective_dim.append(pca.effective_dim)
-        table.modulus = modulus
-    return table
+def measures(E: Float[Tensor, "n d"], pairs: Int[Tensor, "n_pairs 2"], modulus: int | None = None,
+             delta: float = 0.01) -> dict[str, float]:
+    """RQI (all pairs), effective loss (on `pairs`, the training pairs), PCA entropy and effective dimension of
+    one embedding: a row of `grokinterp.progress.representation_table`."""
+    pca = pca_entropy(E)
+    return {"rqi": rqi(E, modulus, delta), "effective_loss": effective_loss(E, pairs, modulus),
+            "pca_entropy": pca.entropy, "effective_dim": pca.effective_dim}

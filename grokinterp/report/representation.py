@@ -4,7 +4,7 @@ and phase; the weight-norm section comes from `report.accel`)."""
 
 from __future__ import annotations
 
-from grokinterp.analysis import representation
+from grokinterp import progress
 from grokinterp.analysis.phases import phase_of
 from grokinterp.report import figures
 from grokinterp.report.html import Section
@@ -32,14 +32,14 @@ def phase_section(ctx: ReportContext) -> list[Section]:
 @register("addition")
 def representation_section(ctx: ReportContext) -> list[Section]:
     ctx.progress("representation")
-    table = representation.representation_over_training(ctx.run, progress=False)
+    table = progress.representation_table(ctx.run, progress=False)
     rows = ctx.run.metrics
     fig = figures.representation_lines(table.steps, table.rqi, table.effective_loss, table.effective_dim,
                                        [r["step"] for r in rows], [r["test_acc"] for r in rows])
-    E, _ = representation.symbol_embedding(ctx.run, ctx.steps[-1])
+    E, _ = progress.symbol_embedding(ctx.run, ctx.steps[-1])
     text = (f"RQI: share of the parallelograms i + j = m + l the embedding closes (tolerance 0.01 on standardised "
-            f"embeddings); first above 0.95 at step {table.grokking_step()}. Effective loss on the training "
-            "parallelograms; PCA effective dimension e^S of the embedding (docs/analysis/representation.md).")
+            f"embeddings); first above 0.95 at step {table.first_step('rqi', above=0.95)}. Effective loss on the "
+            "training parallelograms; PCA effective dimension e^S of the embedding (docs/analysis/representation.md).")
     figs = [fig]
     if E.shape[1] >= 2:
         figs.append(figures.embedding_pca(E, title=f"Embedding at step {ctx.steps[-1]}"))

@@ -43,7 +43,7 @@ def per_digit_losses(ctx: ReportContext) -> list[Section]:
 def head_scores_over_training(ctx: ReportContext) -> list[Section]:
     run = ctx.run
     ctx.progress("head scores over training")
-    table = induction.scores_over_training(run, progress=False)
+    table = progress.head_scores(run, progress=False)
     ctx.cache["head_scores"] = table
     changes = progress.phase_changes(run, table)
     rows = run.metrics
@@ -63,8 +63,8 @@ def head_scores_over_training(ctx: ReportContext) -> list[Section]:
 @register("sequences")
 def top_head_attention(ctx: ReportContext) -> list[Section]:
     run = ctx.run
-    table = ctx.cache.get("head_scores") or induction.scores_over_training(run, progress=False)
-    layer, head = table.top_head("induction")
+    table = ctx.cache.get("head_scores") or progress.head_scores(run, progress=False)
+    layer, head = induction.top_head(table["induction"][-1])
     sections = []
     for step in ctx.steps:
         model = run.model(step)

@@ -1,14 +1,22 @@
 """Task families, one module each, registered in `grokinterp.tasks.registry`. `make_task(spec)` builds a
-run's data and its seeded train/test split."""
+run's data and its seeded train/test split.
+
+Every module of this package is imported here, so a family module registers itself by being in the folder:
+adding a family is writing its module (and, if it should have one, a preset)."""
 
 from __future__ import annotations
 
-from grokinterp.tasks import addition, digits, images, modular, parity, permutations, sequences  # noqa: F401
-from grokinterp.tasks.addition import addition_pairs
-from grokinterp.tasks.base import Task, split_indices
-from grokinterp.tasks.modular import modular_pairs
-from grokinterp.tasks.permutations import permutation_pairs
-from grokinterp.tasks.registry import Family, Structure, TaskSpec, families, family_of, get_family
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+from grokinterp.tasks.addition import addition_pairs  # noqa: E402
+from grokinterp.tasks.base import Task, split_indices  # noqa: E402
+from grokinterp.tasks.modular import modular_pairs  # noqa: E402
+from grokinterp.tasks.permutations import permutation_pairs  # noqa: E402
+from grokinterp.tasks.registry import Family, Structure, TaskSpec, families, family_of, get_family  # noqa: E402
 
 
 def make_task(spec: TaskSpec) -> Task:

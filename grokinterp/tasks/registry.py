@@ -12,7 +12,7 @@ Kinds:
   addition); the pair models (`model.arch` mlp and toy) and model batching work on these.
 - "sampled": sequences drawn at random from seeded generators, in a finite or an infinite mode (digits,
   sequences).
-- "vectors": float feature rows, one label each (images, parity); they train the feature MLP
+- "vectors": float feature rows, one label each (images, for one); they train the feature MLP
   (`model.arch=image-mlp`).
 """
 
