@@ -11,8 +11,8 @@ hidden layers of width `d_mlp` (`act_fn`, tanh in the paper's code) -> logits. T
 `hook_embed` (batch, 2, d_model), `hook_sum` (batch, d_model), `hook_post.{i}` (batch, d_mlp).
 
 `ImageMLP` (Liu, Michaud, Tegmark 2023, "Omnigrok", the MNIST model: 784-200-200-10 ReLU): pixels ->
-`n_layers` hidden layers of width `d_mlp` -> one logit per class (10 for images). Tensors `layers.{i}.weight`/`.bias`; hooks
-`hook_post.{i}`.
+`n_layers` hidden layers of width `d_mlp` -> one logit per class (10 for images). Tensors
+`layers.{i}.weight`/`.bias`; hooks `hook_post.{i}`.
 
 Inits: "tl" is PyTorch's default (`nn.Linear`'s Kaiming-uniform, `nn.Embedding`'s N(0, 1)), seeded by
 `model.seed`; "paper" is the same except the toy adder's embedding, U[-1/2, 1/2] as in Liu et al.'s code
