@@ -73,6 +73,10 @@ def _info(argv: list[str]) -> int:
     print(f"run       {run.path} (preset {run.config.preset or '-'})")
     print(f"task      {run.config.task.describe()}{_split(run.config.task)}")
     print(f"ckpts     {len(steps)}" + (f", steps {steps[0]}..{steps[-1]}" if steps else ""))
+    if not steps:
+        print("state     not started (no checkpoint yet): the training command starts it")
+    elif not (path / "split.safetensors").exists() or "split.safetensors" not in run.store.verify():
+        print("state     its train/test split was never written: the training command writes it and resumes")
     if rows:
         last = rows[-1]
         print(f"last      step {last['step']}: train_acc {last['train_acc']:.4f} test_acc {last['test_acc']:.4f} "

@@ -230,7 +230,7 @@ def test_grok_transfer_factored_step0_a_is_the_weak_embedding(weak_run, tmp_path
     assert torch.equal(resume["transfer.A"], weak_run.state_dict(0)["embed.weight"])
 
 
-def test_grok_transfer_merged_random_ablation_and_resume(weak_run, tmp_path):
+def test_grok_transfer_merged_random_ablation_and_resume(weak_run, tmp_path, threads):
     train(_target(weak_run, **{"accel.transfer_mode": "merged", "train.steps": 0}), tmp_path / "m", progress=False)
     emb = load_run(tmp_path / "m").state_dict(0)["embed.weight"]
     A0 = weak_run.state_dict(0)["embed.weight"].double()

@@ -311,3 +311,14 @@ def test_train_on_a_run_with_a_corrupt_config(run, capsys):
     (run / "config.json").write_text("{")
     assert main(train_args(run)) == 2
     assert "config.json" in error_line(capsys)
+
+
+def test_info_on_a_run_that_never_started(tmp_path, capsys):
+    from grokinterp.record import config_record
+    from grokinterp.store import RunStore
+
+    store = RunStore(tmp_path / "r")
+    with store.locked():
+        store.write_config(config_record(tiny()))  # killed before its split and first checkpoint
+    assert main(["info", str(tmp_path / "r")]) == 0
+    assert "not started" in capsys.readouterr().out
