@@ -161,7 +161,8 @@ class SingleStepper:
         self.trainable = trainable_parameters(self.model)
         if cfg.accel.init_scale != 1.0 and not resuming:
             accel.scale_init_(self.trainable, cfg.accel.init_scale)
-        self.factors, self.meta = self._setup_transfer()
+        self.factors: dict[str, torch.nn.Parameter] = {}
+        self.meta = self._setup_transfer()
         self.names = {id(p): n for n, p in self.trainable.items()}
         self.opt = make_optimizer(cfg, self.trainable)
         self.filt = accel.make_filter(cfg.accel)
@@ -176,13 +177,13 @@ class SingleStepper:
 
     # -- parameter set-ups
 
-    def _setup_transfer(self) -> tuple[dict[str, torch.nn.Parameter], dict[str, str]]:
+    def _setup_transfer(self) -> dict[str, str]:
         """GrokTransfer: write A B into the embedding ("merged") or train A and B in its place ("factored",
         as `transfer.A`/`transfer.B` in `trainable`). On resume the values are then overwritten from the
-        resume file."""
+        resume file. Returns the checkpoint metadata naming the weak run."""
         cfg = self.cfg
         if not cfg.accel.transfer_from:
-            return {}, {}
+            return {}
         A, weak_step = accel.weak_embedding(cfg)
         emb = self.params["embed.weight"]
         if A.shape[0] != emb.shape[0]:
@@ -194,19 +195,18 @@ class SingleStepper:
         if cfg.accel.transfer_mode == "merged":
             with torch.no_grad():
                 emb.copy_(A @ B)
-            return {}, meta
-        factors = {"transfer.A": torch.nn.Parameter(A.clone()), "transfer.B": torch.nn.Parameter(B)}
+            return meta
+        self.factors = {"transfer.A": torch.nn.Parameter(A.clone()), "transfer.B": torch.nn.Parameter(B)}
         emb.requires_grad_(False)  # the embedding is A B, recomputed every step
         self.trainable.pop("embed.weight", None)
-        self.trainable.update(factors)
-        self.factors = factors
+        self.trainable.update(self.factors)
         self._sync_embedding()
-        return factors, meta
+        return meta
 
     @torch.no_grad()
     def _sync_embedding(self) -> None:
         """Keep the model's embedding equal to A B (what checkpoints, evaluations and analyses read)."""
-        if getattr(self, "factors", None):
+        if self.factors:
             self.params["embed.weight"].copy_(self.factors["transfer.A"] @ self.factors["transfer.B"])
 
     def restore(self, model_t: dict, resume_t: dict) -> None:
@@ -301,7 +301,7 @@ def check_out_dir(path: Path) -> None:
     names = {p.name for p in path.iterdir()}
     if "sweep.json" in names:
         raise ConfigError(f"--out {path} is a sweep directory; give a run directory (e.g. {path}/myrun)")
-    if names and not names & {"config.json", "manifest.json"} and names - {".lock"}:
+    if not names & {"config.json", "manifest.json"} and names - {".lock"}:
         raise ConfigError(f"--out {path} is a non-empty directory that holds no run; choose another --out")
 
 
