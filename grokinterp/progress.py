@@ -18,9 +18,9 @@ stacked checkpoint tensors) and returns a `ProgressTable`, one row per checkpoin
   `grokinterp.analysis.fourier.gini`. The paper published no code for these; this choice is ours.
 - `weight_sq` (total sum of squared parameters, the paper's measure) and `weight_norm` (its square root).
 
-Key frequencies default to those of the embedding (`fourier.key_frequencies`) at the first checkpoint where
-the run has grokked, used for every checkpoint (the paper's notebook takes its final, grokked, checkpoint's;
-a run that has not grokked gets its last checkpoint's, with a warning).
+Key frequencies default to those of the final checkpoint's embedding (`fourier.key_frequencies`), used for
+every checkpoint, as the paper's notebook does; a run that has never grokked gets a warning (its final
+embedding spreads over nearly every frequency).
 
 Permutation-group runs (S_n, Chughtai et al. 2023) get the same columns with key **irreps** in place of key
 frequencies: the restricted/excluded logits keep/remove the projection on the key irreps' functions of the
@@ -261,15 +261,16 @@ def grokked_step(run: Run) -> int | None:
 
 def default_keys(run: Run, step: int | None = None) -> list:
     """Key frequencies (Z_p: `fourier.key_frequencies` of the number embedding) or key irreps (S_n:
-    `irreps.key_irreps` of the logit similarities on all pairs) of a checkpoint. By default that is the
-    first checkpoint at which the run has grokked (test accuracy >= `train.grok_threshold`); a run that has
-    not grokked gets those of its last checkpoint, with a warning: before the circuit forms, nearly every
-    frequency carries some of the embedding and restricted and excluded loss say little."""
+    `irreps.key_irreps` of the logit similarities on all pairs) of a checkpoint, by default the last (the
+    paper's notebook: its final, grokked and cleaned-up model). A run that has never grokked (no checkpoint
+    with test accuracy >= `train.grok_threshold`) gets a warning: before the circuit forms, nearly every
+    frequency carries some of the embedding and restricted and excluded loss say little. (The first grokked
+    checkpoint is no better a default: cleanup has not yet removed the memorising frequencies there; on
+    mod113 it gives 12 frequencies where the final checkpoint gives the circuit's few.)"""
     s = run.config.task.structure()
     if step is None:
-        step = grokked_step(run)
-        if step is None:
-            step = run.steps[-1]
+        step = run.steps[-1]
+        if grokked_step(run) is None:
             warnings.warn(f"{run.path} has not grokked (test accuracy below {run.config.train.grok_threshold}); "
                           f"key components from its last checkpoint (step {step}) are unreliable: pass key_freqs",
                           stacklevel=2)
@@ -292,8 +293,8 @@ def measures(
     """One row of progress measures per checkpoint of `run` (all of them by default).
 
     For modular runs `key_freqs` are frequencies; for permutation runs they are irreps, by name or
-    partition. The default is `default_keys`: those of the first grokked checkpoint (a run that has not
-    grokked gets its last checkpoint's, with a warning).
+    partition. The default is `default_keys`: those of the last checkpoint, with a warning when the run has
+    never grokked.
     """
     reason = why_not_measurable(run.config)
     if reason is not None:

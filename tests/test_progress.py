@@ -101,3 +101,18 @@ def test_measures_refuse_tasks_without_a_sum_circuit(tmp_path):
     train(tiny(**{"task.op": "mul", "train.steps": 2}), out, progress=False)
     with pytest.raises(ValueError, match="mul"):
         progress.measures(load_run(out), progress=False)
+
+
+def test_default_keys_come_from_the_last_checkpoint_and_warn_only_when_never_grokked(grokked_run, tmp_path):
+    import warnings
+
+    from grokinterp.analysis import fourier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a grokked run: no warning
+        keys = progress.default_keys(grokked_run)
+    last = grokked_run.state_dict(grokked_run.steps[-1])["embed.weight"][:23]
+    assert keys == fourier.key_frequencies(last, 23)
+    train(tiny(**{"train.steps": 20}), tmp_path / "young", progress=False)
+    with pytest.warns(UserWarning, match="has not grokked"):
+        progress.default_keys(load_run(tmp_path / "young"))
