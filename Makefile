@@ -24,9 +24,9 @@ test: install
 	$(PY) -m pytest -q
 
 demo: install
-	$(PY) -m grokinterp.train mod113
-	$(PY) -m grokinterp info checkpoints/mod113
-	$(PY) -m grokinterp report checkpoints/mod113
+	$(PY) -m grokinterp.train mod113-demo
+	$(PY) -m grokinterp info checkpoints/mod113-demo
+	$(PY) -m grokinterp report checkpoints/mod113-demo
 
 bench: install
 	$(PY) -m grokinterp.bench train
