@@ -1,6 +1,6 @@
 # make test  : create .venv if missing, install grokinterp with its dev and ray extras, run the test suite
-# make demo  : create .venv if missing, install, train the canonical mod-113 model, write its figure report (~30-45 min on 2 CPU cores;
-#              rerun to resume after an interruption)
+# make demo  : create .venv if missing, install, train the mod-113 model through the end of cleanup (preset mod113-demo), write
+#              its figure report (8.5 min on 2 idle CPU cores from a fresh clone; rerun to resume after an interruption)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
