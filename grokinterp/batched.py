@@ -129,8 +129,7 @@ def _start(cfgs: list[RunConfig], stores: list[RunStore], task: Task):
     """Open or create every run directory; the common step to start from and each run's resume state."""
     latest = []
     for cfg, store in zip(cfgs, stores):
-        resuming = open_run(cfg, store)
-        if not resuming:
+        if open_run(cfg, store) is None:
             store.write_config(config_record(cfg))
             store.write_split({"train_idx": task.train_idx, "test_idx": task.test_idx})
             latest.append(None)
@@ -225,9 +224,7 @@ def _train_locked(cfgs: list[RunConfig], stores: list[RunStore], progress) -> li
     for slot, x in zip(slots, latest):
         slot.store.truncate_metrics(start - 1)
         if x is not None:
-            meta = x[3]
-            wall_offset = max(wall_offset, float(meta.get("wall_time", "0")))
-            slot.grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
+            wall_offset = max(wall_offset, slot.resume_from(x[3]))
     result = run_loop(stepper, slots, start, wall_offset=wall_offset, resumed=start > 0, progress=progress,
                       desc=f"{len(cfgs)} runs")
     return [TrainResult(out=s.store.path, step=min(result.step, s.total), grokked_step=s.grokked_step,

@@ -73,6 +73,11 @@ class Slot:
     def logs_at(self, step: int) -> bool:
         return step % self.cfg.train.log_every == 0 or step in self.schedule or step == self.total
 
+    def resume_from(self, meta: dict[str, str]) -> float:
+        """Take the grokked step from a resume point's checkpoint metadata; returns its wall time."""
+        self.grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
+        return float(meta.get("wall_time", "0"))
+
     def flush(self) -> None:
         self.store.append_metrics(self.pending)
         self.pending = []

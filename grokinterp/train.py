@@ -305,11 +305,11 @@ def check_out_dir(path: Path) -> None:
         raise ConfigError(f"--out {path} is a non-empty directory that holds no run; choose another --out")
 
 
-def open_run(cfg: RunConfig, store: RunStore) -> bool:
-    """Check that an existing run directory holds this run; True when resuming it. A directory with a config
-    but no checkpoint yet holds nothing to lose: a new config replaces it."""
+def open_run(cfg: RunConfig, store: RunStore) -> RunConfig | None:
+    """Check that an existing run directory holds this run: its saved config when resuming it, else None. A
+    directory with a config but no checkpoint yet holds nothing to lose: a new config replaces it."""
     if not store.exists() or not store.steps():
-        return False
+        return None
     steps = store.steps()
     try:
         saved = config_from_record(store.read_config())
@@ -325,13 +325,13 @@ def open_run(cfg: RunConfig, store: RunStore) -> bool:
         raise ConfigError(f"{store.path} is already trained to step {steps[-1]}, past train.steps="
                           f"{cfg.train.steps}; load a checkpoint with grokinterp.load_run, or choose another --out "
                           "for a shorter run")
-    return True
+    return saved
 
 
-def _write_record(cfg: RunConfig, store: RunStore, task: Task, resuming: bool) -> None:
+def _write_record(cfg: RunConfig, store: RunStore, task: Task, saved: RunConfig | None) -> None:
     """config.json and split.safetensors: written for a new run; for a resumed run the split is checked (or
     written, if a kill came before it was) and config.json is rewritten when a resumable key changed."""
-    if not resuming:
+    if saved is None:
         store.write_config(config_record(cfg))
         store.write_split({"train_idx": task.train_idx, "test_idx": task.test_idx})
         return
@@ -342,7 +342,7 @@ def _write_record(cfg: RunConfig, store: RunStore, task: Task, resuming: bool) -
     else:
         if not (torch.equal(split["train_idx"], task.train_idx) and torch.equal(split["test_idx"], task.test_idx)):
             raise ConfigError(f"{store.path}: the saved split differs from the one this config makes")
-    if config_from_record(store.read_config()).differences(cfg):
+    if saved.differences(cfg):
         store.write_config(config_record(cfg))
 
 
@@ -361,7 +361,8 @@ def train(
 
 
 def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, progress) -> TrainResult:
-    resuming = open_run(cfg, store)
+    saved = open_run(cfg, store)
+    resuming = saved is not None
     device = resolve_device(cfg.train.device)
     task = make_task(cfg.task)
     stepper = SingleStepper(cfg, task, device, resuming=resuming)  # every set-up resolved before writing
@@ -370,9 +371,8 @@ def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, prog
     if latest is not None:
         start, model_t, resume_t, meta = latest
         stepper.restore(model_t, resume_t)
-        wall_offset = float(meta.get("wall_time", "0"))
-        slot.grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
-    _write_record(cfg, store, task, resuming)
+        wall_offset = slot.resume_from(meta)
+    _write_record(cfg, store, task, saved)
     store.truncate_metrics(start - 1)  # step `start` is logged again, identically
     result = run_loop(stepper, [slot], start, wall_offset=wall_offset, resumed=latest is not None,
                       stop_when_grokked=stop_when_grokked, progress=progress)
