@@ -51,6 +51,35 @@ def _layer0_tables(params: dict[str, Tensor], cfg: ModelConfig, seq: int):
     return x, h
 
 
+def _at(x: Tensor, pos: Tensor) -> Tensor:
+    """`x[:, pos]`, as a slice when the positions are contiguous (its backward is a copy, not an index_put)."""
+    first, n = int(pos[0]), len(pos)
+    if bool((pos == torch.arange(first, first + n, device=pos.device)).all()):
+        return x[:, first:first + n]
+    return x[:, pos]
+
+
+def _small_attention(scores: Tensor, v: Tensor, causal: Tensor) -> Tensor:
+    """Softmax of (batch, q, k, head) scores, masked where `causal`, applied to (batch, k, head, d_head) values."""
+    if bool(causal.any()):
+        scores = scores.masked_fill(causal[None, :, :, None], float("-inf"))
+    pattern = scores.softmax(dim=2)
+    if pattern.shape[1] * pattern.shape[2] <= 64:
+        return (pattern[..., None] * v[:, None]).sum(2)  # (batch, q, head, d_head)
+    return torch.einsum("bqkh,bkhd->bqhd", pattern, v)
+
+
+def _long_attention(q: Tensor, k: Tensor, v: Tensor, q_pos: Tensor, causal: Tensor) -> Tensor:
+    """Causal attention of (batch, q, head, d_head) queries at `q_pos` over (batch, k, head, d_head) keys and
+    values in torch's fused `scaled_dot_product_attention`; returns (batch, q, head, d_head). (Two einsums and
+    an additive mask were 15% slower over a whole repeat-subseq step, forward and backward.)"""
+    # queries at positions 0..nq-1 are torch's top-left causal mask: its faster kernel path
+    top_left = bool((q_pos == torch.arange(len(q_pos), device=q_pos.device)).all())
+    z = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                       attn_mask=None if top_left else ~causal, is_causal=top_left)
+    return z.transpose(1, 2)
+
+
 def _mlp_logits(params: dict[str, Tensor], cfg: ModelConfig, inputs: Tensor) -> Tensor:
     if cfg.arch == "mlp":
         from grokinterp.models import pair_mlp_logits
@@ -72,6 +101,21 @@ def fused_logits(
     if cfg.arch != "transformer":
         logits = _mlp_logits(params, cfg, tokens)
         return logits[:, None, :].expand(logits.shape[0], len(answer_pos), logits.shape[-1])
+    return unembed(params, fused_resid(params, cfg, tokens, answer_pos))
+
+
+def unembed(params: dict[str, Tensor], resid: Float[Tensor, "... d_model"]) -> Float[Tensor, "... d_vocab_out"]:
+    """`W_U` (and its bias buffer) applied to final residuals (after `ln_final`)."""
+    return F.linear(resid, params["unembed.weight"], params.get("unembed.bias"))
+
+
+def fused_resid(
+    params: dict[str, Tensor],
+    cfg: ModelConfig,
+    tokens: Int[Tensor, "batch pos"],
+    answer_pos: tuple[int, ...],
+) -> Float[Tensor, "batch n_answer d_model"]:
+    """The transformer's final residual stream at `answer_pos`, after `ln_final` (the unembedding's input)."""
     batch, seq = tokens.shape
     seq = max(answer_pos) + 1  # later positions cannot influence the answer (causal attention)
     tokens = tokens[:, :seq]
@@ -113,38 +157,24 @@ def fused_logits(
             # accumulate) sums in a thread-dependent order on CPU, so two identical runs drifted apart
             scores = F.embedding(pair, s_tab.reshape(n_heads, -1).T)  # (batch, q, k, head)
             v = F.embedding(flat, F.linear(h_tab, w["v"], b["v"])).view(batch, seq, n_heads, d_head)
+            z = _small_attention(scores, v, causal)
         else:
             h = _ln(params, f"{pre}.ln1", cfg, x)
             k = F.linear(h, w["k"], b["k"]).view(batch, seq, n_heads, d_head)
             v = F.linear(h, w["v"], b["v"]).view(batch, seq, n_heads, d_head)
-            q = F.linear(h[:, ans] if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
+            q = F.linear(_at(h, ans) if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
             if nq * seq <= 64:  # tiny attention: broadcasting beats many tiny batched matmuls
-                scores = (q[:, :, None] * k[:, None]).sum(-1) / math.sqrt(d_head)  # (batch, q, k, head)
-            else:  # longer sequences: torch's fused attention kernel, (batch, head, pos, d_head) layout
-                # queries at positions 0..nq-1 are torch's top-left causal mask: its faster kernel path
-                top_left = bool((q_pos == torch.arange(nq, device=q_pos.device)).all())
-                z = F.scaled_dot_product_attention(
-                    q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                    attn_mask=None if top_left else ~causal, is_causal=top_left,
-                ).transpose(1, 2)  # (batch, q, head, d_head)
-                scores = None
-        if scores is not None:
-            if bool(causal.any()):
-                scores = scores.masked_fill(causal[None, :, :, None], float("-inf"))
-            pattern = scores.softmax(dim=2)
-            if nq * seq <= 64:
-                z = (pattern[..., None] * v[:, None]).sum(2)  # (batch, q, head, d_head)
+                z = _small_attention((q[:, :, None] * k[:, None]).sum(-1) / math.sqrt(d_head), v, causal)
             else:
-                z = torch.einsum("bqkh,bkhd->bqhd", pattern, v)
+                z = _long_attention(q, k, v, q_pos, causal)
         attn_out = F.linear(z.reshape(batch, nq, n_heads * d_head), params[f"{pre}.attn.o.weight"],
                             params[f"{pre}.attn.o.bias"])
-        x = (x[:, ans] if last and not x_at_ans else x) + attn_out
+        x = (_at(x, ans) if last and not x_at_ans else x) + attn_out
         if not cfg.attn_only:
             h2 = _ln(params, f"{pre}.ln2", cfg, x)
             pre_act = F.linear(h2, params[f"{pre}.mlp.in.weight"], params[f"{pre}.mlp.in.bias"])
             x = x + F.linear(_act(cfg, pre_act), params[f"{pre}.mlp.out.weight"], params[f"{pre}.mlp.out.bias"])
-    x = _ln(params, "ln_final", cfg, x)
-    return F.linear(x, params["unembed.weight"], params.get("unembed.bias"))
+    return _ln(params, "ln_final", cfg, x)
 
 
 def hooked_logits(

@@ -34,6 +34,7 @@ from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
 from grokinterp.loop import Slot, checkpoint_schedule, lr_at, run_loop, warmup_factor
 from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters, weight_sq
 from grokinterp.record import config_from_record, config_record
+from grokinterp.scored import Scored, fused_scored
 from grokinterp.store import CheckpointError, RunLockedError, RunStore
 from grokinterp.tasks import Task, make_task
 
@@ -136,15 +137,15 @@ def minibatch(cfg: RunConfig, n_train: int, step: int, device: torch.device) -> 
 # ----------------------------------------------------------------------------------------------- metrics
 
 
-def record_metrics(cfg: RunConfig, task: Task, logits, labels, row: dict, prefix: str,
+def record_metrics(cfg: RunConfig, task: Task, pred: Scored, row: dict, prefix: str,
                    loss: float | None = None) -> None:
-    """Loss and accuracy of `logits` into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
-    row[f"{prefix}_loss"] = engine.task_loss(logits, labels, cfg.train.loss).item() if loss is None else loss
-    row[f"{prefix}_acc"] = engine.accuracy(logits, labels)
+    """Loss and accuracy of the predictions into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
+    row[f"{prefix}_loss"] = pred.loss(cfg.train.loss).item() if loss is None else loss
+    row[f"{prefix}_acc"] = pred.accuracy()
     if len(task.answer_pos) > 1:
-        row[f"{prefix}_token_acc"] = engine.token_accuracy(logits, labels)
+        row[f"{prefix}_token_acc"] = pred.token_accuracy()
     if task.per_position:
-        row[f"{prefix}_loss_pos"], row[f"{prefix}_acc_pos"] = engine.position_losses(logits, labels)
+        row[f"{prefix}_loss_pos"], row[f"{prefix}_acc_pos"] = pred.position_losses()
 
 
 # ----------------------------------------------------------------------------------------------- the stepper
@@ -173,6 +174,7 @@ class SingleStepper:
         self.tokens, self.labels = task.tokens.to(device), task.labels.to(device)
         self.train_idx, self.test_idx = task.train_idx.to(device), task.test_idx.to(device)
         self.train_tokens, self.train_labels = self.tokens[self.train_idx], self.labels[self.train_idx]
+        self.test_tokens, self.test_labels = self.tokens[self.test_idx], self.labels[self.test_idx]
         self._batch: tuple | None = None
 
     # -- parameter set-ups
@@ -221,10 +223,10 @@ class SingleStepper:
 
     # -- the Stepper protocol
 
-    def _logits(self, params, tokens):
+    def _predict(self, params, tokens, labels) -> Scored:
         if self.cfg.train.engine == "hooked":
-            return engine.hooked_logits(self.model, tokens, self.task.answer_pos)
-        return engine.fused_logits(params, self.cfg.model, tokens, self.task.answer_pos)
+            return Scored.from_logits(engine.hooked_logits(self.model, tokens, self.task.answer_pos), labels)
+        return fused_scored(params, self.cfg.model, tokens, self.task.answer_pos, labels)
 
     def _train_batch(self, step: int):
         """(tokens, labels, full_or_fresh) of update `step`: `full_or_fresh` when the batch is the whole train
@@ -241,25 +243,23 @@ class SingleStepper:
         xb, yb, whole = self._train_batch(step)
         params = {**self.params, "embed.weight": self.factors["transfer.A"] @ self.factors["transfer.B"]} \
             if self.factors else self.params
-        logits = self._logits(params, xb)
-        self._batch = (logits, yb, whole)
-        return engine.task_loss(logits, yb, self.cfg.train.loss)
+        pred = self._predict(params, xb, yb)
+        self._batch = (pred, whole)
+        return pred.loss(self.cfg.train.loss)
 
     def metrics(self, step: int, runs: Sequence[int], loss: torch.Tensor | None) -> list[dict]:
         cfg, task = self.cfg, self.task
         row: dict = {}
         with torch.no_grad():
-            if loss is not None and self._batch[2]:
-                logits, yb, _ = self._batch
-                record_metrics(cfg, task, logits.detach(), yb, row, "train", loss.item())
+            if loss is not None and self._batch[1]:
+                record_metrics(cfg, task, self._batch[0].detach(), row, "train", loss.item())
             elif task.sampler is not None:
                 xb, yb, _ = self._train_batch(step)
-                record_metrics(cfg, task, self._logits(self.params, xb), yb, row, "train")
+                record_metrics(cfg, task, self._predict(self.params, xb, yb), row, "train")
             else:
-                record_metrics(cfg, task, self._logits(self.params, self.train_tokens), self.train_labels, row,
+                record_metrics(cfg, task, self._predict(self.params, self.train_tokens, self.train_labels), row,
                                "train")
-            record_metrics(cfg, task, self._logits(self.params, self.tokens[self.test_idx]),
-                           self.labels[self.test_idx], row, "test")
+            record_metrics(cfg, task, self._predict(self.params, self.test_tokens, self.test_labels), row, "test")
         wsq = weight_sq(self.params)
         row.update({"weight_sq": wsq, "weight_norm": math.sqrt(wsq), "lr": lr_at(cfg, step)})
         return [row]
