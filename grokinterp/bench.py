@@ -1,145 +1,18 @@
-"""Benchmarks: `python -m grokinterp.bench train [--preset mod113] [--steps 50] [--repeats 3]`; `progress`
+"""Benchmarks: `python -m grokinterp.bench train [--preset NAME | --all] [--steps 30] [--repeats 3]` (ms/step of
+the hooked and default engines against the machine's matmul floor, see `grokinterp.bench_train`); `progress`
 (see `bench_progress`); `grok` (time to grok per acceleration method, see `grokinterp.bench_grok`); `sweep`
 (many small runs one by one vs batched with torch.func, see `grokinterp.bench_batched`).
-
-`train` times one full training step (forward, float64 loss, backward, AdamW) of the `hooked` and the
-`fused` engine on the same preset, from the same init, in one process, and prints:
-- ms/step of each engine (median over repeats of the mean over `--steps` timed steps) and their ratio;
-- engine equality: the max relative difference of the fused and hooked losses on the same parameters,
-  at each of the first `--steps` steps of a hooked trajectory;
-- the max relative loss difference between the two engines' own trajectories from one init, next to a
-  baseline (hooked vs hooked with the train set in reverse order, the same loss up to float32 summation
-  order): early AdamW steps amplify 1e-10 rounding differences to ~1e-5 within 50 steps, whichever
-  engine is used, so the trajectory number measures float32 chaos more than the engine;
-- the floor: the matmul FLOPs the fused step needs (3x the forward's), divided by this machine's matmul
-  rate measured on the step's largest matmul shape, and how close the fused step is to it.
-The last line is `fused/hooked speedup: N.NNx`. Numbers are only comparable within one run.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
 import torch
 
-from grokinterp import engine
-from grokinterp.config import ConfigError, RunConfig
-from grokinterp.tasks import make_task
-from grokinterp.train import SingleStepper
-
-
-def fused_step_flops(cfg: RunConfig, batch: int, n_answer: int, n_ctx: int, d_vocab: int, d_vocab_out: int) -> int:
-    """Matmul FLOPs of one fused training step: forward matmuls x 3 (backward ~ 2x forward)."""
-    m = cfg.model
-    d, hd = m.d_model, m.n_heads * m.d_head
-    fwd = 0
-    for layer in range(m.n_layers):
-        last = layer == m.n_layers - 1
-        rows = (d_vocab * n_ctx) if (layer == 0 and batch > d_vocab) else batch * n_ctx
-        q_rows = batch * n_answer if last else batch * n_ctx
-        fwd += 2 * rows * d * 3 * hd  # q, k, v projections (on the (token, pos) table in layer 0)
-        fwd += 2 * 2 * batch * (n_answer if last else n_ctx) * n_ctx * hd  # scores and pattern @ v
-        fwd += 2 * q_rows * hd * d  # W_O
-        if not m.attn_only:
-            fwd += 2 * 2 * q_rows * d * m.d_mlp  # W_in, W_out
-    fwd += 2 * batch * n_answer * d * d_vocab_out  # unembed
-    return 3 * fwd
-
-
-def matmul_gflops(m: int, k: int, n: int, seconds: float = 0.5) -> float:
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    for _ in range(3):
-        a @ b
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        reps += 1
-    return 2 * m * k * n * reps / (time.perf_counter() - t0) / 1e9
-
-
-def _run_engine(cfg: RunConfig, name: str, steps: int, warmup: int, *, reverse: bool = False, shadow: bool = False):
-    """Train `warmup + steps` steps with one engine, timing each step of the trainer's own `SingleStepper`
-    (forward, backward, optimizer step; no logging or checkpoints). `reverse` feeds the train set in reverse
-    order (the same loss mathematically: a float32 summation-order baseline); `shadow` also evaluates the
-    fused loss on the hooked trajectory's parameters at each step (engine equality without trajectory chaos)."""
-    cfg = cfg.with_overrides({"train.engine": name})
-    task = make_task(cfg.task)
-    if reverse:
-        task = task.with_split(task.train_idx.flip(0), task.test_idx)
-    stepper = SingleStepper(cfg, task, torch.device("cpu"))
-    x, y = stepper.train_tokens, stepper.train_labels
-    losses, times, shadow_rel = [], [], []
-    for step in range(warmup + steps):
-        t0 = time.perf_counter()
-        loss = stepper.forward(step)
-        stepper.update(step, loss, [True])
-        times.append(time.perf_counter() - t0)
-        losses.append(loss.item())
-        if shadow and step < steps:
-            with torch.no_grad():
-                # parameters have moved on by one step: compare both engines on them
-                f = engine.answer_loss(engine.fused_logits(stepper.params, cfg.model, x, task.answer_pos), y).item()
-                h = engine.answer_loss(engine.hooked_logits(stepper.model, x, task.answer_pos), y).item()
-            shadow_rel.append(abs(f - h) / abs(h))
-    if shadow:
-        return losses[:steps], times[warmup:], shadow_rel
-    return losses[:steps], times[warmup:]
-
-
-def _max_rel(a: list[float], b: list[float]) -> float:
-    return max(abs(x - y) / max(abs(y), 1e-30) for x, y in zip(a, b))
-
-
-def bench_train(preset: str, steps: int, repeats: int, warmup: int = 5) -> dict:
-    from grokinterp.presets import get_preset
-
-    cfg = get_preset(preset)
-    task = make_task(cfg.task)
-    ms: dict[str, list[float]] = {"hooked": [], "fused": []}
-    losses: dict[str, list[float]] = {}
-    for _ in range(repeats):
-        for name in ("hooked", "fused"):  # interleaved so drift in machine load hits both
-            run_losses, t = _run_engine(cfg, name, steps, warmup)
-            losses[name] = run_losses
-            ms[name].append(1000 * statistics.mean(t))
-    rel = _max_rel(losses["fused"], losses["hooked"])
-    base, _ = _run_engine(cfg, "hooked", steps, 0, reverse=True)
-    _, _, same_params = _run_engine(cfg, "hooked", steps, 0, shadow=True)
-    n_train = len(task.train_idx)
-    flops = fused_step_flops(cfg, n_train, len(task.answer_pos), task.n_ctx, task.d_vocab, task.d_vocab_out)
-    rate = matmul_gflops(n_train * len(task.answer_pos), cfg.model.d_model, cfg.model.d_mlp)
-    return {
-        "preset": preset, "threads": torch.get_num_threads(), "steps": steps, "repeats": repeats,
-        "hooked_ms": statistics.median(ms["hooked"]), "fused_ms": statistics.median(ms["fused"]),
-        "max_rel_loss_diff": rel, "baseline_rel_loss_diff": _max_rel(base, losses["hooked"]),
-        "same_params_rel_loss_diff": max(same_params), "fused_gflop": flops / 1e9, "matmul_gflops": rate,
-        "floor_ms": flops / (rate * 1e9) * 1000,
-    }
-
-
-def print_train(r: dict) -> None:
-    speedup = r["hooked_ms"] / r["fused_ms"]
-    rows = [
-        ("preset", r["preset"]),
-        ("torch threads", str(r["threads"])),
-        ("hooked ms/step", f"{r['hooked_ms']:.1f}"),
-        ("fused ms/step", f"{r['fused_ms']:.1f}"),
-        (f"max rel loss diff, same params (first {r['steps']} steps)", f"{r['same_params_rel_loss_diff']:.2e}"),
-        ("max rel loss diff, fused vs hooked trajectories", f"{r['max_rel_loss_diff']:.2e}"),
-        ("  baseline: hooked vs hooked, train set reversed", f"{r['baseline_rel_loss_diff']:.2e}"),
-        ("fused step matmul GFLOP", f"{r['fused_gflop']:.3f}"),
-        ("machine matmul GFLOP/s", f"{r['matmul_gflops']:.1f}"),
-        ("floor ms/step (FLOPs / rate)", f"{r['floor_ms']:.1f}"),
-        ("fused vs floor", f"{r['floor_ms'] / r['fused_ms']:.0%} of the floor's speed "
-                           f"({r['fused_ms'] / r['floor_ms']:.2f}x the floor)"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    print(f"fused/hooked speedup: {speedup:.2f}x")
+from grokinterp.config import ConfigError
 
 
 def bench_progress(run_path: str, steps_limit: int | None = None) -> dict:
@@ -198,9 +71,10 @@ def print_progress(r: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grokinterp.bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    p = sub.add_parser("train", help="ms/step of the hooked and fused engines")
-    p.add_argument("--preset", default="mod113")
-    p.add_argument("--steps", type=int, default=50, help="timed steps per engine and repeat (default 50)")
+    p = sub.add_parser("train", help="ms/step of the hooked and default engines against the matmul floor")
+    p.add_argument("--preset", default="mod113", help="preset to time (default mod113)")
+    p.add_argument("--all", action="store_true", help="every preset (one per distinct training step)")
+    p.add_argument("--steps", type=int, default=30, help="timed steps per engine and repeat (default 30)")
     p.add_argument("--repeats", type=int, default=3)
     q = sub.add_parser("progress", help="progress measures over all checkpoints: vectorised vs a TL loop")
     q.add_argument("--run", default="checkpoints/mod113", help="a trained mod-113 run (default checkpoints/mod113)")
@@ -256,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.repeats < 1:
         print("error: --steps and --repeats must be >= 1", file=sys.stderr)
         return 2
-    try:
-        print_train(bench_train(args.preset, args.steps, args.repeats))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    from grokinterp.bench_train import bench_train, distinct_presets, print_table
+    from grokinterp.presets import PRESETS
+
+    if not args.all and args.preset not in PRESETS:
+        print(f"error: unknown preset {args.preset!r} (known: {', '.join(PRESETS)})", file=sys.stderr)
         return 2
+    names = distinct_presets() if args.all else [args.preset]
+    print_table(*bench_train(names, args.steps, args.repeats))
     return 0
 
 

@@ -228,7 +228,7 @@ class SingleStepper:
             return Scored.from_logits(engine.hooked_logits(self.model, tokens, self.task.answer_pos), labels)
         return fused_scored(params, self.cfg.model, tokens, self.task.answer_pos, labels)
 
-    def _train_batch(self, step: int):
+    def train_batch(self, step: int):
         """(tokens, labels, full_or_fresh) of update `step`: `full_or_fresh` when the batch is the whole train
         set or an infinite-mode batch, so its own forward doubles as the train evaluation."""
         if self.task.sampler is not None:
@@ -240,7 +240,7 @@ class SingleStepper:
         return self.train_tokens[batch], self.train_labels[batch], False
 
     def forward(self, step: int) -> torch.Tensor:
-        xb, yb, whole = self._train_batch(step)
+        xb, yb, whole = self.train_batch(step)
         params = {**self.params, "embed.weight": self.factors["transfer.A"] @ self.factors["transfer.B"]} \
             if self.factors else self.params
         pred = self._predict(params, xb, yb)
@@ -254,7 +254,7 @@ class SingleStepper:
             if loss is not None and self._batch[1]:
                 record_metrics(cfg, task, self._batch[0].detach(), row, "train", loss.item())
             elif task.sampler is not None:
-                xb, yb, _ = self._train_batch(step)
+                xb, yb, _ = self.train_batch(step)
                 record_metrics(cfg, task, self._predict(self.params, xb, yb), row, "train")
             else:
                 record_metrics(cfg, task, self._predict(self.params, self.train_tokens, self.train_labels), row,
