@@ -29,7 +29,7 @@ demo: install
 	$(PY) -m grokinterp report checkpoints/mod113-demo
 
 bench: install
-	$(PY) -m grokinterp.bench train
+	$(PY) -m grokinterp.bench train --all
 
 lint: install
 	$(PY) -m ruff check grokinterp tests

@@ -13,6 +13,8 @@ read at `answer_pos`, and differs only in what it skips and in floating-point su
   values still at every position they can see).
 - Attention over longer sequences (query x key > 64 entries, outside the layer-0 tables) runs in torch's
   fused `scaled_dot_product_attention` kernel.
+- `fused_resid` stops before the unembedding, so that `grokinterp.scored` can unembed only the scored
+  entries (label not -1).
 
 `answer_loss` is the cross-entropy on the answer positions with the log-softmax in float64 (late in
 grokking the train loss is ~1e-7, below float32 resolution of log-probabilities near 0).

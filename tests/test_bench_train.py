@@ -1,0 +1,52 @@
+"""`python -m grokinterp.bench train`: the matmul recorder counts planted products, and the table runs."""
+
+from collections import Counter
+
+import torch
+import torch.nn.functional as F
+
+from grokinterp import bench
+from grokinterp.bench_train import MatmulRecorder, distinct_presets, time_matmul
+
+
+def test_recorder_counts_a_linear_forward_and_backward():
+    x = torch.randn(5, 3, requires_grad=True)
+    w = torch.randn(4, 3, requires_grad=True)
+    with MatmulRecorder() as rec:
+        F.linear(x, w).sum().backward()
+    # forward (5,3)@(3,4); grad_x = g (5,4) @ w (4,3); grad_w = g^T (4,5) @ x (5,3)
+    assert rec.shapes == Counter({(1, 5, 3, 4): 1, (1, 5, 4, 3): 1, (1, 4, 5, 3): 1})
+
+
+def test_recorder_counts_fused_attention_as_its_dense_products():
+    q, k, v = (torch.randn(2, 3, 6, 4, requires_grad=True) for _ in range(3))
+    with MatmulRecorder() as rec:
+        F.scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
+    flop = sum(2 * b * m * kk * n * c for (b, m, kk, n), c in rec.shapes.items())
+    per_product = 2 * 6 * 6 * 4 * 6  # (b*h) x (6, 4) @ (4, 6) and (6, 6) @ (6, 4), both 2*6*6*4 per head
+    assert flop == 6 * per_product  # 2 products forward, 4 backward
+
+
+def test_time_matmul_is_positive_and_larger_for_larger_shapes():
+    small, big = time_matmul((1, 8, 8, 8), 0.02), time_matmul((1, 256, 256, 256), 0.02)
+    assert 0 < small < big
+
+
+def test_distinct_presets_drop_the_demo_duplicate():
+    names = distinct_presets()
+    assert "mod113" in names and "mod113-demo" not in names and "repeat-subseq-infinite" in names
+
+
+def test_bench_train_prints_the_table_and_the_worst_floor_ratio(capsys):
+    assert bench.main(["train", "--preset", "toy-add", "--steps", "2", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("worst default-engine/floor: ") and out[-1].endswith("(toy-add)")
+    ratio = float(out[-1].split(": ")[1].split("x")[0])
+    assert ratio > 0
+    row = next(line for line in out if line.startswith("toy-add"))
+    assert "(fused)" in row
+
+
+def test_bench_train_refuses_an_unknown_preset(capsys):
+    assert bench.main(["train", "--preset", "nope"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
