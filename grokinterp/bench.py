@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--all", action="store_true", help="every preset (one per distinct training step)")
     p.add_argument("--steps", type=int, default=30, help="timed steps per engine and repeat (default 30)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--loop-steps", type=int, default=100,
+                   help="steps of the whole training loop to time after step 100 (0: skip; default 100)")
     q = sub.add_parser("progress", help="progress measures over all checkpoints: vectorised vs a TL loop")
     q.add_argument("--run", default="checkpoints/mod113", help="a trained mod-113 run (default checkpoints/mod113)")
     q.add_argument("--max-checkpoints", type=int, default=None, help="use about this many, evenly spaced")
@@ -127,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print_progress(bench_progress(args.run, args.max_checkpoints))
         return 0
-    if args.steps < 1 or args.repeats < 1:
-        print("error: --steps and --repeats must be >= 1", file=sys.stderr)
+    if args.steps < 1 or args.repeats < 1 or args.loop_steps < 0:
+        print("error: --steps and --repeats must be >= 1, --loop-steps >= 0", file=sys.stderr)
         return 2
     from grokinterp.bench_train import bench_train, distinct_presets, print_table
     from grokinterp.presets import PRESETS
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown preset {args.preset!r} (known: {', '.join(PRESETS)})", file=sys.stderr)
         return 2
     names = distinct_presets() if args.all else [args.preset]
-    print_table(*bench_train(names, args.steps, args.repeats))
+    print_table(*bench_train(names, args.steps, args.repeats, args.loop_steps))
     return 0
 
 

@@ -8,6 +8,9 @@ For each preset, in one process and on the same initialisation:
   that drift in machine load hits both;
 - loss agreement: the max relative difference of the two engines' losses on the same parameters and the
   same batch, at the initialisation, after the warm-up steps and after the timed steps;
+- loop ms/step: the whole training command in steady state, every metrics row, evaluation and checkpoint
+  included: `train()` is run to step `LOOP_START` (past the dense early checkpoints), then extended by
+  `--loop-steps` steps, and that second call (resume included) is timed;
 - the floor: every matrix product of one default-engine step (forward and backward) is recorded with its
   shape (`mm`, `addmm`, `bmm`, `baddbmm`; a fused attention kernel counts as the two products of its
   forward and the four of its backward, dense); each distinct shape is then timed alone on this machine.
@@ -20,6 +23,7 @@ The last line is `worst default-engine/floor: N.NNx`. Numbers are only comparabl
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,7 +35,9 @@ from grokinterp import engine
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.scored import Scored, fused_scored
 from grokinterp.tasks import make_task
-from grokinterp.train import SingleStepper
+from grokinterp.train import SingleStepper, train
+
+LOOP_START = 100
 
 aten = torch.ops.aten
 Shape = tuple[int, int, int, int]  # (batch, m, k, n): batch products of (m, k) @ (k, n)
@@ -125,6 +131,16 @@ def step_shapes(cfg: RunConfig) -> Counter[Shape]:
     return rec.shapes
 
 
+def loop_ms(cfg: RunConfig, steps: int) -> float:
+    """ms/step of the whole `train()` loop from step `LOOP_START` to `LOOP_START + steps` (see the module
+    docstring)."""
+    with tempfile.TemporaryDirectory() as out:
+        train(cfg.with_overrides({"train.steps": LOOP_START}), out, progress=False)
+        t0 = time.perf_counter()
+        train(cfg.with_overrides({"train.steps": LOOP_START + steps}), out, progress=False)
+        return (time.perf_counter() - t0) / steps * 1000
+
+
 @dataclass
 class TrainBench:
     preset: str
@@ -135,6 +151,7 @@ class TrainBench:
     gflop: float  # matmul GFLOP of one default-engine step
     floor_ms: float
     n_shapes: int
+    loop_ms: float | None  # the whole training command per step; None when not measured
 
     @property
     def speedup(self) -> float:
@@ -149,7 +166,7 @@ class TrainBench:
         return self.default_ms / self.floor_ms
 
 
-def bench_preset(preset: str, steps: int, repeats: int, warmup: int = 5) -> TrainBench:
+def bench_preset(preset: str, steps: int, repeats: int, warmup: int = 5, loop_steps: int = 0) -> TrainBench:
     from grokinterp.presets import get_preset
 
     cfg = get_preset(preset)
@@ -164,18 +181,20 @@ def bench_preset(preset: str, steps: int, repeats: int, warmup: int = 5) -> Trai
     shapes = step_shapes(cfg)
     floor = sum(count * time_matmul(shape) for shape, count in shapes.items())
     flop = sum(2 * b * m * k * n * count for (b, m, k, n), count in shapes.items())
+    loop = loop_ms(cfg, loop_steps) if loop_steps > 0 else None
     return TrainBench(preset, default, statistics.median(ms["hooked"]), statistics.median(ms[default]), max(checks),
-                      flop / 1e9, floor * 1000, len(shapes))
+                      flop / 1e9, floor * 1000, len(shapes), loop)
 
 
 HEADER = ("preset", "hooked ms", "default ms", "speedup", "loss rel diff", "GFLOP/step", "GFLOP/s",
-          "floor ms", "default/floor", "hooked/floor")
+          "floor ms", "default/floor", "hooked/floor", "loop ms")
 
 
 def row(r: TrainBench) -> tuple[str, ...]:
     return (r.preset, f"{r.hooked_ms:.2f}", f"{r.default_ms:.2f} ({r.engine})", f"{r.speedup:.2f}x",
             f"{r.loss_rel_diff:.1e}", f"{r.gflop:.4f}", f"{r.gflops:.1f}", f"{r.floor_ms:.3f}",
-            f"{r.default_vs_floor:.2f}x", f"{r.hooked_ms / r.floor_ms:.2f}x")
+            f"{r.default_vs_floor:.2f}x", f"{r.hooked_ms / r.floor_ms:.2f}x",
+            "-" if r.loop_ms is None else f"{r.loop_ms:.2f}")
 
 
 def print_table(results: list[TrainBench], skipped: dict[str, str]) -> None:
@@ -191,8 +210,8 @@ def print_table(results: list[TrainBench], skipped: dict[str, str]) -> None:
         print(f"worst default-engine/floor: {worst.default_vs_floor:.2f}x ({worst.preset})")
 
 
-def bench_train(presets: list[str], steps: int, repeats: int, progress: bool = True) -> tuple[list[TrainBench],
-                                                                                             dict[str, str]]:
+def bench_train(presets: list[str], steps: int, repeats: int, loop_steps: int = 0, progress: bool = True
+                ) -> tuple[list[TrainBench], dict[str, str]]:
     """Benchmark every preset; presets whose task cannot be built here (e.g. a missing data set) are skipped
     with the reason."""
     results, skipped = [], {}
@@ -200,7 +219,7 @@ def bench_train(presets: list[str], steps: int, repeats: int, progress: bool = T
         if progress:
             print(f"[bench] {name} ...", flush=True)
         try:
-            results.append(bench_preset(name, steps, repeats))
+            results.append(bench_preset(name, steps, repeats, loop_steps=loop_steps))
         except (ConfigError, FileNotFoundError) as e:
             skipped[name] = str(e)
     return results, skipped

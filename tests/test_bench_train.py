@@ -38,13 +38,14 @@ def test_distinct_presets_drop_the_demo_duplicate():
 
 
 def test_bench_train_prints_the_table_and_the_worst_floor_ratio(capsys):
-    assert bench.main(["train", "--preset", "toy-add", "--steps", "2", "--repeats", "1"]) == 0
+    assert bench.main(["train", "--preset", "toy-add", "--steps", "2", "--repeats", "1", "--loop-steps", "20"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("worst default-engine/floor: ") and out[-1].endswith("(toy-add)")
     ratio = float(out[-1].split(": ")[1].split("x")[0])
     assert ratio > 0
     row = next(line for line in out if line.startswith("toy-add"))
     assert "(fused)" in row
+    assert float(row.split()[-1]) > 0  # the whole loop's ms/step was measured
 
 
 def test_bench_train_refuses_an_unknown_preset(capsys):
