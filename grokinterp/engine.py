@@ -30,6 +30,7 @@ from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from grokinterp.config import ModelConfig
+from grokinterp.models import is_trainable
 
 EVAL_CHUNK_TOKENS = 12_288  # see `fused_resid`
 
@@ -45,6 +46,12 @@ def _ln(params: dict[str, Tensor], name: str, cfg: ModelConfig, x: Tensor) -> Te
         return x
     # TL-native uses nn.LayerNorm with eps 1e-5
     return F.layer_norm(x, x.shape[-1:], params[f"{name}.weight"], params[f"{name}.bias"], 1e-5)
+
+
+def _bias(params: dict[str, Tensor], cfg: ModelConfig, name: str) -> Tensor | None:
+    """The bias `name`, or None for a frozen one: `model.biases` freezes them at exactly 0 (see
+    `grokinterp.models`), and a matmul without a bias skips addmm's copy of it into every output row."""
+    return params[name] if is_trainable(name, cfg.biases) else None
 
 
 def _layer0_tables(params: dict[str, Tensor], cfg: ModelConfig, seq: int):
@@ -154,7 +161,7 @@ def fused_resid(
         q_pos = ans if last else all_pos
         nq = len(q_pos)
         w = {n: params[f"{pre}.attn.{n}.weight"] for n in "qkv"}
-        b = {n: params[f"{pre}.attn.{n}.bias"] for n in "qkv"}
+        b = {n: _bias(params, cfg, f"{pre}.attn.{n}.bias") for n in "qkv"}
         causal = all_pos[None, :] > q_pos[:, None]  # (q, k): key after query, masked
         if layer == 0 and use_tables:
             n_rows = h_tab.shape[0]
@@ -180,12 +187,13 @@ def fused_resid(
             else:
                 z = _long_attention(q, k, v, q_pos, causal)
         attn_out = F.linear(z.reshape(batch, nq, n_heads * d_head), params[f"{pre}.attn.o.weight"],
-                            params[f"{pre}.attn.o.bias"])
+                            _bias(params, cfg, f"{pre}.attn.o.bias"))
         x = (_at(x, ans) if last and not x_at_ans else x) + attn_out
         if not cfg.attn_only:
             h2 = _ln(params, f"{pre}.ln2", cfg, x)
-            pre_act = F.linear(h2, params[f"{pre}.mlp.in.weight"], params[f"{pre}.mlp.in.bias"])
-            x = x + F.linear(_act(cfg, pre_act), params[f"{pre}.mlp.out.weight"], params[f"{pre}.mlp.out.bias"])
+            pre_act = F.linear(h2, params[f"{pre}.mlp.in.weight"], _bias(params, cfg, f"{pre}.mlp.in.bias"))
+            x = x + F.linear(_act(cfg, pre_act), params[f"{pre}.mlp.out.weight"],
+                             _bias(params, cfg, f"{pre}.mlp.out.bias"))
     return _ln(params, "ln_final", cfg, x)
 
 
