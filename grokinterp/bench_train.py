@@ -33,6 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from grokinterp import engine
 from grokinterp.config import ConfigError, RunConfig
+from grokinterp.presets import PRESETS, get_preset
 from grokinterp.scored import Scored, fused_scored
 from grokinterp.tasks import make_task
 from grokinterp.train import SingleStepper, train
@@ -90,16 +91,11 @@ def time_matmul(shape: Shape, seconds: float = 0.1) -> float:
     return (time.perf_counter() - t0) / reps
 
 
-def _batch(stepper: SingleStepper, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-    xb, yb, _ = stepper.train_batch(step)
-    return xb, yb
-
-
 @torch.no_grad()
 def _engine_rel_diff(stepper: SingleStepper, step: int) -> float:
     """|fused - hooked| / |hooked| of the training loss on the stepper's current parameters and batch."""
     cfg, task = stepper.cfg, stepper.task
-    xb, yb = _batch(stepper, step)
+    xb, yb, _ = stepper.train_batch(step)
     f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb).loss(cfg.train.loss).item()
     h = Scored.from_logits(engine.hooked_logits(stepper.model, xb, task.answer_pos), yb).loss(cfg.train.loss).item()
     return abs(f - h) / max(abs(h), 1e-30)
@@ -124,7 +120,6 @@ def _time_engine(cfg: RunConfig, name: str, steps: int, warmup: int) -> tuple[li
 def step_shapes(cfg: RunConfig) -> Counter[Shape]:
     """The matrix products of one training step (forward and backward) of `cfg`'s engine."""
     stepper = SingleStepper(cfg, make_task(cfg.task), torch.device("cpu"))
-    loss = stepper.forward(1)  # update 1: update 0 has lr 0 under warm-up, irrelevant for shapes
     with MatmulRecorder() as rec:
         loss = stepper.forward(1)
         loss.backward()
@@ -150,7 +145,6 @@ class TrainBench:
     loss_rel_diff: float  # max over the checks, same parameters and batch
     gflop: float  # matmul GFLOP of one default-engine step
     floor_ms: float
-    n_shapes: int
     loop_ms: float | None  # the whole training command per step; None when not measured
 
     @property
@@ -167,8 +161,6 @@ class TrainBench:
 
 
 def bench_preset(preset: str, steps: int, repeats: int, warmup: int = 5, loop_steps: int = 0) -> TrainBench:
-    from grokinterp.presets import get_preset
-
     cfg = get_preset(preset)
     default = cfg.train.engine
     ms: dict[str, list[float]] = {"hooked": [], default: []}
@@ -183,7 +175,7 @@ def bench_preset(preset: str, steps: int, repeats: int, warmup: int = 5, loop_st
     flop = sum(2 * b * m * k * n * count for (b, m, k, n), count in shapes.items())
     loop = loop_ms(cfg, loop_steps) if loop_steps > 0 else None
     return TrainBench(preset, default, statistics.median(ms["hooked"]), statistics.median(ms[default]), max(checks),
-                      flop / 1e9, floor * 1000, len(shapes), loop)
+                      flop / 1e9, floor * 1000, loop)
 
 
 HEADER = ("preset", "hooked ms", "default ms", "speedup", "loss rel diff", "GFLOP/step", "GFLOP/s",
@@ -228,8 +220,6 @@ def bench_train(presets: list[str], steps: int, repeats: int, loop_steps: int = 
 def distinct_presets() -> list[str]:
     """Every preset, less those whose training step is another's (they differ only in the step budget or
     the checkpoint schedule, e.g. mod113-demo)."""
-    from grokinterp.presets import PRESETS, get_preset
-
     seen, names = set(), []
     for name in PRESETS:
         d = get_preset(name).to_dict()

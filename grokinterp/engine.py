@@ -62,14 +62,6 @@ def _layer0_tables(params: dict[str, Tensor], cfg: ModelConfig, seq: int):
     return x, h
 
 
-def _at(x: Tensor, pos: Tensor) -> Tensor:
-    """`x[:, pos]`, as a slice when the positions are contiguous (its backward is a copy, not an index_put)."""
-    first, n = int(pos[0]), len(pos)
-    if bool((pos == torch.arange(first, first + n, device=pos.device)).all()):
-        return x[:, first:first + n]
-    return x[:, pos]
-
-
 def _small_attention(scores: Tensor, v: Tensor, causal: Tensor) -> Tensor:
     """Softmax of (batch, q, k, head) scores, masked where `causal`, applied to (batch, k, head, d_head) values."""
     if bool(causal.any()):
@@ -143,13 +135,17 @@ def fused_resid(
     # score table stays small (16M entries at most)
     use_tables = batch > d_vocab and cfg.n_heads * (d_vocab * seq) ** 2 <= 2**24
     ans = torch.tensor(answer_pos, device=tokens.device)
+    first = answer_pos[0]
+    # contiguous answer positions index as a slice: its backward is a copy, not a scattered add
+    at_ans = slice(first, first + len(answer_pos)) if answer_pos == tuple(range(first, first + len(answer_pos))) \
+        else ans
 
     if use_tables:
         flat = tokens * seq + torch.arange(seq, device=tokens.device)  # row of each (token, pos) in the tables
         x_tab, h_tab = _layer0_tables(params, cfg, seq)
         # one-layer models only need the residual at the answer positions
         x_at_ans = cfg.n_layers == 1
-        x = F.embedding(flat[:, ans] if x_at_ans else flat, x_tab)
+        x = F.embedding(flat[:, at_ans] if x_at_ans else flat, x_tab)
     else:
         x_at_ans = False
         x = F.embedding(tokens, params["embed.weight"]) + params["pos_embed.weight"][:seq]
@@ -170,7 +166,7 @@ def fused_resid(
             # every (query row, key row) score at once, then a gather per example
             # laid out (query row, key row, head), so that each gathered score row is 4 contiguous floats
             s_tab = torch.einsum("qhd,khd->qkh", q_tab * (1 / math.sqrt(d_head)), k_tab)
-            q_rows = flat[:, ans] if last else flat
+            q_rows = flat[:, at_ans] if last else flat
             pair = q_rows[:, :, None] * n_rows + flat[:, None, :]  # (batch, q, k)
             # an embedding lookup, not advanced indexing: the backward of `s_tab[:, pair]` (index_put with
             # accumulate) sums in a thread-dependent order on CPU, so two identical runs drifted apart
@@ -181,14 +177,14 @@ def fused_resid(
             h = _ln(params, f"{pre}.ln1", cfg, x)
             k = F.linear(h, w["k"], b["k"]).view(batch, seq, n_heads, d_head)
             v = F.linear(h, w["v"], b["v"]).view(batch, seq, n_heads, d_head)
-            q = F.linear(_at(h, ans) if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
+            q = F.linear(h[:, at_ans] if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
             if nq * seq <= 64:  # tiny attention: broadcasting beats many tiny batched matmuls
                 z = _small_attention((q[:, :, None] * k[:, None]).sum(-1) / math.sqrt(d_head), v, causal)
             else:
                 z = _long_attention(q, k, v, q_pos, causal)
         attn_out = F.linear(z.reshape(batch, nq, n_heads * d_head), params[f"{pre}.attn.o.weight"],
                             _bias(params, cfg, f"{pre}.attn.o.bias"))
-        x = (_at(x, ans) if last and not x_at_ans else x) + attn_out
+        x = (x[:, at_ans] if last and not x_at_ans else x) + attn_out
         if not cfg.attn_only:
             h2 = _ln(params, f"{pre}.ln2", cfg, x)
             pre_act = F.linear(h2, params[f"{pre}.mlp.in.weight"], _bias(params, cfg, f"{pre}.mlp.in.bias"))

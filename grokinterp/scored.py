@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
@@ -45,13 +44,9 @@ class Scored:
         return -logp.gather(-1, self.labels[:, None])[:, 0]
 
     def loss(self, kind: str = "ce") -> Float[Tensor, ""]:
-        """Mean cross-entropy ("ce") or squared error against one-hot targets ("mse") over scored entries."""
-        if self.labels.numel() == 0:
-            return self.logits.sum().to(torch.float64) * 0
-        if kind == "mse":
-            target = F.one_hot(self.labels, self.logits.shape[-1]).to(torch.float64)
-            return (self.logits.to(torch.float64) - target).pow(2).mean()
-        return self.nll().mean()
+        """`engine.task_loss` over the scored entries: their mean cross-entropy ("ce") or squared error
+        against one-hot targets ("mse")."""
+        return engine.task_loss(self.logits[:, None], self.labels[:, None], kind)
 
     def right(self) -> Tensor:
         return self.logits.argmax(dim=-1) == self.labels
@@ -66,8 +61,8 @@ class Scored:
         return 1.0 - wrong_examples / max(self.batch, 1)
 
     def token_accuracy(self) -> float:
-        """Fraction of scored entries predicted exactly."""
-        return self.right().float().mean().item() if self.labels.numel() else 0.0
+        """Fraction of scored entries predicted exactly (`engine.token_accuracy`)."""
+        return engine.token_accuracy(self.logits[:, None], self.labels[:, None])
 
     def position_losses(self) -> tuple[list[float], list[float]]:
         """Per answer position: mean cross-entropy and accuracy over the examples where it is scored."""
