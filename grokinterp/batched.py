@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from grokinterp import accel, engine
+from grokinterp.allocator import keep_freed_memory
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.loop import Slot, run_loop, warmup_factor
 from grokinterp.models import BUFFERS, build_model, named_tensors, trainable_parameters
@@ -145,6 +146,7 @@ class BatchedStepper:
     """M runs' step at once: a vmapped fused forward over their stacked parameters and AdamW on the stacks."""
 
     def __init__(self, cfgs: list[RunConfig], task: Task, start: int, latest: list) -> None:
+        keep_freed_memory()  # each step reuses its buffers instead of page-faulting fresh ones
         self.cfgs = cfgs
         models = [build_model(c.model, task.d_vocab, task.d_vocab_out, task.n_ctx) for c in cfgs]
         for c, m in zip(cfgs, models):

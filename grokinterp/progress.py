@@ -45,6 +45,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grokinterp import engine
+from grokinterp.allocator import keep_freed_memory
 from grokinterp.analysis import fourier, groups, induction, irreps, representation
 from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import weight_sq
@@ -137,6 +138,7 @@ def over_checkpoints(run: Run, measure: Callable[[int, dict[str, Tensor]], dict]
     Checkpoints are loaded one at a time; one that fails verification is skipped with a warning."""
     from tqdm.auto import tqdm
 
+    keep_freed_memory()  # each checkpoint reuses the last one's buffers
     steps = run.steps if steps is None else sorted(steps)
     rows = []
     with torch.no_grad():

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from grokinterp import accel, engine
+from grokinterp.allocator import keep_freed_memory
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
 from grokinterp.loop import Slot, checkpoint_schedule, lr_at, run_loop, warmup_factor
 from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters, weight_sq
@@ -156,6 +157,7 @@ class SingleStepper:
     norm. Built by `SingleStepper.create` with every parameter set-up already applied."""
 
     def __init__(self, cfg: RunConfig, task: Task, device: torch.device, *, resuming: bool = False) -> None:
+        keep_freed_memory()  # each step reuses its buffers instead of page-faulting fresh ones
         self.cfg, self.task, self.device = cfg, task, device
         self.model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx, device)
         self.params = named_tensors(self.model)
