@@ -50,8 +50,10 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
     """None when `cfg` can train in a batch, else the reason (read off the config alone)."""
     if family_of(cfg.task).kind == "sampled":
         return "sampled or multi-position tasks train one by one"
-    if cfg.train.batch_size > 0:
+    if cfg.train.batch_size != 0:
         return "minibatches train one by one"
+    if cfg.model.arch == "power" or cfg.train.weight_noise > 0:
+        return "Power et al.'s transformer and weight noise train one by one"
     a = cfg.accel
     if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from:
         return "Grokfast, fixed-norm training and GrokTransfer train one by one"

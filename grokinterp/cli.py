@@ -37,6 +37,8 @@ def _model_short(m) -> str:
     if m.arch == "transformer":
         width = "attention-only" if m.attn_only else f"d_mlp {m.d_mlp}"
         return f"{m.n_layers}L transformer d_model {m.d_model} {width}"
+    if m.arch == "power":
+        return f"{m.n_layers}L Power et al. transformer d_model {m.d_model} d_mlp {m.d_mlp}"
     if m.arch == "mlp":
         return f"pair MLP d_model {m.d_model} d_mlp {m.d_mlp}"
     if m.arch == "toy":

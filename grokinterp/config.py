@@ -35,7 +35,7 @@ def TaskConfig(family: str = "modular", **values: Any) -> TaskSpec:  # noqa: N80
     return spec_type(**values)
 
 
-ARCHS = ("transformer", "mlp", "toy", "image-mlp")
+ARCHS = ("transformer", "mlp", "toy", "image-mlp", "power")
 
 
 @dataclass
@@ -52,11 +52,13 @@ class ModelConfig:
     attn_only: bool = False
     # transformer | mlp (a pair MLP: concat of the two operand embeddings -> ReLU -> logits) | toy (Liu et al.:
     # the two embeddings summed -> n_layers hidden layers of d_mlp -> logits) | image-mlp (pixels -> n_layers
-    # hidden layers of d_mlp -> logits; Omnigrok's MNIST MLP is n_layers 2, d_mlp 200)
+    # hidden layers of d_mlp -> logits; Omnigrok's MNIST MLP is n_layers 2, d_mlp 200) | power (Power et al.
+    # 2022's post-LayerNorm transformer, `grokinterp.power`: sinusoidal positions, no biases, untied output)
     arch: str = "transformer"
     init: str = "paper"  # "paper": N(0, 1/d_model), W_U N(0, 1/d_vocab_out) (Nanda et al.); "tl": TL gpt2 init
     biases: str = "mlp"  # which biases train: "mlp" (b_in, b_out; the paper), "all", or "none" (all frozen at 0)
     seed: int = 0  # seed of the parameter init
+    dropout: float = 0.0  # arch power: dropout on every block's FFN output while training (Power et al.'s code)
 
     def validate(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -74,6 +76,13 @@ class ModelConfig:
             raise ConfigError(f"model.init must be 'paper' or 'tl', got {self.init!r}")
         if self.biases not in ("mlp", "all", "none"):
             raise ConfigError(f"model.biases must be 'mlp', 'all' or 'none', got {self.biases!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.dropout > 0 and self.arch != "power":
+            raise ConfigError("model.dropout is for model.arch='power' (Power et al.'s FFN dropout)")
+        if self.arch == "power" and (self.attn_only or self.normalization_type is not None):
+            raise ConfigError("model.arch='power' has its own post-LayerNorm blocks: leave model.attn_only false and "
+                              "model.normalization_type null")
 
 
 @dataclass
@@ -89,14 +98,15 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
     warmup_steps: int = 10  # linear warm-up: lr * min(step / warmup_steps, 1), so the first step has lr 0
-    batch_size: int = 0  # 0 = full batch
+    batch_size: int = 0  # 0 = full batch; -1 = min(512, ceil(n_train / 2)), Power et al.'s default
     engine: str = "fused"  # "fused" (only what the loss needs) or "hooked" (the TL forward)
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     log_every: int = 10  # metrics row every N steps (and at every checkpoint)
     ckpt_every: int = 100  # linear part of the checkpoint schedule
     ckpt_log_points: int = 20  # log-spaced checkpoints between step 1 and ckpt_every
     grok_threshold: float = 0.99  # test accuracy that counts as grokked (--stop-when-grokked)
-    seed: int = 0  # minibatch order (unused with full batch)
+    seed: int = 0  # minibatch order (unused with full batch), weight noise and dropout masks
+    weight_noise: float = 0.0  # std of Gaussian noise added to every weight in each training forward (Power et al.)
 
     def validate(self) -> None:
         if self.steps < 0:
@@ -115,7 +125,12 @@ class TrainConfig:
             raise ConfigError(f"train.betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.eps <= 0:
             raise ConfigError(f"train.eps must be > 0, got {self.eps}")
-        for name in ("warmup_steps", "batch_size", "ckpt_log_points"):
+        if self.batch_size < -1:
+            raise ConfigError(f"train.batch_size must be >= 0 (0: full batch) or -1 (Power et al.'s "
+                              f"min(512, half the train set)), got {self.batch_size}")
+        if not 0.0 <= self.weight_noise < math.inf:
+            raise ConfigError(f"train.weight_noise must be >= 0, got {self.weight_noise}")
+        for name in ("warmup_steps", "ckpt_log_points"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("log_every", "ckpt_every"):

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from grokinterp.config import ModelConfig
 from grokinterp.models import is_trainable
+from grokinterp.power import power_logits
 
 EVAL_CHUNK_TOKENS = 12_288  # see `fused_resid`
 
@@ -101,6 +102,8 @@ def fused_logits(
 ) -> Float[Tensor, "batch n_answer d_vocab_out"]:
     """Logits at `answer_pos` of the TL-native transformer (or of the MLPs) with these parameters; `tokens`
     are token ids, or float pixels for the image MLP."""
+    if cfg.arch == "power":
+        return power_logits(params, cfg, tokens, answer_pos)
     if cfg.arch != "transformer":
         logits = _mlp_logits(params, cfg, tokens)
         return logits[:, None, :].expand(logits.shape[0], len(answer_pos), logits.shape[-1])

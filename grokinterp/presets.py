@@ -169,6 +169,32 @@ def _parity() -> RunConfig:
     )
 
 
+def _power(op: str) -> Callable[[], RunConfig]:
+    """Power et al. 2022's set-up for one operation (`power-<op>`): their 2-layer post-LayerNorm transformer
+    (`grokinterp.power`: d_model 128, 4 heads, FFN 512 without biases, sinusoidal positions, untied output)
+    on their equations `<eos> a op b = c <eos>` (`task.format = "power"`, scored on c and the final <eos>);
+    p = 97 or S5; 50% of the equations train (their headline x/y run); AdamW lr 1e-3, weight decay 1,
+    betas (0.9, 0.98), 10 warm-up steps, minibatches of min(512, half the train set), 10^5 steps."""
+    from grokinterp.tasks.modular import MODULAR_OPS
+
+    def make() -> RunConfig:
+        task = (TaskConfig(family="modular", op=op, p=97, frac_train=0.5, format="power", seed=0) if op in MODULAR_OPS
+                else TaskConfig(family="permutation", op=op, n=5, frac_train=0.5, format="power", seed=0))
+        return RunConfig(
+            task=task,
+            model=ModelConfig(arch="power", n_layers=2, d_model=128, n_heads=4, d_head=32, d_mlp=512, act_fn="relu",
+                              normalization_type=None, init="paper", biases="none", seed=0),
+            train=TrainConfig(steps=100_000, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), warmup_steps=10,
+                              batch_size=-1, log_every=100, ckpt_every=1000, ckpt_log_points=20),
+            preset=f"power-{op}",
+        )
+
+    return make
+
+
+POWER_OPS = ("add", "sub", "mul", "div", "odd_div", "x2_y2", "x2_xy_y2", "x2_xy_y2_x", "x3_xy", "x3_xy2_y",
+             "compose", "conj", "aba")
+
 PRESETS: dict[str, Callable[[], RunConfig]] = {
     "mod113": _mod113,
     "mod113-demo": _mod113_demo,
@@ -182,6 +208,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "digits-omnigrok": _digits_omnigrok,
     "mnist-omnigrok": _mnist_omnigrok,
     "parity": _parity,
+    **{f"power-{op}": _power(op) for op in POWER_OPS},
 }
 
 

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from grokinterp import engine
 from grokinterp.config import ModelConfig
+from grokinterp.power import power_resid
 
 
 @dataclass
@@ -92,9 +93,14 @@ def select(x: Float[Tensor, "batch n_answer d"], labels: Int[Tensor, "batch n_an
 
 
 def fused_scored(params: dict[str, Tensor], cfg: ModelConfig, tokens: Tensor, answer_pos: tuple[int, ...],
-                 labels: Int[Tensor, "batch n_answer"]) -> Scored:
-    """`Scored` from the fused engine, unembedding only the scored rows of the final residual stream."""
-    if cfg.arch != "transformer":
+                 labels: Int[Tensor, "batch n_answer"], dropout_generator: torch.Generator | None = None) -> Scored:
+    """`Scored` from the fused engine, unembedding only the scored rows of the final residual stream.
+    `dropout_generator`: a training forward of Power et al.'s model, with dropout masks drawn from it."""
+    if cfg.arch == "power":
+        resid = power_resid(params, cfg, tokens, answer_pos, dropout_generator=dropout_generator)
+    elif cfg.arch != "transformer":
         return Scored.from_logits(engine.fused_logits(params, cfg, tokens, answer_pos), labels)
-    resid, labels_s, rows = select(engine.fused_resid(params, cfg, tokens, answer_pos), labels)
+    else:
+        resid = engine.fused_resid(params, cfg, tokens, answer_pos)
+    resid, labels_s, rows = select(resid, labels)
     return Scored(engine.unembed(params, resid), labels_s, rows, *labels.shape)

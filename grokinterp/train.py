@@ -124,9 +124,14 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, params: dict[str, torch.n
         opt.state[p] = state
 
 
+def batch_size(setting: int, n_train: int) -> int:
+    """The minibatch size of `train.batch_size` on `n_train` examples (0: full batch)."""
+    return min(512, math.ceil(n_train / 2)) if setting == -1 else setting
+
+
 def minibatch(cfg: RunConfig, n_train: int, step: int, device: torch.device) -> torch.Tensor | None:
     """Row indices (into the train set) of the minibatch of update `step`; None for full batch."""
-    bs = cfg.train.batch_size
+    bs = batch_size(cfg.train.batch_size, n_train)
     if bs <= 0 or bs >= n_train:
         return None
     per_epoch = n_train // bs
@@ -225,10 +230,35 @@ class SingleStepper:
 
     # -- the Stepper protocol
 
-    def _predict(self, params, tokens, labels) -> Scored:
-        if self.cfg.train.engine == "hooked":
-            return Scored.from_logits(engine.hooked_logits(self.model, tokens, self.task.answer_pos), labels)
-        return fused_scored(params, self.cfg.model, tokens, self.task.answer_pos, labels)
+    def _predict(self, params, tokens, labels, generator: torch.Generator | None = None) -> Scored:
+        """`generator`: a regularised training forward (dropout masks drawn from it)."""
+        ans = self.task.answer_pos
+        if self.cfg.train.engine != "hooked":
+            return fused_scored(params, self.cfg.model, tokens, ans, labels, dropout_generator=generator)
+        if params is self.params and generator is None:
+            return Scored.from_logits(engine.hooked_logits(self.model, tokens, ans), labels)
+        kw = {"dropout_generator": generator} if generator is not None else {}
+        logits = torch.func.functional_call(self.model, params, (tokens,), kw)
+        return Scored.from_logits(logits[:, list(ans)], labels)
+
+    @property
+    def regularised(self) -> bool:
+        """True when training forwards are noisy (dropout, weight noise), so they are not evaluations."""
+        return self.cfg.model.dropout > 0 or self.cfg.train.weight_noise > 0
+
+    def _noise(self, params: dict[str, torch.Tensor], step: int) -> tuple[dict[str, torch.Tensor], torch.Generator]:
+        """The weights of update `step` with Power et al.'s weight noise (N(0, weight_noise^2) on every
+        trainable tensor, fresh each step) and the generator of its dropout masks, seeded by
+        (`train.seed`, step) so that a resumed run draws the same noise."""
+        g = torch.Generator(self.device).manual_seed(self.cfg.train.seed * 2**32 + step)
+        sigma = self.cfg.train.weight_noise
+        if sigma == 0:
+            return params, g
+        noisy = dict(params)
+        for n in self.trainable:
+            p = params[n]
+            noisy[n] = p + sigma * torch.randn(p.shape, generator=g, device=p.device, dtype=p.dtype)
+        return noisy, g
 
     def train_batch(self, step: int):
         """(tokens, labels, full_or_fresh) of update `step`: `full_or_fresh` when the batch is the whole train
@@ -245,8 +275,11 @@ class SingleStepper:
         xb, yb, whole = self.train_batch(step)
         params = {**self.params, "embed.weight": self.factors["transfer.A"] @ self.factors["transfer.B"]} \
             if self.factors else self.params
-        pred = self._predict(params, xb, yb)
-        self._batch = (pred, whole)
+        generator = None
+        if self.regularised:
+            params, generator = self._noise(params, step)
+        pred = self._predict(params, xb, yb, generator)
+        self._batch = (pred, whole and not self.regularised)
         return pred.loss(self.cfg.train.loss)
 
     def metrics(self, step: int, runs: Sequence[int], loss: torch.Tensor | None) -> list[dict]:

@@ -32,6 +32,9 @@ def _model_line(m) -> str:
     if m.arch == "transformer":
         return (f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
                 f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}")
+    if m.arch == "power":
+        return (f"Power et al.'s transformer: {m.n_layers} post-LayerNorm layer(s), d_model {m.d_model}, "
+                f"{m.n_heads} heads x {m.d_head}, FFN {m.d_mlp} ({m.act_fn}, no biases), dropout {m.dropout}")
     what = {"mlp": "pair MLP (operand embeddings concatenated)", "toy": "toy adder (operand embeddings summed)",
             "image-mlp": "image MLP"}[m.arch]
     layers = "1 hidden layer" if m.arch == "mlp" else f"{m.n_layers} hidden layer(s)"

@@ -10,6 +10,8 @@ import torch
 from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
+from grokinterp.errors import ConfigError
+
 #: `sample(step, batch_size) -> (tokens, labels)`: the fresh training batch of update `step` (infinite mode)
 Sampler = Callable[[int, int], tuple[Tensor, Tensor]]
 
@@ -57,6 +59,37 @@ def pair_task(tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"], n_symbols: 
     train_idx, test_idx = split_indices(len(tokens), frac_train, seed)
     return Task(tokens=tokens, labels=labels[:, None], answer_pos=(2,), d_vocab=n_symbols + 1,
                 d_vocab_out=n_symbols + 1, n_ctx=3, train_idx=train_idx, test_idx=test_idx)
+
+
+FORMATS = ("pair", "power")  # how a pair task writes its equations (`equation_task`)
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"task.format must be 'pair' ([a, b, =]) or 'power' (Power et al.'s "
+                          f"<eos> a op b = c <eos>), got {fmt!r}")
+
+
+def power_task(tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"], n_symbols: int, frac_train: float,
+               seed: int) -> Task:
+    """The pairs of `pair_task` (same order, same split) written as Power et al.'s equations
+    `<eos> a op b = c <eos>`: the model reads the first 6 tokens `[eos, a, op, b, =, c]` and is scored at
+    positions 4 and 5 on `c` and the closing `<eos>` (their loss and their accuracy, which needs both).
+    Tokens: the symbols 0..n_symbols-1, then '=' (n_symbols), the operator (n_symbols + 1) and <eos>
+    (n_symbols + 2); the softmax covers all of them."""
+    eq, op, eos = n_symbols, n_symbols + 1, n_symbols + 2
+    n = len(tokens)
+    col = torch.full((n,), 0, dtype=torch.long)
+    seq = torch.stack([col + eos, tokens[:, 0], col + op, tokens[:, 1], col + eq, labels], dim=1)
+    train_idx, test_idx = split_indices(n, frac_train, seed)
+    return Task(tokens=seq, labels=torch.stack([labels, col + eos], dim=1), answer_pos=(4, 5),
+                d_vocab=n_symbols + 3, d_vocab_out=n_symbols + 3, n_ctx=6, train_idx=train_idx, test_idx=test_idx)
+
+
+def equation_task(fmt: str, tokens: Int[Tensor, "n 3"], labels: Int[Tensor, " n"], n_symbols: int,
+                  frac_train: float, seed: int) -> Task:
+    """`pair_task` (format "pair": `[a, b, =]`) or `power_task` (format "power")."""
+    return (power_task if fmt == "power" else pair_task)(tokens, labels, n_symbols, frac_train, seed)
 
 
 def vector_task(train_x: Float[Tensor, "n_train d"], train_y: Int[Tensor, " n_train"],

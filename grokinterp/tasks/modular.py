@@ -22,7 +22,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from grokinterp.errors import ConfigError
-from grokinterp.tasks.base import Task, pair_task, split_indices
+from grokinterp.tasks.base import Task, check_format, equation_task, pair_task, split_indices
 from grokinterp.tasks.registry import Family, Structure, TaskSpec, check_op, check_split, register
 
 MODULAR_OPS: dict[str, str] = {
@@ -54,9 +54,11 @@ class ModularSpec(TaskSpec):
     op: str = "add"
     p: int = 113  # the modulus
     frac_train: float = 0.3  # fraction of all valid (a, b) pairs used for training
+    format: str = "pair"  # "pair": [a, b, =]; "power": Power et al.'s <eos> a op b = c <eos> (tasks.base)
 
     def validate(self) -> None:
         check_op(self, MODULAR_OPS)
+        check_format(self.format)
         if self.p < 2:
             raise ConfigError(f"task.p must be >= 2, got {self.p}")
         if self.op in DIVISION_OPS and not is_prime(self.p):
@@ -114,7 +116,7 @@ def modular_pairs(op: str, p: int) -> tuple[Int[Tensor, "n 3"], Int[Tensor, " n"
 
 def make_modular_task(cfg: ModularSpec) -> Task:
     tokens, labels = modular_pairs(cfg.op, cfg.p)
-    return pair_task(tokens, labels, cfg.p, cfg.frac_train, cfg.seed)
+    return equation_task(cfg.format, tokens, labels, cfg.p, cfg.frac_train, cfg.seed)
 
 
 register(Family("modular", ModularSpec, make_modular_task, "pairs", "modular arithmetic of Power et al. 2022"))

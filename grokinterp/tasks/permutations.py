@@ -20,7 +20,7 @@ from torch import Tensor
 
 from grokinterp.errors import ConfigError
 from grokinterp.symmetric import inverse_table, multiplication_table
-from grokinterp.tasks.base import Task, pair_task
+from grokinterp.tasks.base import Task, check_format, equation_task
 from grokinterp.tasks.registry import Family, Structure, TaskSpec, check_op, check_split, register
 
 PERMUTATION_OPS: dict[str, str] = {
@@ -39,9 +39,11 @@ class PermutationSpec(TaskSpec):
     op: str = "compose"
     n: int = 5  # degree of the symmetric group
     frac_train: float = 0.3
+    format: str = "pair"  # "pair": [x, y, =]; "power": Power et al.'s <eos> x op y = z <eos> (tasks.base)
 
     def validate(self) -> None:
         check_op(self, PERMUTATION_OPS)
+        check_format(self.format)
         if not 2 <= self.n <= 6:
             raise ConfigError(f"task.n must be between 2 and 6 (S_n has n! tokens), got {self.n}")
         check_split(self.frac_train, math.factorial(self.n) ** 2)
@@ -83,7 +85,7 @@ def permutation_pairs(op: str, n: int) -> tuple[Int[Tensor, "n_pairs 3"], Int[Te
 
 def make_permutation_task(cfg: PermutationSpec) -> Task:
     tokens, labels = permutation_pairs(cfg.op, cfg.n)
-    return pair_task(tokens, labels, math.factorial(cfg.n), cfg.frac_train, cfg.seed)
+    return equation_task(cfg.format, tokens, labels, math.factorial(cfg.n), cfg.frac_train, cfg.seed)
 
 
 register(Family("permutation", PermutationSpec, make_permutation_task, "pairs", "S_n group tasks of Power et al. 2022"))
