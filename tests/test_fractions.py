@@ -115,3 +115,17 @@ preset = "power-add"
     assert "against the training fraction" in html
     assert "Smallest training fraction that generalised" in html
     assert "x+y mod 7" in html and "x^2+y^2 mod 7" in html
+
+
+def test_the_fraction_sweep_specs_expand():
+    from pathlib import Path
+
+    from grokinterp.sweep import expand, load_spec
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    full = expand(load_spec(docs / "power-fractions.toml"))
+    assert len(full) == 13 * 11 * 3
+    assert {r.config.task.describe() for r in full} >= {"x/y mod 97", "x*y in S5"}
+    assert all(r.config.model.arch == "power" and r.config.task.format == "power" for r in full)
+    cpu = expand(load_spec(docs / "power-fractions-cpu.toml"))
+    assert all(r.config.model.arch == "power" and "task.frac_train" in r.overrides for r in cpu)

@@ -222,3 +222,33 @@ def test_hooked_engine_trains_power_alike(tmp_path):
 def test_bad_settings_are_refused_in_one_line(override, words):
     with pytest.raises(ConfigError, match=words):
         small(**override)
+
+
+def test_dlog_view_finds_a_planted_subtraction_frequency():
+    from grokinterp.analysis.fourier import dlog_order
+    from grokinterp.report.modular import dlog_view
+    from grokinterp.tasks.modular import ModularSpec
+
+    p, k = 13, 2
+    # an embedding that is a pure frequency-k wave of the discrete log: row g^i = (cos, sin)(2 pi k i / (p-1))
+    W = torch.zeros(p, 4)
+    for i, r in enumerate(dlog_order(p)):
+        W[r, 0], W[r, 1] = math.cos(2 * math.pi * k * i / (p - 1)), math.sin(2 * math.pi * k * i / (p - 1))
+    fig, text = dlog_view(ModularSpec(op="div", p=p), W)
+    assert "subtraction of exponents mod 12" in text and "mod 12 there: 2 " in text
+    assert dlog_view(ModularSpec(op="add", p=p), W) is None
+
+
+def test_reports_of_power_runs(tmp_path):
+    from grokinterp.report import build_report
+
+    div = small(**{"task.op": "div", "train.steps": 6, "train.ckpt_every": 6})
+    train(div, tmp_path / "div", progress=False)
+    page = build_report(tmp_path / "div", progress=False).read_text()
+    assert "Power et al.&#x27;s transformer" in page or "Power et al.'s transformer" in page
+    assert "discrete-log order" in page and "subtraction of exponents mod 12" in page
+    s4 = get_preset("power-compose").with_overrides({**{k: v for k, v in SMALL.items() if k != "task.p"},
+                                                     "task.n": 4, "train.steps": 6, "train.ckpt_every": 6})
+    train(s4, tmp_path / "s4", progress=False)
+    page = build_report(tmp_path / "s4", progress=False).read_text()
+    assert "Best coset partitions of the W_U rows" in page and "W_L rows" not in page

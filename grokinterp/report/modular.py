@@ -34,8 +34,10 @@ def run_phases(ctx: ReportContext) -> dict[str, int | None] | None:
 @register("modular")
 def training_curves(ctx: ReportContext) -> list[Section]:
     rows = ctx.run.metrics
-    # several answer positions: per-token accuracy (an example is rarely right at every position early on)
-    acc = "_token_acc" if rows and "test_token_acc" in rows[0] else "_acc"
+    # several answer positions: per-token accuracy (an example is rarely right at every position early on),
+    # except for Power et al.'s equations, whose second token (<eos>) is trivial: their accuracy needs both
+    power = getattr(ctx.run.config.task, "format", "pair") == "power"
+    acc = "_token_acc" if rows and "test_token_acc" in rows[0] and not power else "_acc"
     cols = {k: [r[k] for r in rows] for k in ("step", "train_loss", "test_loss", "train" + acc, "test" + acc)}
     fig = figures.loss_curves(cols["step"], cols["train_loss"], cols["test_loss"], cols["train" + acc],
                               cols["test" + acc], run_phases(ctx))
@@ -68,7 +70,7 @@ def progress_measures(ctx: ReportContext) -> list[Section]:
 def per_step_figures(ctx: ReportContext) -> list[Section]:
     run, p = ctx.run, ctx.run.config.task.p
     if run.config.model.arch != "transformer":
-        return weak_model_sections(ctx)
+        return embedding_sections(ctx)
     task = run.task()
     sections = []
     for step in ctx.steps:
@@ -86,6 +88,10 @@ def per_step_figures(ctx: ReportContext) -> list[Section]:
             figures.embedding_pca(W_E),
         ]
         text = f"Checkpoint at step {step}."
+        dlog = dlog_view(run.config.task, sd["embed.weight"][:p])
+        if dlog is not None:
+            figs.append(dlog[0])
+            text += " " + dlog[1]
         full_grid = task.tokens.shape[0] == p * p
         if full_grid:  # (a, b) grids need every pair (not the case for division, which drops b = 0)
             pattern = cache["blocks.0.attn.hook_pattern"][:, :, -1, 0]  # (pairs, head): '=' attends to a
@@ -103,11 +109,34 @@ def per_step_figures(ctx: ReportContext) -> list[Section]:
     return sections
 
 
-def weak_model_sections(ctx: ReportContext) -> list[Section]:
-    """A pair MLP (e.g. GrokTransfer's weak model): its embedding in its principal components."""
-    from grokinterp.analysis import fourier
+DLOG_OPS = frozenset({"mul", "div"})
 
+
+def dlog_view(task, W_E: torch.Tensor):
+    """For x*y and x/y mod a prime p: (figure, text) of the embedding of 1..p-1 in the discrete-log order,
+    where x*y is addition and x/y subtraction of exponents mod p-1 (x = g^i, y = g^j: x/y = g^(i-j)), so a
+    model that learnt the circuit of Nanda et al. in log space has a few key frequencies mod p-1. None for
+    other operations."""
+    if task.op not in DLOG_OPS:
+        return None
+    p = task.p
+    W = fourier.to_dlog(W_E, p)
+    keys = fourier.key_frequencies(W, p - 1, include_nyquist=True)
+    fig = figures.fourier_norms(fourier.component_norms(W), fourier.fourier_labels(p - 1),
+                                f"Norm of W_E per Fourier component of Z_{p - 1}, residues in discrete-log order "
+                                f"(g = {fourier.primitive_root(p)})")
+    circuit = "addition" if task.op == "mul" else "subtraction"
+    return fig, (f"In the discrete-log order x = g^i the task is {circuit} of exponents mod {p - 1}; the embedding's "
+                 f"key frequencies mod {p - 1} there: {', '.join(map(str, keys)) or 'none'} (the residue 0 "
+                 f"is left out).")
+
+
+def embedding_sections(ctx: ReportContext) -> list[Section]:
+    """Models other than the one-layer TL transformer (a pair MLP, GrokTransfer's weak model; Power et al.'s
+    transformer): the operand embedding in its principal components, its Fourier norms and, for x*y and x/y,
+    its discrete-log view."""
     sections = []
+    arch = ctx.run.config.model.arch
     for step in ctx.steps:
         W_E = ctx.run.state_dict(step)["embed.weight"][: ctx.run.config.task.n_answers]
         figs = [figures.embedding_pca(W_E, n_components=min(4, W_E.shape[1]))]
@@ -115,6 +144,12 @@ def weak_model_sections(ctx: ReportContext) -> list[Section]:
         if structure is not None and structure.kind == "cyclic":
             figs.append(figures.fourier_norms(fourier.component_norms(W_E), fourier.fourier_labels(W_E.shape[0]),
                                               "Norm of the embedding per Fourier component"))
-        sections.append(Section(f"The weak model's embedding at step {step}", figs,
-                                "A pair MLP's operand embedding (GrokTransfer transfers it into a transformer)."))
+        text = ("A pair MLP's operand embedding (GrokTransfer transfers it into a transformer)." if arch == "mlp"
+                else "The operand embedding of Power et al.'s transformer (rows of the p numbers).")
+        dlog = dlog_view(ctx.run.config.task, W_E)
+        if dlog is not None:
+            figs.append(dlog[0])
+            text += " " + dlog[1]
+        title = "The weak model's embedding" if arch == "mlp" else "The embedding"
+        sections.append(Section(f"{title} at step {step}", figs, text))
     return sections

@@ -22,13 +22,16 @@ TOP_PARTITIONS = 10
 register("permutation")(training_curves)
 
 
-def output_rows(params: dict[str, torch.Tensor], n_answers: int) -> dict[str, np.ndarray]:
+def output_rows(params: dict[str, torch.Tensor], n_answers: int, arch: str = "transformer") -> dict[str, np.ndarray]:
     """The matrices with one row per group element: W_E (embedding), W_U (unembedding rows, the 'output
-    layer' of Power et al.) and W_L = W_U^T W_out (the neuron-logit map)."""
+    layer' of Power et al.) and, for the one-layer transformer, W_L = W_U^T W_out (the neuron-logit map)."""
     from grokinterp.analysis import fourier
 
-    W_E, W_L = fourier.weights_from_state(params, n_answers)
-    mats = {"W_E": W_E, "W_U": params["unembed.weight"][:n_answers], "W_L": W_L}
+    if arch == "power":  # two post-LayerNorm layers: no single neuron-logit map
+        mats = {"W_E": params["embed.weight"][:n_answers], "W_U": params["unembed.weight"][:n_answers]}
+    else:
+        W_E, W_L = fourier.weights_from_state(params, n_answers)
+        mats = {"W_E": W_E, "W_U": params["unembed.weight"][:n_answers], "W_L": W_L}
     return {k: v.detach().cpu().numpy().astype(np.float64) for k, v in mats.items()}
 
 
@@ -90,15 +93,16 @@ def _tsne(x: np.ndarray, seed: int = 0) -> np.ndarray:
 @register("permutation")
 def output_layer_cosets(ctx: ReportContext) -> list[Section]:
     run, t = ctx.run, ctx.run.config.task
-    if run.config.model.arch != "transformer":
+    arch = run.config.model.arch
+    if arch not in ("transformer", "power"):
         return []
     sections = []
     for step in ctx.steps:
         ctx.progress(f"coset clustering at step {step}")
-        rows_by_matrix = output_rows(run.state_dict(step), t.n_answers)
+        rows_by_matrix = output_rows(run.state_dict(step), t.n_answers, arch)
         figs = []
         summary = []
-        for name in ("W_U", "W_L"):
+        for name in [m for m in ("W_U", "W_L") if m in rows_by_matrix]:
             x = rows_by_matrix[name]
             ranked = groups.coset_clustering(x, t.n)
             best = ranked[0]
