@@ -218,12 +218,14 @@ def bench_train(presets: list[str], steps: int, repeats: int, loop_steps: int = 
 
 
 def distinct_presets() -> list[str]:
-    """Every preset, less those whose training step is another's (they differ only in the step budget or
-    the checkpoint schedule, e.g. mod113-demo)."""
+    """Every preset, less those whose training step is another's (they differ only in the step budget, the
+    checkpoint schedule or the operation, whose answers change but not the step: mod113-demo, power-sub,
+    ...)."""
     seen, names = set(), []
     for name in PRESETS:
         d = get_preset(name).to_dict()
         d.pop("preset", None)
+        d["task"].pop("op", None)
         for key in ("steps", "ckpt_every", "ckpt_log_points", "log_every", "grok_threshold"):
             d["train"].pop(key, None)
         key = repr(d)

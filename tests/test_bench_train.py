@@ -35,6 +35,8 @@ def test_time_matmul_is_positive_and_larger_for_larger_shapes():
 def test_distinct_presets_drop_the_demo_duplicate():
     names = distinct_presets()
     assert "mod113" in names and "mod113-demo" not in names and "repeat-subseq-infinite" in names
+    # Power et al.'s operations share one step per group: one modular, one S5
+    assert [n for n in names if n.startswith("power-")] == ["power-add", "power-compose"]
 
 
 def test_bench_train_prints_the_table_and_the_worst_floor_ratio(capsys):

@@ -9,8 +9,9 @@ runs without a done status (interrupted, still running, not started) "unfinished
 
 Pure parts (data in, no I/O): `classify_run` (metrics rows -> `RunPhase`), `phase_grid` (runs -> the cells
 of a two-axis grid), and the figure functions `phase_diagram`, `runs_table`, `accuracy_curves` (plotly
-Figures, in the style of `grokinterp.report.figures`). `sweep_phases` reads a sweep; `build_sweep_report`
-writes the page.
+Figures, in the style of `grokinterp.report.figures`; also `best_accuracy_bars`). `sweep_phases` reads a
+sweep; `build_sweep_report` writes the page. A sweep over `task.frac_train` also gets Power et al.'s
+data-fraction figure and table (`grokinterp.report.fractions`).
 """
 
 from __future__ import annotations
@@ -185,6 +186,21 @@ def accuracy_curves(curves: list[tuple[str, Any, Any]], title: str = "Test accur
     return fig
 
 
+def best_accuracy_bars(runs: list[RunPhase], metrics: dict[str, list[dict[str, Any]]],
+                       title: str = "Best test accuracy within the budget") -> go.Figure:
+    """One bar per run: its best logged test accuracy, with its final one as a marker (Power et al. 2022,
+    Fig. 4: the regularisers compared by best validation accuracy within 10^5 steps)."""
+    names = [r.name for r in runs]
+    best = [max((m["test_acc"] for m in metrics.get(r.name, []) if "test_acc" in m), default=0.0) for r in runs]
+    final = [r.final["test_acc"] if r.final and "test_acc" in r.final else None for r in runs]
+    fig = go.Figure([go.Bar(x=names, y=best, name="best", marker_color="#1f77b4",
+                            text=[f"{b:.3f}" for b in best], textposition="outside"),
+                     go.Scatter(x=names, y=final, mode="markers", name="final", marker=dict(color="#d62728", size=9))])
+    fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
+    fig.update_layout(title=title, template=TEMPLATE, height=460)
+    return fig
+
+
 def sweep_phases(sweep, *, threshold: float = 0.9, gap: int = 1000,
                  budget: int | None = None) -> tuple[list[RunPhase], dict[str, list[dict[str, Any]]]]:
     """Classify every run of a `grokinterp.sweep.Sweep`; returns the runs and each run's metrics rows."""
@@ -232,7 +248,7 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
     curves = [(r.name, [m["step"] for m in rows if "test_acc" in m], [m["test_acc"] for m in rows if "test_acc" in m])
               for r in runs if (rows := metrics[r.name])]
     if curves:
-        sections.append(Section("Test accuracy", [accuracy_curves(curves)]))
+        sections.append(Section("Test accuracy", [accuracy_curves(curves), best_accuracy_bars(runs, metrics)]))
     counts = {label: sum(1 for r in runs if r.label == label) for label in LABELS}
     header = [
         ("sweep", str(sweep.path)),
