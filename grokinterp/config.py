@@ -207,6 +207,9 @@ class RunConfig:
         if (kind == "vectors") != (self.model.arch == "image-mlp"):
             raise ConfigError(f"task.family={self.task.family!r} (kind {kind!r}) and model.arch={self.model.arch!r} "
                               "do not go together: tasks of float vectors train model.arch='image-mlp', and only them")
+        if self.train.weight_noise > 0 and self.train.engine == "hooked" and self.model.arch == "transformer":
+            raise ConfigError("train.weight_noise on the TransformerLens transformer needs train.engine=fused (the "
+                              "bridge cannot run on substituted weights)")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self

@@ -210,6 +210,11 @@ def test_hooked_engine_trains_power_alike(tmp_path):
     f = train(small(**{"train.engine": "fused"}), tmp_path / "f", progress=False)
     h = train(small(**{"train.engine": "hooked"}), tmp_path / "h", progress=False)
     assert f.metrics["train_loss"] == pytest.approx(h.metrics["train_loss"], rel=1e-4)
+    # with noise: the same weight noise; the last layer's dropout masks differ (all positions vs the scored)
+    reg = {"train.weight_noise": 0.01, "model.dropout": 0.1}
+    f = train(small(**{"train.engine": "fused", **reg}), tmp_path / "fr", progress=False)
+    h = train(small(**{"train.engine": "hooked", **reg}), tmp_path / "hr", progress=False)
+    assert f.metrics["train_loss"] == pytest.approx(h.metrics["train_loss"], rel=1e-2)
 
 
 @pytest.mark.parametrize("override, words", [
@@ -218,6 +223,7 @@ def test_hooked_engine_trains_power_alike(tmp_path):
     ({"model.attn_only": True}, "post-LayerNorm"),
     ({"train.batch_size": -2}, "train.batch_size"),
     ({"train.weight_noise": -1.0}, "train.weight_noise"),
+    ({"model.arch": "transformer", "train.weight_noise": 0.01, "train.engine": "hooked"}, "needs train.engine=fused"),
 ])
 def test_bad_settings_are_refused_in_one_line(override, words):
     with pytest.raises(ConfigError, match=words):
