@@ -59,6 +59,14 @@ def test_medians_spreads_and_unreached_runs():
     assert sq[0.3].val_median is None and sq[0.3].n_val == 0
 
 
+def test_runs_that_have_not_ended_are_left_out_unless_they_got_there():
+    running = _run("add", 0.3, 3, 100, None)
+    early = _run("add", 0.3, 4, 100, 750)
+    pts = fraction_points(PLANTED + [(*running[:3], "unfinished", *running[4:]), (*early[:3], "failed", *early[4:])])
+    add = {r.frac: r for r in fraction_series(pts)["add mod 7"]}
+    assert add[0.3].n_runs == 4 and add[0.3].val_median == 775  # 700, 750, 800, 900
+
+
 def test_smallest_fraction_ordering_and_growth():
     add, sq = series_summary(fraction_series(fraction_points(PLANTED)))
     assert (add.series, add.min_frac, add.min_frac_any, add.steps_at_min) == ("add mod 7", 0.3, 0.2, 800)

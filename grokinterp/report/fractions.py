@@ -56,6 +56,12 @@ class FractionPoint:
     t_val: int | None
     budget: int  # train.steps of the run
 
+    @property
+    def counted(self) -> bool:
+        """Whether the run enters the medians: it ended (done), or it reached 99% validation accuracy already.
+        Failed, interrupted and unfinished runs that have not are left out (they might still get there)."""
+        return self.state == "done" or self.t_val is not None
+
 
 def fraction_points(runs: list[tuple[str, dict[str, Any], str, str, int, list[dict[str, Any]]]],
                     threshold: float = THRESHOLD) -> list[FractionPoint]:
@@ -97,8 +103,9 @@ def _stats(ts: list[int | None]) -> tuple[float | None, int | None, int | None]:
 
 
 def fraction_series(points: list[FractionPoint]) -> dict[str, list[SeriesPoint]]:
-    """Per series, its fractions in increasing order with median and spread over seeds."""
+    """Per series, its fractions in increasing order with median and spread over seeds (`counted` runs only)."""
     out: dict[str, list[SeriesPoint]] = {}
+    points = [p for p in points if p.counted]
     for series in dict.fromkeys(p.series for p in points):
         mine = [p for p in points if p.series == series]
         rows = []

@@ -236,14 +236,18 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
         sections.append(Section("Phase diagram", text=f"The grid has {len(axes)} axes; a phase diagram needs "
                                                       "exactly two."))
     if fractions.FRACTION_KEY in spec.grid or any(fractions.FRACTION_KEY in r for r in spec.runs):
-        series = fractions.fraction_series(fractions.sweep_fraction_points(sweep))
+        points = fractions.sweep_fraction_points(sweep)
+        series = fractions.fraction_series(points)
+        left_out = sum(not p.counted for p in points)
         sections.append(Section("Steps to 99% accuracy against the training fraction", [
             fractions.fraction_figure(series), fractions.fraction_table(fractions.series_summary(series))], text=(
             "Power et al. 2022, Fig. 1 right: per operation, the first logged step at which train and validation "
             "accuracy reach 99%, median over seeds with min-max bars. Open triangles at the step budget: the "
             "median run never got there. The table orders the operations by the smallest fraction that "
             "generalised; the growth compares the two smallest such fractions, against Power et al.'s 40-50% "
-            "more steps per 1% less data near 25-30%.")))
+            "more steps per 1% less data near 25-30%."
+            + (f" {left_out} run(s) not yet ended (failed, interrupted or unfinished, and not at 99%) are left out."
+               if left_out else ""))))
     sections.append(Section("Runs", [runs_table(runs)]))
     curves = [(r.name, [m["step"] for m in rows if "test_acc" in m], [m["test_acc"] for m in rows if "test_acc" in m])
               for r in runs if (rows := metrics[r.name])]
