@@ -62,6 +62,13 @@ def _ln(params: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
     return F.layer_norm(x, x.shape[-1:], params[f"{name}.weight"], params[f"{name}.bias"], 1e-5)
 
 
+def _positions(answer_pos: tuple[int, ...]) -> slice | list[int]:
+    """Contiguous positions as a slice (its backward is a copy), others as a list."""
+    first = answer_pos[0]
+    return slice(first, first + len(answer_pos)) if answer_pos == tuple(range(first, first + len(answer_pos))) \
+        else list(answer_pos)
+
+
 def power_resid(
     params: dict[str, Tensor],
     cfg: ModelConfig,
@@ -85,7 +92,7 @@ def power_resid(
     for layer in range(cfg.n_layers):
         pre = f"blocks.{layer}"
         x = hook(f"{pre}.hook_resid_pre", x)
-        at = list(answer_pos) if answer_pos is not None and layer == cfg.n_layers - 1 else None
+        at = _positions(answer_pos) if answer_pos is not None and layer == cfg.n_layers - 1 else None
         q_pos = all_pos if at is None else all_pos[at]
         x_q = x if at is None else x[:, at]
         q = hook(f"{pre}.attn.hook_q", F.linear(x_q, params[f"{pre}.attn.q.weight"]).view(batch, -1, n_heads, d_head))

@@ -242,6 +242,9 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, basis: Ba
 def why_not_measurable(run_cfg) -> str | None:
     """None when the progress measures apply to a run config, else why not: they read a transformer's
     weights, on a task whose answers are (a ± b) mod p (trig terms of a ± b) or products in S_n."""
+    if run_cfg.model.arch == "power":
+        return ("progress measures read the TransformerLens transformer's weights (W_E, W_L = W_U W_out); this run "
+                "is Power et al.'s post-LayerNorm model (model.arch='power')")
     if run_cfg.model.arch != "transformer":
         return f"progress measures read a transformer's weights; this run is a {run_cfg.model.arch!r}"
     t = run_cfg.task

@@ -50,8 +50,7 @@ def training_curves(ctx: ReportContext) -> list[Section]:
 def progress_measures(ctx: ReportContext) -> list[Section]:
     table = progress_table(ctx)
     if table is None:
-        return [Section("Progress measures", [], f"Not computed: progress measures are defined for transformers on "
-                        f"(a ± b) mod p; this run is {ctx.run.config.task.op} ({ctx.run.config.model.arch}).")]
+        return [Section("Progress measures", [], f"Not computed: {progress.why_not_measurable(ctx.run.config)}.")]
     key = ", ".join(map(str, table.key_freqs))
     text = (f"Key frequencies (from the final embedding): {key}. Restricted loss keeps only their trig terms; "
             "excluded loss removes them (Nanda et al. 2023, Figs. 6-7).")
