@@ -136,7 +136,7 @@ def test_legacy_flat_task_section_still_loads(tmp_path):
     """config.json files written before the family registry held every family's task keys."""
     train(tiny(**{"train.steps": 5}), tmp_path / "r", progress=False)
     record = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert set(record["task"]) == {"family", "op", "p", "frac_train", "seed"}  # only the family's keys now
+    assert set(record["task"]) == {"family", "op", "p", "frac_train", "format", "seed"}  # only the family's keys now
     legacy = {**record, "task": {"family": "modular", "op": "add", "p": 17, "n": 5, "frac_train": 0.5, "seed": 0,
                                  "mode": "finite", "n_train": 1000, "n_test": 1000, "n_digits": 5, "seq_len": 85,
                                  "vocab": 128, "subseq_len": 16, "n_repeats": 3, "dataset": "digits",
