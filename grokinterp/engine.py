@@ -31,7 +31,7 @@ from torch import Tensor
 
 from grokinterp.config import ModelConfig
 from grokinterp.models import is_trainable
-from grokinterp.power import power_logits
+from grokinterp.power import position_index, power_logits
 
 EVAL_CHUNK_TOKENS = 12_288  # see `fused_resid`
 
@@ -138,10 +138,7 @@ def fused_resid(
     # score table stays small (16M entries at most)
     use_tables = batch > d_vocab and cfg.n_heads * (d_vocab * seq) ** 2 <= 2**24
     ans = torch.tensor(answer_pos, device=tokens.device)
-    first = answer_pos[0]
-    # contiguous answer positions index as a slice: its backward is a copy, not a scattered add
-    at_ans = slice(first, first + len(answer_pos)) if answer_pos == tuple(range(first, first + len(answer_pos))) \
-        else ans
+    at_ans = position_index(answer_pos)  # contiguous answer positions as a slice
 
     if use_tables:
         flat = tokens * seq + torch.arange(seq, device=tokens.device)  # row of each (token, pos) in the tables

@@ -62,8 +62,9 @@ def _ln(params: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
     return F.layer_norm(x, x.shape[-1:], params[f"{name}.weight"], params[f"{name}.bias"], 1e-5)
 
 
-def _positions(answer_pos: tuple[int, ...]) -> slice | list[int]:
-    """Contiguous positions as a slice (its backward is a copy), others as a list."""
+def position_index(answer_pos: tuple[int, ...]) -> slice | list[int]:
+    """Answer positions as an index: contiguous ones as a slice (its backward is a copy, not a scattered
+    add), others as a list. Shared with `grokinterp.engine`."""
     first = answer_pos[0]
     return slice(first, first + len(answer_pos)) if answer_pos == tuple(range(first, first + len(answer_pos))) \
         else list(answer_pos)
@@ -92,7 +93,7 @@ def power_resid(
     for layer in range(cfg.n_layers):
         pre = f"blocks.{layer}"
         x = hook(f"{pre}.hook_resid_pre", x)
-        at = _positions(answer_pos) if answer_pos is not None and layer == cfg.n_layers - 1 else None
+        at = position_index(answer_pos) if answer_pos is not None and layer == cfg.n_layers - 1 else None
         q_pos = all_pos if at is None else all_pos[at]
         x_q = x if at is None else x[:, at]
         q = hook(f"{pre}.attn.hook_q", F.linear(x_q, params[f"{pre}.attn.q.weight"]).view(batch, -1, n_heads, d_head))
