@@ -37,9 +37,11 @@ def test_freed_memory_is_reused_instead_of_faulted_in_again():
         pytest.skip("not glibc: keep_freed_memory is a no-op here")
     off, default = _probe({"GROKINTERP_KEEP_FREED_MEMORY": "0"})
     assert not off
-    # an 8 MB buffer is 2048 pages of 4 KiB: glibc's default mmap()s and faults most of them in each time
-    assert default > 500
+    # an 8 MB buffer is 2048 pages of 4 KiB: glibc's default mmap()s and faults them in each time. How many
+    # faults that costs depends on the kernel (~4000 here, ~200 on a CI machine with huge pages), so only our
+    # side is bounded: a reused heap faults (almost) nothing, and never more than malloc's default.
     assert kept < 50
+    assert kept <= default
 
 
 def test_applies_once_per_process():
