@@ -122,6 +122,38 @@ def _repeat_subseq_infinite() -> RunConfig:
     return cfg
 
 
+def _repeat_subseq_512() -> RunConfig:
+    """Nanda's finite run as he ran it: 512 training sequences (4 batches of 128), weight decay 1, and a
+    budget past his generalisation at step ~198k (300k steps; hours on CPU: docs/repeat-subseq-512.toml)."""
+    cfg = _repeat_subseq()
+    cfg.task.n_train = 512
+    cfg.train.steps = 300_000
+    cfg.train.log_every = 50
+    cfg.train.ckpt_every = 1000
+    cfg.preset = "repeat-subseq-512"
+    return cfg
+
+
+def _max() -> RunConfig:
+    """The seeds' max-element task (`START 0 4 7 2 4 14 9 7 2 5 3 END`): MAX_LEN tokens from MAX_VOCAB and
+    '=' (our END), the answer read at '='; on the 1-layer mod113 model, 1,000 training sequences, full
+    batch, weight decay 1. It does not grok: one attention head that attends to the largest token solves it,
+    and train and test accuracy rise together (99% test by step ~350; with 100 sequences test accuracy
+    climbs slowly to 95%). docs/results.md has the curves."""
+    return RunConfig(
+        task=TaskConfig(family="sequences", op="max", seq_len=MAX_LEN, vocab=MAX_VOCAB, mode="finite",
+                        n_train=MAX_TRAIN, n_test=1000, seed=0),
+        model=ModelConfig(n_layers=1, d_model=128, n_heads=4, d_head=32, d_mlp=512, act_fn="relu",
+                          normalization_type=None, init="paper", biases="mlp", seed=0),
+        train=TrainConfig(steps=MAX_STEPS, lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98), warmup_steps=10,
+                          batch_size=0, log_every=10, ckpt_every=100, ckpt_log_points=20),
+        preset="max",
+    )
+
+
+MAX_LEN, MAX_VOCAB, MAX_TRAIN, MAX_STEPS = 10, 32, 1000, 3000
+
+
 def _toy_add() -> RunConfig:
     return RunConfig(
         task=TaskConfig(family="addition", op="add", p=10, frac_train=0.82, seed=0),  # 45 of 55 pairs, as Liu et al.
@@ -207,6 +239,8 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "add5-infinite": _add5_infinite,
     "repeat-subseq": _repeat_subseq,
     "repeat-subseq-infinite": _repeat_subseq_infinite,
+    "repeat-subseq-512": _repeat_subseq_512,
+    "max": _max,
     "toy-add": _toy_add,
     "digits-omnigrok": _digits_omnigrok,
     "mnist-omnigrok": _mnist_omnigrok,

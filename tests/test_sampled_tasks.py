@@ -55,6 +55,19 @@ def test_repeated_subsequence_layout():
     assert task.answer_pos == tuple(range(39)) and task.d_vocab == task.d_vocab_out == 20
 
 
+def test_nandas_convention_also_scores_the_first_token_of_each_later_copy():
+    kw = dict(family="sequences", op="repeat", seq_len=40, subseq_len=5, n_repeats=3, vocab=20, n_train=64, n_test=8)
+    ours = repeat_examples(200, _task_cfg(**kw).task, torch.Generator().manual_seed(0))
+    nanda = repeat_examples(200, _task_cfg(**kw, score_first_tokens=True).task, torch.Generator().manual_seed(0))
+    assert torch.equal(ours[0], nanda[0])  # the same sequences
+    added = (nanda[1] >= 0) & (ours[1] < 0)
+    assert bool(((ours[1] >= 0) <= (nanda[1] >= 0)).all())  # every scored position stays scored
+    assert bool((added.sum(1) == 2).all())  # one more per later copy: 2 x 5 scored tokens
+    rows, cols = added.nonzero(as_tuple=True)
+    assert torch.equal(nanda[1][rows, cols], nanda[0][rows, cols + 1])
+    assert bool((ours[1][rows, cols + 1] >= 0).all())  # the copy's second token follows, scored in both
+
+
 def test_max_task_and_infinite_mode_are_deterministic():
     cfg = _task_cfg(family="sequences", op="max", mode="infinite", seq_len=7, vocab=30, n_test=20).task
     task = make_task(cfg)

@@ -5,8 +5,9 @@ induction heads, and the maximum of a sequence.
 tokens is written `n_repeats` times at random non-overlapping places (Nanda's run: 85, 16, 3, 128). The
 model predicts every next token, but only the tokens of the second and later copies that can be predicted
 are scored: all but the first token of each later copy (nothing announces where a copy starts). Nanda's
-loss also counted those first tokens, which leaves a floor of about (n_repeats-1)/(subseq_len(n_repeats-1))
-* ln(vocab); ours goes to 0. Unscored positions have label -1. Answer positions are 0 .. seq_len-2.
+loss also counted those first tokens (`score_first_tokens = true`), which leaves a floor of 1/subseq_len *
+ln(vocab) (0.30 for his 16 and 128); ours goes to 0. Unscored positions have label -1. Answer positions are
+0 .. seq_len-2.
 
 "max": `seq_len` random tokens followed by '=' (the token `vocab`); the answer, at '=', is the largest.
 """
@@ -39,6 +40,7 @@ class SequenceSpec(SampledSpec):
     vocab: int = 128  # token values 0..vocab-1
     subseq_len: int = 16  # repeat: length of the repeated subsequence
     n_repeats: int = 3  # repeat: copies of it
+    score_first_tokens: bool = False  # repeat: also score the unpredictable first token of each later copy (Nanda)
 
     def validate(self) -> None:
         check_op(self, SEQUENCE_OPS)
@@ -83,8 +85,9 @@ def repeat_examples(count: int, cfg: SequenceSpec, gen: torch.Generator) -> tupl
     rows = torch.arange(count)[:, None, None].expand_as(pos)
     tokens[rows, pos] = sub[:, None, :].expand_as(pos)
     labels = torch.full((count, L - 1), -1, dtype=torch.long)  # labels[i, j] = token j+1 if scored
-    later = pos[:, 1:, 1:]  # later copies, all but their first token
-    labels[rows[:, 1:, 1:], later - 1] = tokens[rows[:, 1:, 1:], later]
+    first = 0 if cfg.score_first_tokens else 1
+    later = pos[:, 1:, first:]  # later copies (all but their first token, unless scored)
+    labels[rows[:, 1:, first:], later - 1] = tokens[rows[:, 1:, first:], later]
     return tokens, labels
 
 
