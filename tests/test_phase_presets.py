@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import pytest
 
 from grokinterp import load_run, progress
 from grokinterp.presets import get_preset
+from grokinterp.report.sampled import head_scores_over_training, max_heads_over_training, top_head_attention
+from grokinterp.report.sections import ReportContext
 from grokinterp.sweep import expand, load_spec
 from grokinterp.train import train
 
@@ -40,8 +44,15 @@ def test_max_element_task_trains_to_its_answer(tmp_path):
     cfg = get_preset("max").with_overrides({"train.steps": 300, "train.ckpt_every": 100})
     assert (cfg.task.op, cfg.task.seq_len, cfg.task.mode) == ("max", 10, "finite")
     train(cfg, tmp_path / "run", progress=False)
-    last = load_run(tmp_path / "run").metrics[-1]
+    run = load_run(tmp_path / "run")
+    last = run.metrics[-1]
     assert last["train_acc"] == 1.0 and last["test_acc"] > 0.9  # majority answer (the top token) is ~25%
+    # the report finds the head that attends to the largest token (uniform attention would give ~0.1)
+    ctx = ReportContext(run, steps=[])
+    assert head_scores_over_training(ctx) == [] and top_head_attention(ctx) == []  # no induction sections
+    (section,) = max_heads_over_training(ctx)
+    best = float(re.search(r"puts (\d\.\d+) of its attention", section.text).group(1))
+    assert best > 0.5
 
 
 def test_the_512_sequence_spec_is_nandas_finite_run():

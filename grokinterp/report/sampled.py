@@ -1,6 +1,7 @@
 """Report sections for the phase-change tasks (Nanda 2022; Olsson et al. 2022): k-digit addition (per-digit
-loss curves with each digit's detected transition) and sequence tasks (induction and other head scores per
-head over training against the loss, the top induction head's attention on a repeated sequence)."""
+loss curves with each digit's detected transition), repeated subsequences (induction and other head scores
+per head over training against the loss, the top induction head's attention on a repeated sequence) and the
+max-element task (each head's attention on the largest token over training)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import numpy as np
 import torch
 
 from grokinterp import progress
-from grokinterp.analysis import induction
+from grokinterp.analysis import argmax, induction
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.modular import training_curves
+from grokinterp.report.permutation import sampled_steps
 from grokinterp.report.sections import ReportContext, register
 
 for _family in ("digits", "sequences"):
@@ -42,6 +44,8 @@ def per_digit_losses(ctx: ReportContext) -> list[Section]:
 @register("sequences")
 def head_scores_over_training(ctx: ReportContext) -> list[Section]:
     run = ctx.run
+    if run.config.task.op != "repeat":
+        return []
     ctx.progress("head scores over training")
     table = progress.head_scores(run, progress=False)
     ctx.cache["head_scores"] = table
@@ -63,6 +67,8 @@ def head_scores_over_training(ctx: ReportContext) -> list[Section]:
 @register("sequences")
 def top_head_attention(ctx: ReportContext) -> list[Section]:
     run = ctx.run
+    if run.config.task.op != "repeat":
+        return []
     table = ctx.cache.get("head_scores") or progress.head_scores(run, progress=False)
     layer, head = induction.top_head(table["induction"][-1])
     sections = []
@@ -84,3 +90,32 @@ def top_head_attention(ctx: ReportContext) -> list[Section]:
                                 "An induction head attends from each token of the second copy to the token after "
                                 "its first occurrence: the off-diagonal stripe."))
     return sections
+
+
+@register("sequences")
+def max_heads_over_training(ctx: ReportContext) -> list[Section]:
+    run = ctx.run
+    t = run.config.task
+    if t.op != "max":
+        return []
+    ctx.progress("attention on the largest token")
+    task = run.task()
+    tokens = task.tokens[task.test_idx[:512]]
+    query, n = task.answer_pos[0], t.seq_len
+    steps = sampled_steps(run)
+    scores = []
+    with torch.no_grad():
+        for step in steps:
+            _, cache = run.model(step).run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
+            layers = sorted(k for k in cache.keys() if k.endswith("attn.hook_pattern"))
+            scores.append(torch.stack([argmax.max_attention(cache[k], tokens, query, n) for k in layers]).numpy())
+    scores = np.stack(scores)  # (steps, layers, heads)
+    rows = run.metrics
+    layer, head = np.unravel_index(int(np.argmax(scores[-1])), scores.shape[1:])
+    chance = argmax.uniform_max_attention(tokens, query, n)
+    text = (f"The attention that the answer position ('=') pays to the positions holding the maximum, averaged over "
+            f"{len(tokens)} test sequences (grokinterp.analysis.argmax; uniform attention gives {chance:.2f}). At the "
+            f"last checkpoint L{layer}H{head} puts {scores[-1, layer, head]:.2f} of its attention there.")
+    fig = figures.head_score_lines(steps, scores, [r["step"] for r in rows], [r["test_loss"] for r in rows],
+                                   title="Attention on the largest token per head over training")
+    return [Section("Heads that find the maximum", [fig], text)]
