@@ -186,3 +186,22 @@ def test_induced_trivial_matches_the_research_table():
     # and it is where coset-constant rows live
     fr = G.irrep_fractions(np.random.default_rng(1).normal(size=(5, 8))[G.coset_labels(s4, 5, "right")], 5)
     assert fr["trivial"] + fr["standard"] == pytest.approx(1.0)
+
+
+def test_power_d5_ranks_first_on_its_planted_cosets_and_its_irreps_hold_the_rows():
+    from grokinterp.report.permutation import power_d5_line
+
+    d5 = G.power_d5()
+    assert d5.order == 10 and d5.elements == G.subgroup(D5_GENS).elements
+    conj = G.subgroup([G.conjugate(g, G.from_cycles(5, (0, 1, 2))) for g in D5_GENS])
+    x = _planted(G.coset_labels(conj, 5, "left"), np.random.default_rng(3), noise=0.3)
+    ranked = G.coset_clustering(x, 5, n_permutations=99, kmeans=False)
+    ranks = G.class_ranks(ranked, d5)
+    assert ranks[0] == 1 and len(ranks) == 12  # 6 conjugates, left and right
+    line = power_d5_line(ranked, x)
+    share = float(line.rsplit("hold ", 1)[1].split("%")[0])
+    assert "rank 1 to" in line and share > 85  # rows constant on cosets lie in Ind_D5(1), up to the noise
+    noise = np.random.default_rng(4).normal(size=(120, 48))
+    share = float(power_d5_line(G.coset_clustering(noise, 5, n_permutations=9, kmeans=False), noise)
+                  .rsplit("hold ", 1)[1].split("%")[0])
+    assert 33 < share < 53  # by chance, their isotypic dimensions: (1 + 1 + 25 + 25) / 120 = 43%

@@ -689,3 +689,14 @@ def induced_trivial(h, n: int) -> dict[str, int]:
         if m:
             out[irrep_name(lam)] = m
     return out
+
+
+def power_d5() -> Subgroup:
+    """Power et al. 2022's S5 subgroup <(0 3)(1 4), (1 2)(3 4)>: a D5 (order 10, index 12) inside A5, whose
+    cosets (or a conjugate's) their output layer clustered into (research A5)."""
+    return subgroup([from_cycles(5, (0, 3), (1, 4)), from_cycles(5, (1, 2), (3, 4))], 5)
+
+
+def class_ranks(ranked: list[PartitionScore], h: Subgroup) -> list[int]:
+    """The 1-based ranks, in a `coset_clustering` result, of the partitions of h and its conjugates."""
+    return [i + 1 for i, r in enumerate(ranked) if r.conjugacy_class == h.conjugacy_class]

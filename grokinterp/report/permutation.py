@@ -90,6 +90,18 @@ def _tsne(x: np.ndarray, seed: int = 0) -> np.ndarray:
                 random_state=seed).fit_transform(x)
 
 
+def power_d5_line(ranked: list[groups.PartitionScore], rows: np.ndarray) -> str:
+    """Where Power et al.'s D5 and its conjugates rank among the partitions of the W_U rows of S5, and the share
+    of those rows in the irreps that functions constant on its cosets span (Ind_D5(1))."""
+    d5 = groups.power_d5()
+    ranks = groups.class_ranks(ranked, d5)
+    induced = groups.induced_trivial(d5, 5)
+    share = sum(v for k, v in groups.irrep_fractions(rows, 5).items() if k in induced)
+    return (f"Power et al.'s D5 <(0 3)(1 4), (1 2)(3 4)> and its conjugates rank {ranks[0]} to {ranks[-1]} of "
+            f"{len(ranked)} (best pseudo-F {ranked[ranks[0] - 1].pseudo_f:.3g}); functions constant on its cosets "
+            f"span {' + '.join(induced)}, which hold {share:.1%} of W_U")
+
+
 @register("permutation")
 def output_layer_cosets(ctx: ReportContext) -> list[Section]:
     run, t = ctx.run, ctx.run.config.task
@@ -116,6 +128,8 @@ def output_layer_cosets(ctx: ReportContext) -> list[Section]:
                                                 f"Best coset partitions of the {name} rows (pseudo-F)"))
             summary.append(f"{name}: {best.side} cosets of {best.name} (order {best.order}), pseudo-F "
                            f"{best.pseudo_f:.3g}, p = {best.p_value:.3g}, k-means ARI {best.ari:.2f}")
+            if name == "W_U" and t.n == 5:
+                summary.append(power_d5_line(ranked, x))
         fr = {name: groups.irrep_fractions(m, t.n) for name, m in rows_by_matrix.items()}
         figs.append(figures.irrep_fraction_bars(fr, f"Fraction of each matrix in each irrep at step {step}"))
         text = (f"All {len(groups.coset_partitions(t.n))} non-trivial left and right coset partitions of S{t.n} "
