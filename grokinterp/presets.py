@@ -137,6 +137,9 @@ def _repeat_subseq_512() -> RunConfig:
     return cfg
 
 
+MAX_LEN, MAX_VOCAB, MAX_TRAIN, MAX_STEPS = 10, 32, 1000, 3000
+
+
 def _max() -> RunConfig:
     """The seeds' max-element task (`START 0 4 7 2 4 14 9 7 2 5 3 END`): MAX_LEN tokens from MAX_VOCAB and
     '=' (our END), the answer read at '='; on the 1-layer mod113 model, 1,000 training sequences, full
@@ -152,9 +155,6 @@ def _max() -> RunConfig:
                           batch_size=0, log_every=10, ckpt_every=100, ckpt_log_points=20),
         preset="max",
     )
-
-
-MAX_LEN, MAX_VOCAB, MAX_TRAIN, MAX_STEPS = 10, 32, 1000, 3000
 
 
 def _toy_add() -> RunConfig:
