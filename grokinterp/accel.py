@@ -20,6 +20,12 @@ Omnigrok (Liu, Michaud & Tegmark 2023, "Omnigrok: Grokking Beyond Algorithmic Da
 the weight norm. `scale_init_` multiplies every initial weight by alpha (large alpha: memorise first, grok
 late; alpha near the "Goldilocks" norm: no delay), `rescale_to_norm_` projects the weights back onto the
 sphere of a fixed total L2 norm after each step (their constrained-norm experiment).
+
+⊥Grad (Prieto, Barsbey, Mediano & Birdal 2025, "Grokking at the edge of numerical stability"): without
+weight decay, cross-entropy keeps lowering the loss by scaling the weights up along their own direction
+("naive loss minimisation") until softmax collapses. `orthogonal_gradient` removes that direction from
+each parameter's gradient, g_perp = g - (w.g / w.w) w, and rescales g_perp to the norm of g, as their
+`OrthoGrad` does (`accel.orthogonal_grad = true` applies it to every trainable tensor before AdamW).
 """
 
 from __future__ import annotations
@@ -193,3 +199,10 @@ def random_b(A: Tensor, d_model: int, seed: int) -> Tensor:
     """B of A B: randn / sqrt(d_W), so that A B has about the scale of A."""
     g = torch.Generator().manual_seed(seed + 11)
     return torch.randn(A.shape[1], d_model, generator=g, dtype=A.dtype) / math.sqrt(A.shape[1])
+
+
+def orthogonal_gradient(grad: Tensor, param: Tensor) -> Tensor:
+    """⊥Grad: `grad` without its component along `param` (both flattened), rescaled to the norm of `grad`."""
+    g, w = grad.reshape(-1), param.detach().reshape(-1)
+    g_perp = g - (torch.dot(w, g) / (torch.dot(w, w) + 1e-30)) * w
+    return (g_perp * (g.norm() / (g_perp.norm() + 1e-30))).reshape(grad.shape)

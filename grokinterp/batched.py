@@ -55,8 +55,8 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
     if cfg.model.arch == "power" or cfg.train.weight_noise > 0:
         return "Power et al.'s transformer and weight noise train one by one"
     a = cfg.accel
-    if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from:
-        return "Grokfast, fixed-norm training and GrokTransfer train one by one"
+    if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from or a.orthogonal_grad:
+        return "Grokfast, fixed-norm training, GrokTransfer and orthogonal gradients train one by one"
     if cfg.train.engine != "fused":
         return "batched training runs the fused engine"
     return None

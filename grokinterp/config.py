@@ -94,7 +94,7 @@ class TrainConfig:
     weight_decay: float = 1.0
     embed_lr: float | None = None  # learning rate of the embedding (Liu et al.'s eta_repr); None: lr
     embed_weight_decay: float | None = None  # its weight decay; None: weight_decay
-    loss: str = "ce"  # ce (cross-entropy) | mse (mean squared error against one-hot targets, as Omnigrok's MNIST)
+    loss: str = "ce"  # ce (cross-entropy) | mse (squared error against one-hot targets, as Omnigrok's MNIST) | stablemax
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
     warmup_steps: int = 10  # linear warm-up: lr * min(step / warmup_steps, 1), so the first step has lr 0
@@ -119,8 +119,8 @@ class TrainConfig:
             raise ConfigError(f"train.embed_lr must be > 0 (or null: train.lr), got {self.embed_lr}")
         if self.embed_weight_decay is not None and self.embed_weight_decay < 0:
             raise ConfigError(f"train.embed_weight_decay must be >= 0 (or null), got {self.embed_weight_decay}")
-        if self.loss not in ("ce", "mse"):
-            raise ConfigError(f"train.loss must be 'ce' or 'mse', got {self.loss!r}")
+        if self.loss not in ("ce", "mse", "stablemax"):
+            raise ConfigError(f"train.loss must be 'ce', 'mse' or 'stablemax', got {self.loss!r}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"train.betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.eps <= 0:
@@ -161,6 +161,7 @@ class AccelConfig:
     transfer_acc: float = 0.6  # ... taken at its first checkpoint at or after test accuracy >= this
     transfer_mode: str = "factored"  # factored: embedding = A B, A (the weak embedding) and B trainable; merged
     transfer_random: bool = False  # ablation: A random (same shape and scale) instead of the weak embedding
+    orthogonal_grad: bool = False  # Prieto et al.'s ⊥Grad: each gradient without its component along its weight
 
     def validate(self) -> None:
         if self.grokfast not in ("none", "ema", "ma"):

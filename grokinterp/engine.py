@@ -222,10 +222,43 @@ def mse_loss(
     return torch.where(scored, sq, 0.0).sum() / scored.sum().clamp(min=1)
 
 
+def _stablemax_s(x: Tensor) -> Tensor:
+    # s(x) = x + 1 for x >= 0 and 1 / (1 - x) for x < 0; each branch sees only its own half, so neither
+    # produces an inf (and a NaN gradient) on the other side of 0
+    return torch.where(x >= 0, x.clamp(min=0) + 1, 1 / (1 - x.clamp(max=0)))
+
+
+def stablemax(logits: Float[Tensor, "..."], dim: int = -1) -> Float[Tensor, "..."]:
+    """StableMax (Prieto et al. 2025, "Grokking at the edge of numerical stability"): s(x_i) / sum_j s(x_j)
+    with s(x) = x + 1 for x >= 0 and 1 / (1 - x) for x < 0. It grows linearly where softmax grows
+    exponentially, so large logits do not push the other classes' terms below float resolution."""
+    s = _stablemax_s(logits)
+    return s / s.sum(dim=dim, keepdim=True)
+
+
+def log_stablemax(logits: Float[Tensor, "..."], dim: int = -1) -> Float[Tensor, "..."]:
+    """log `stablemax`."""
+    s = _stablemax_s(logits)
+    return s.log() - s.sum(dim=dim, keepdim=True).log()
+
+
+def stablemax_loss(
+    logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
+) -> Float[Tensor, ""]:
+    """Mean StableMax cross-entropy -log stablemax(z)_label over the scored positions, in float64."""
+    logp = log_stablemax(logits.to(torch.float64))
+    scored = labels >= 0
+    nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+    return torch.where(scored, nll, 0.0).sum() / scored.sum().clamp(min=1)
+
+
+LOSSES = {"ce": answer_loss, "mse": mse_loss, "stablemax": stablemax_loss}
+
+
 def task_loss(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"],
               kind: str = "ce") -> Float[Tensor, ""]:
-    """The training loss `kind` ("ce": `answer_loss`, "mse": `mse_loss`)."""
-    return mse_loss(logits, labels) if kind == "mse" else answer_loss(logits, labels)
+    """The training loss `kind` ("ce": `answer_loss`, "mse": `mse_loss`, "stablemax": `stablemax_loss`)."""
+    return LOSSES[kind](logits, labels)
 
 
 def position_losses(

@@ -310,6 +310,10 @@ class SingleStepper:
             filtered, self.filt_state = self.filt.update(grads, self.filt_state)
             for n, g in filtered.items():
                 self.trainable[n].grad = g
+        if self.cfg.accel.orthogonal_grad:
+            for p in self.trainable.values():
+                if p.grad is not None:
+                    p.grad = accel.orthogonal_gradient(p.grad, p)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         if self.cfg.accel.weight_norm > 0:

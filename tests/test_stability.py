@@ -1,0 +1,65 @@
+"""Prieto et al. 2025's numerical-stability tools on planted inputs: softmax collapse counts exactly the rows
+whose other classes are absorbed, StableMax is their s(x) normalised, ⊥Grad removes the weight direction."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from grokinterp import accel, engine
+from grokinterp.analysis.collapse import softmax_collapse, zero_loss_fraction
+from grokinterp.train import train
+from tests.helpers import tiny
+
+
+def test_softmax_collapse_counts_rows_whose_other_classes_vanish_in_float32():
+    logits = torch.zeros(4, 5, dtype=torch.float64)
+    logits[0, 0] = 200.0  # exp(-200) is 0 next to 1 in float32 and in float64: collapsed
+    logits[1, 0] = 20.0  # 4 exp(-20) ~ 8e-9 is below float32's eps / 2 (6e-8), not float64's: float32 only
+    logits[2, 0] = 5.0  # exp(-5) survives: not collapsed
+    assert softmax_collapse(logits) == 0.5
+    assert softmax_collapse(logits, dtype=torch.float64) == 0.25
+    labels = torch.zeros(4, dtype=torch.long)
+    assert zero_loss_fraction(logits, labels) == 0.5  # the collapsed rows' loss is exactly 0
+    assert zero_loss_fraction(logits, labels, dtype=torch.float64) == 0.25
+
+
+def test_stablemax_is_their_formula_and_a_distribution():
+    x = torch.tensor([[-3.0, -0.5, 0.0, 2.0]], dtype=torch.float64)
+    s = torch.tensor([[1 / 4, 1 / 1.5, 1.0, 3.0]], dtype=torch.float64)
+    assert torch.allclose(engine.stablemax(x), s / s.sum())
+    assert torch.allclose(engine.log_stablemax(x), (s / s.sum()).log())
+    # large logits do not collapse: the runner-up keeps a probability float32 can hold
+    big = torch.tensor([[1000.0, 999.0, 0.0]])
+    assert engine.stablemax(big)[0, 1] > 0.4 and torch.softmax(big, -1)[0, 2] == 0
+    # the gradient is finite at x = 1, where the unused branch 1 / (1 - x) would divide by zero
+    z = torch.tensor([[1.0, -1.0]], dtype=torch.float64, requires_grad=True)
+    engine.stablemax_loss(z[:, None], torch.tensor([[0]])).backward()
+    assert torch.isfinite(z.grad).all()
+    assert math.isclose(engine.task_loss(z[:, None].detach(), torch.tensor([[0]]), "stablemax").item(),
+                        -math.log(2 / 2.5))
+
+
+def test_orthogonal_gradient_drops_the_weight_direction_and_keeps_the_norm():
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    along, across = 3.0 * w, torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    across -= (across * w).sum() / (w * w).sum() * w  # planted: a part along w and a part orthogonal to it
+    g = along + across
+    out = accel.orthogonal_gradient(g, w)
+    assert abs(float((out * w).sum())) < 1e-10
+    assert math.isclose(out.norm().item(), g.norm().item(), rel_tol=1e-12)
+    assert torch.allclose(out / out.norm(), across / across.norm())
+    assert torch.allclose(accel.orthogonal_gradient(across, w), across)
+
+
+@pytest.mark.parametrize("overrides", [{"train.loss": "stablemax"}, {"accel.orthogonal_grad": True,
+                                                                   "train.weight_decay": 0.0}])
+def test_the_options_train(tmp_path, overrides):
+    from grokinterp import load_run
+
+    train(tiny(**overrides, **{"train.steps": 40}), tmp_path / "run", progress=False)
+    rows = load_run(tmp_path / "run").metrics
+    assert math.isfinite(rows[-1]["train_loss"]) and rows[-1]["train_loss"] < rows[0]["train_loss"]
