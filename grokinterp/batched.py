@@ -30,6 +30,7 @@ import torch
 
 from grokinterp import accel, engine
 from grokinterp.allocator import keep_freed_memory
+from grokinterp.analysis.collapse import collapsed_rows
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.loop import Slot, run_loop, warmup_factor
 from grokinterp.models import BUFFERS, build_model, named_tensors, trainable_parameters
@@ -183,7 +184,9 @@ class BatchedStepper:
         def evaluate(p, xb, yb):
             logits = engine.fused_logits(p, mcfg, xb, pos)
             acc = ((logits.argmax(dim=-1) == yb) | (yb < 0)).all(dim=-1).to(torch.float64).mean()
-            return engine.task_loss(logits, yb, kind), acc
+            scored = (yb >= 0).flatten()
+            sc = (collapsed_rows(logits.flatten(0, -2)) & scored).sum() / scored.sum().clamp(min=1)
+            return engine.task_loss(logits, yb, kind), acc, sc
 
         self.batched_loss = torch.func.vmap(losses, in_dims=(0, None, None))
         self.batched_eval = torch.func.vmap(evaluate, in_dims=(0, None, None))
@@ -193,10 +196,11 @@ class BatchedStepper:
 
     def metrics(self, step: int, runs: Sequence[int], loss: torch.Tensor | None) -> list[dict]:
         with torch.no_grad():
-            tr_loss, tr_acc = self.batched_eval(self.params, self.xtr, self.ytr)
-            te_loss, te_acc = self.batched_eval(self.params, self.xte, self.yte)
+            tr_loss, tr_acc, tr_sc = self.batched_eval(self.params, self.xtr, self.ytr)
+            te_loss, te_acc, _ = self.batched_eval(self.params, self.xte, self.yte)
             sq = sum(self.params[n].detach().double().pow(2).flatten(1).sum(1) for n in self.sq_names).tolist()
-        return [{"train_loss": tr_loss[i].item(), "train_acc": tr_acc[i].item(), "test_loss": te_loss[i].item(),
+        return [{"train_loss": tr_loss[i].item(), "train_acc": tr_acc[i].item(),
+                 "train_softmax_collapse": tr_sc[i].item(), "test_loss": te_loss[i].item(),
                  "test_acc": te_acc[i].item(), "weight_sq": sq[i], "weight_norm": math.sqrt(sq[i]),
                  "lr": self.cfgs[i].train.lr * warmup_factor(self.cfgs[i], step)} for i in runs]
 

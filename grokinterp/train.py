@@ -31,6 +31,7 @@ import torch
 
 from grokinterp import accel, engine
 from grokinterp.allocator import keep_freed_memory
+from grokinterp.analysis.collapse import softmax_collapse
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
 from grokinterp.loop import Slot, checkpoint_schedule, lr_at, run_loop, warmup_factor
 from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters, weight_sq
@@ -148,6 +149,8 @@ def record_metrics(cfg: RunConfig, task: Task, pred: Scored, row: dict, prefix: 
     """Loss and accuracy of the predictions into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
     row[f"{prefix}_loss"] = pred.loss(cfg.train.loss).item() if loss is None else loss
     row[f"{prefix}_acc"] = pred.accuracy()
+    if prefix == "train":
+        row["train_softmax_collapse"] = softmax_collapse(pred.logits.detach())
     if len(task.answer_pos) > 1:
         row[f"{prefix}_token_acc"] = pred.token_accuracy()
     if task.per_position:

@@ -63,3 +63,19 @@ def test_the_options_train(tmp_path, overrides):
     train(tiny(**overrides, **{"train.steps": 40}), tmp_path / "run", progress=False)
     rows = load_run(tmp_path / "run").metrics
     assert math.isfinite(rows[-1]["train_loss"]) and rows[-1]["train_loss"] < rows[0]["train_loss"]
+
+
+def test_training_rows_log_the_collapse_of_the_training_predictions():
+    from grokinterp.scored import Scored
+    from grokinterp.tasks import make_task
+    from grokinterp.train import record_metrics
+
+    cfg = tiny()
+    task = make_task(cfg.task)
+    logits = torch.zeros(8, 1, 17, dtype=torch.float64)
+    logits[:3, 0, 0] = 30.0  # three of eight rows collapse in float32 (4 exp(-30) is far below 6e-8)
+    labels = torch.zeros(8, 1, dtype=torch.long)
+    row: dict = {}
+    record_metrics(cfg, task, Scored.from_logits(logits, labels), row, "train")
+    record_metrics(cfg, task, Scored.from_logits(logits, labels), row, "test")
+    assert row["train_softmax_collapse"] == 3 / 8 and "test_softmax_collapse" not in row

@@ -8,21 +8,26 @@ it stops contributing to learning. Their measure, for the training samples:
     SC = fraction of samples whose  sum_j exp(z_j - max_k z_k) == 1  exactly, in `dtype` (float32 by default),
 
 and the fraction of samples whose computed cross-entropy is exactly 0 (`zero_loss_fraction`). Both are
-pure functions of logits, so they work on any checkpoint's training logits.
+pure functions of logits, so they work on any checkpoint's training logits. Training logs SC of the
+training predictions in every metrics row as `train_softmax_collapse` (float32, as their default).
 """
 
 from __future__ import annotations
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 
-def softmax_collapse(logits: Float[Tensor, "batch classes"], dtype: torch.dtype = torch.float32) -> float:
-    """Fraction of rows whose shifted exponentials sum to exactly 1 in `dtype` (the other classes absorbed)."""
+def collapsed_rows(logits: Float[Tensor, "batch classes"], dtype: torch.dtype = torch.float32) -> Bool[Tensor, " batch"]:
+    """Rows whose shifted exponentials sum to exactly 1 in `dtype` (every other class absorbed); vmappable."""
     z = logits.to(dtype)
-    total = torch.exp(z - z.amax(dim=-1, keepdim=True)).sum(dim=-1)
-    return float((total == 1).to(torch.float64).mean())
+    return torch.exp(z - z.amax(dim=-1, keepdim=True)).sum(dim=-1) == 1
+
+
+def softmax_collapse(logits: Float[Tensor, "batch classes"], dtype: torch.dtype = torch.float32) -> float:
+    """SC: the fraction of `collapsed_rows`."""
+    return float(collapsed_rows(logits, dtype).to(torch.float64).mean())
 
 
 def zero_loss_fraction(logits: Float[Tensor, "batch classes"], labels: Int[Tensor, " batch"],
