@@ -46,9 +46,9 @@ from torch import Tensor
 
 from grokinterp import engine
 from grokinterp.allocator import keep_freed_memory
-from grokinterp.analysis import fourier, groups, induction, irreps, representation
+from grokinterp.analysis import fourier, groups, hessian as hessian_measures, induction, irreps, representation
 from grokinterp.analysis import phases as phase_detect
-from grokinterp.models import weight_sq
+from grokinterp.models import BUFFERS, is_trainable, weight_sq
 from grokinterp.runs import Run
 from grokinterp.tasks import family_of
 
@@ -354,6 +354,41 @@ def head_scores(run: Run, steps: list[int] | None = None, seq_len: int | None = 
 
     return over_checkpoints(run, measure, steps, desc="head scores", progress=progress,
                             meta={"axes": ("layer", "head")})
+
+
+def training_loss_fn(run: Run, params: dict[str, Tensor], max_examples: int | None = None):
+    """(loss_fn, trainable): the run's training loss (its `train.loss`, fused engine, float64, the training
+    set or its first `max_examples`) as a function of the trainable tensors, the others held at `params`."""
+    cfg = run.config
+    task = run.task()
+    if len(task.train_idx) == 0:
+        raise ValueError(f"{run.path}: an infinite-data run has no training set to take the Hessian on")
+    idx = task.train_idx if max_examples is None else task.train_idx[:max_examples]
+    xb, yb = task.tokens[idx], task.labels[idx]
+    p64 = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in params.items()}
+    names = [k for k in p64 if k not in BUFFERS and p64[k].is_floating_point() and is_trainable(k, cfg.model.biases)]
+    fixed = {k: v for k, v in p64.items() if k not in names}
+
+    def loss_fn(trainable: dict[str, Tensor]) -> Tensor:
+        logits = engine.fused_logits({**fixed, **trainable}, cfg.model, xb, task.answer_pos)
+        return engine.task_loss(logits, yb, cfg.train.loss)
+
+    return loss_fn, {k: p64[k] for k in names}
+
+
+def hessian(run: Run, steps: list[int] | None = None, *, n_samples: int = 32, max_iter: int = 50,
+            max_examples: int | None = None, seed: int = 0, progress: bool | None = None) -> CheckpointTable:
+    """The training loss's Hessian at every checkpoint (`analysis.hessian`): `top_eigenvalue` (power
+    iteration, at most `max_iter` Hessian-vector products) and `trace` (Hutchinson, `n_samples` probes),
+    over the trainable parameters, on the training set (or its first `max_examples`)."""
+
+    def measure(step: int, params: dict[str, Tensor]) -> dict:
+        loss_fn, trainable = training_loss_fn(run, params, max_examples)
+        top = hessian_measures.top_eigenvalue(loss_fn, trainable, max_iter=max_iter, seed=seed)
+        return {"top_eigenvalue": top.value, "trace": hessian_measures.trace(loss_fn, trainable,
+                                                                              n_samples=n_samples, seed=seed)}
+
+    return over_checkpoints(run, measure, steps, desc="hessian", progress=progress)
 
 
 @dataclass(frozen=True)

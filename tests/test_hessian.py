@@ -1,0 +1,65 @@
+"""Hessian measures on planted losses whose Hessian is known."""
+
+import math
+
+import torch
+
+from grokinterp.analysis.hessian import hvp, top_eigenvalue, trace
+
+
+def _quadratic(eigs: torch.Tensor, rot: torch.Tensor):
+    h = rot @ torch.diag(eigs) @ rot.T  # a planted Hessian with these eigenvalues, split over two tensors
+
+    def loss(p):
+        x = torch.cat([p["a"].reshape(-1), p["b"].reshape(-1)])
+        return 0.5 * x @ h @ x
+
+    return loss, h
+
+
+def test_hvp_top_eigenvalue_and_trace_recover_a_planted_hessian():
+    g = torch.Generator().manual_seed(0)
+    eigs = torch.tensor([9.0, -3.0, 2.0, 1.0, 0.5, 0.25, 0.0, 0.1], dtype=torch.float64)
+    rot, _ = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))
+    loss, h = _quadratic(eigs, rot)
+    params = {"a": torch.randn(2, 3, generator=g, dtype=torch.float64), "b": torch.randn(2, generator=g, dtype=torch.float64)}
+    v = {"a": torch.randn(2, 3, generator=g, dtype=torch.float64), "b": torch.randn(2, generator=g, dtype=torch.float64)}
+    hv = hvp(loss, params, v)
+    want = h @ torch.cat([v["a"].reshape(-1), v["b"]])
+    assert torch.allclose(torch.cat([hv["a"].reshape(-1), hv["b"]]), want)
+    top = top_eigenvalue(loss, params, max_iter=500, tol=1e-10)
+    assert top.converged and math.isclose(top.value, 9.0, rel_tol=1e-6)
+    est = trace(loss, params, n_samples=4000, seed=1)
+    assert abs(est - float(eigs.sum())) < 0.05 * float(eigs.abs().sum())  # Hutchinson's error ~ |H|_F sqrt(2/n)
+
+
+def test_a_saddle_gives_its_largest_eigenvalue_and_trace():
+    # x y + x^2 / 2 at 0: Hessian [[1, 1], [1, 0]], eigenvalues (1 +- sqrt 5) / 2, trace 1
+    loss = lambda p: (p["x"] * p["y"] + 0.5 * p["x"] ** 2).sum()  # noqa: E731
+    params = {"x": torch.zeros(1, dtype=torch.float64), "y": torch.zeros(1, dtype=torch.float64)}
+    top = top_eigenvalue(loss, params, max_iter=200, tol=1e-12)
+    assert top.converged and math.isclose(top.value, (1 + math.sqrt(5)) / 2, rel_tol=1e-8)
+    assert abs(trace(loss, params, n_samples=4000) - 1.0) < 0.1
+
+
+def test_hessian_over_a_runs_checkpoints(tmp_path):
+    from grokinterp import load_run, progress
+    from grokinterp.train import train
+    from tests.helpers import tiny
+
+    train(tiny(), tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")
+    step = run.steps[-1]
+    loss_fn, trainable = progress.training_loss_fn(run, run.state_dict(step))
+    logged = [r["train_loss"] for r in run.metrics if r["step"] == step][0]
+    assert math.isclose(float(loss_fn(trainable)), logged, rel_tol=1e-5)  # the loss the run trained on
+    assert "blocks.0.attn.q.bias" not in trainable and "blocks.0.mlp.in.bias" in trainable  # frozen ones left out
+    table = progress.hessian(run, [0, step], n_samples=8, max_iter=30, progress=False)
+    top = table["top_eigenvalue"][-1]
+    g = torch.Generator().manual_seed(5)
+    for _ in range(3):  # no direction curves more than the top eigenvalue
+        v = {k: torch.randn(t.shape, generator=g, dtype=t.dtype) for k, t in trainable.items()}
+        hv = hvp(loss_fn, trainable, v)
+        rq = float(sum((v[k] * hv[k]).sum() for k in v) / sum((v[k] * v[k]).sum() for k in v))
+        assert rq <= top * 1.01
+    assert top > 0 and math.isfinite(table["trace"][-1])
