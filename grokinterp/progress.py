@@ -46,7 +46,7 @@ from torch import Tensor
 
 from grokinterp import engine
 from grokinterp.allocator import keep_freed_memory
-from grokinterp.analysis import fourier, groups, hessian as hessian_measures, induction, irreps, representation
+from grokinterp.analysis import collapse, fourier, groups, hessian as hessian_measures, induction, irreps, representation
 from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import BUFFERS, is_trainable, weight_sq
 from grokinterp.runs import Run
@@ -389,6 +389,25 @@ def hessian(run: Run, steps: list[int] | None = None, *, n_samples: int = 32, ma
                                                                               n_samples=n_samples, seed=seed)}
 
     return over_checkpoints(run, measure, steps, desc="hessian", progress=progress)
+
+
+def softmax_collapse(run: Run, steps: list[int] | None = None, *, dtype: torch.dtype = torch.float32,
+                     progress: bool | None = None) -> CheckpointTable:
+    """Prieto et al.'s softmax collapse at every checkpoint (`analysis.collapse`): `softmax_collapse` and
+    `zero_loss_fraction` of the training-set predictions (scored answer positions), in `dtype`."""
+    cfg = run.config
+    task = run.task()
+    if len(task.train_idx) == 0:
+        raise ValueError(f"{run.path}: an infinite-data run has no training set to measure")
+    xb, yb = task.tokens[task.train_idx], task.labels[task.train_idx]
+    scored = yb >= 0
+
+    def measure(step: int, params: dict[str, Tensor]) -> dict:
+        logits = engine.fused_logits(params, cfg.model, xb, task.answer_pos)[scored]
+        return {"softmax_collapse": collapse.softmax_collapse(logits, dtype),
+                "zero_loss_fraction": collapse.zero_loss_fraction(logits, yb[scored], dtype)}
+
+    return over_checkpoints(run, measure, steps, desc="softmax collapse", progress=progress)
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,18 @@ def test_training_rows_log_the_collapse_of_the_training_predictions():
     record_metrics(cfg, task, Scored.from_logits(logits, labels), row, "train")
     record_metrics(cfg, task, Scored.from_logits(logits, labels), row, "test")
     assert row["train_softmax_collapse"] == 3 / 8 and "test_softmax_collapse" not in row
+
+
+def test_collapse_over_checkpoints_matches_the_logged_rows(tmp_path):
+    from grokinterp import load_run, progress
+
+    cfg = tiny(**{"train.weight_decay": 0.0, "train.lr": 3e-2, "train.steps": 200, "train.ckpt_every": 50})
+    train(cfg, tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")
+    table = progress.softmax_collapse(run, progress=False)
+    logged = {r["step"]: r["train_softmax_collapse"] for r in run.metrics}
+    for step, sc in zip(table["step"], table["softmax_collapse"]):
+        assert abs(sc - logged[int(step)]) <= 0.02  # the same measure, from the checkpoint instead of the row
+    # no weight decay and a large learning rate: the memorised training set collapses
+    assert table["softmax_collapse"][0] == 0 and table["softmax_collapse"][-1] > 0.5
+    assert (table["zero_loss_fraction"] <= table["softmax_collapse"] + 1e-12).all()
