@@ -205,7 +205,11 @@ def answer_loss(
 ) -> Float[Tensor, ""]:
     """Mean cross-entropy over examples and scored answer positions (label -1 = not scored), log-softmax in
     float64."""
-    logp = logits.to(torch.float64).log_softmax(dim=-1)
+    return scored_nll(logits.to(torch.float64).log_softmax(dim=-1), labels)
+
+
+def scored_nll(logp: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]) -> Float[Tensor, ""]:
+    """Mean -logp[label] over the scored entries (label -1 = not scored)."""
     scored = labels >= 0
     nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
     return torch.where(scored, nll, 0.0).sum() / scored.sum().clamp(min=1)
@@ -246,10 +250,7 @@ def stablemax_loss(
     logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
 ) -> Float[Tensor, ""]:
     """Mean StableMax cross-entropy -log stablemax(z)_label over the scored positions, in float64."""
-    logp = log_stablemax(logits.to(torch.float64))
-    scored = labels >= 0
-    nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
-    return torch.where(scored, nll, 0.0).sum() / scored.sum().clamp(min=1)
+    return scored_nll(log_stablemax(logits.to(torch.float64)), labels)
 
 
 LOSSES = {"ce": answer_loss, "mse": mse_loss, "stablemax": stablemax_loss}

@@ -50,7 +50,7 @@ from grokinterp.analysis import collapse, fourier, groups, hessian as hessian_me
 from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import BUFFERS, is_trainable, weight_sq
 from grokinterp.runs import Run
-from grokinterp.tasks import family_of
+from grokinterp.tasks import Task, family_of
 
 COLUMNS = (
     "step", "train_loss", "test_loss", "train_acc", "test_acc", "restricted_loss", "restricted_acc",
@@ -356,15 +356,21 @@ def head_scores(run: Run, steps: list[int] | None = None, seq_len: int | None = 
                             meta={"axes": ("layer", "head")})
 
 
-def training_loss_fn(run: Run, params: dict[str, Tensor], max_examples: int | None = None):
-    """(loss_fn, trainable): the run's training loss (its `train.loss`, fused engine, float64, the training
-    set or its first `max_examples`) as a function of the trainable tensors, the others held at `params`."""
-    cfg = run.config
+def training_set(run: Run, max_examples: int | None = None) -> tuple[Task, Tensor, Tensor]:
+    """(task, tokens, labels) of the run's training set (or its first `max_examples`)."""
     task = run.task()
     if len(task.train_idx) == 0:
-        raise ValueError(f"{run.path}: an infinite-data run has no training set to take the Hessian on")
+        raise ValueError(f"{run.path}: an infinite-data run has no training set to measure")
     idx = task.train_idx if max_examples is None else task.train_idx[:max_examples]
-    xb, yb = task.tokens[idx], task.labels[idx]
+    return task, task.tokens[idx], task.labels[idx]
+
+
+def training_loss_fn(run: Run, params: dict[str, Tensor], max_examples: int | None = None,
+                     data: tuple[Task, Tensor, Tensor] | None = None):
+    """(loss_fn, trainable): the run's training loss (its `train.loss`, fused engine, float64, on `data`, by
+    default its `training_set`) as a function of the trainable tensors, the others held at `params`."""
+    cfg = run.config
+    task, xb, yb = training_set(run, max_examples) if data is None else data
     p64 = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in params.items()}
     names = [k for k in p64 if k not in BUFFERS and p64[k].is_floating_point() and is_trainable(k, cfg.model.biases)]
     fixed = {k: v for k, v in p64.items() if k not in names}
@@ -382,8 +388,10 @@ def hessian(run: Run, steps: list[int] | None = None, *, n_samples: int = 32, ma
     iteration, at most `max_iter` Hessian-vector products) and `trace` (Hutchinson, `n_samples` probes),
     over the trainable parameters, on the training set (or its first `max_examples`)."""
 
+    data = training_set(run, max_examples)
+
     def measure(step: int, params: dict[str, Tensor]) -> dict:
-        loss_fn, trainable = training_loss_fn(run, params, max_examples)
+        loss_fn, trainable = training_loss_fn(run, params, data=data)
         top = hessian_measures.top_eigenvalue(loss_fn, trainable, max_iter=max_iter, seed=seed)
         return {"top_eigenvalue": top.value, "trace": hessian_measures.trace(loss_fn, trainable,
                                                                               n_samples=n_samples, seed=seed)}
@@ -396,10 +404,7 @@ def softmax_collapse(run: Run, steps: list[int] | None = None, *, dtype: torch.d
     """Prieto et al.'s softmax collapse at every checkpoint (`analysis.collapse`): `softmax_collapse` and
     `zero_loss_fraction` of the training-set predictions (scored answer positions), in `dtype`."""
     cfg = run.config
-    task = run.task()
-    if len(task.train_idx) == 0:
-        raise ValueError(f"{run.path}: an infinite-data run has no training set to measure")
-    xb, yb = task.tokens[task.train_idx], task.labels[task.train_idx]
+    task, xb, yb = training_set(run)
     scored = yb >= 0
 
     def measure(step: int, params: dict[str, Tensor]) -> dict:

@@ -90,13 +90,16 @@ def _tsne(x: np.ndarray, seed: int = 0) -> np.ndarray:
                 random_state=seed).fit_transform(x)
 
 
-def power_d5_line(ranked: list[groups.PartitionScore], rows: np.ndarray) -> str:
+def power_d5_line(ranked: list[groups.PartitionScore], rows: np.ndarray,
+                  fractions: dict[str, float] | None = None) -> str:
     """Where Power et al.'s D5 and its conjugates rank among the partitions of the W_U rows of S5, and the share
-    of those rows in the irreps that functions constant on its cosets span (Ind_D5(1))."""
+    of those rows (`fractions`: their `groups.irrep_fractions`, computed if not given) in the irreps that
+    functions constant on its cosets span (Ind_D5(1))."""
     d5 = groups.power_d5()
     ranks = groups.class_ranks(ranked, d5)
     induced = groups.induced_trivial(d5, 5)
-    share = sum(v for k, v in groups.irrep_fractions(rows, 5).items() if k in induced)
+    fractions = groups.irrep_fractions(rows, 5) if fractions is None else fractions
+    share = sum(v for k, v in fractions.items() if k in induced)
     return (f"Power et al.'s D5 <(0 3)(1 4), (1 2)(3 4)> and its conjugates rank {ranks[0]} to {ranks[-1]} of "
             f"{len(ranked)} (best pseudo-F {ranked[ranks[0] - 1].pseudo_f:.3g}); functions constant on its cosets "
             f"span {' + '.join(induced)}, which hold {share:.1%} of W_U")
@@ -112,6 +115,7 @@ def output_layer_cosets(ctx: ReportContext) -> list[Section]:
     for step in ctx.steps:
         ctx.progress(f"coset clustering at step {step}")
         rows_by_matrix = output_rows(run.state_dict(step), t.n_answers, arch)
+        fr = {name: groups.irrep_fractions(m, t.n) for name, m in rows_by_matrix.items()}
         figs = []
         summary = []
         for name in [m for m in ("W_U", "W_L") if m in rows_by_matrix]:
@@ -129,8 +133,7 @@ def output_layer_cosets(ctx: ReportContext) -> list[Section]:
             summary.append(f"{name}: {best.side} cosets of {best.name} (order {best.order}), pseudo-F "
                            f"{best.pseudo_f:.3g}, p = {best.p_value:.3g}, k-means ARI {best.ari:.2f}")
             if name == "W_U" and t.n == 5:
-                summary.append(power_d5_line(ranked, x))
-        fr = {name: groups.irrep_fractions(m, t.n) for name, m in rows_by_matrix.items()}
+                summary.append(power_d5_line(ranked, x, fr[name]))
         figs.append(figures.irrep_fraction_bars(fr, f"Fraction of each matrix in each irrep at step {step}"))
         text = (f"All {len(groups.coset_partitions(t.n))} non-trivial left and right coset partitions of S{t.n} "
                 "scored against the rows by pseudo-F (Calinski-Harabasz), with p-values from 999 row shuffles "

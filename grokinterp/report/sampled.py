@@ -10,6 +10,7 @@ import torch
 
 from grokinterp import progress
 from grokinterp.analysis import argmax, induction
+from grokinterp.models import load_tensors_
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.modular import training_curves
@@ -103,10 +104,12 @@ def max_heads_over_training(ctx: ReportContext) -> list[Section]:
     tokens = task.tokens[task.test_idx[:512]]
     query, n = task.answer_pos[0], t.seq_len
     steps = sampled_steps(run)
+    model = run.model(steps[0])
     scores = []
     with torch.no_grad():
         for step in steps:
-            _, cache = run.model(step).run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
+            load_tensors_(model, run.state_dict(step))
+            _, cache = model.run_with_cache(tokens, names_filter=lambda name: name.endswith("hook_pattern"))
             layers = sorted(k for k in cache.keys() if k.endswith("attn.hook_pattern"))
             scores.append(torch.stack([argmax.max_attention(cache[k], tokens, query, n) for k in layers]).numpy())
     scores = np.stack(scores)  # (steps, layers, heads)
