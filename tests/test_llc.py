@@ -1,0 +1,102 @@
+"""The LLC estimator on planted losses whose learning coefficient is known: a regular model with d parameters
+has LLC d/2; the product a*b at 0 (a singular model, RLCT 1/2) has less than a regular model with two
+parameters."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from grokinterp.analysis import llc
+
+N = 5000
+
+
+def _data(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(N, generator=g, dtype=torch.float64)
+    y = torch.randn(N, generator=g, dtype=torch.float64)
+    feats = torch.stack([x, x**2], 1)
+    y = y - feats @ torch.linalg.lstsq(feats, y[:, None]).solution[:, 0]  # 0 is the exact minimum of both losses
+    return x, y
+
+
+def test_a_regular_model_has_llc_d_over_2():
+    g = torch.Generator().manual_seed(1)
+    d = 4
+    xs = torch.randn(N, d, generator=g, dtype=torch.float64)
+    y = xs @ torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64) + torch.randn(N, generator=g, dtype=torch.float64)
+    w_star = torch.linalg.lstsq(xs, y[:, None]).solution[:, 0]
+
+    def loss(p):
+        return 0.5 * ((y - xs @ p["w"]) ** 2).mean()
+
+    est = llc.estimate(loss, {"w": w_star}, N, num_chains=4, num_draws=1500, num_burnin=300, epsilon=1e-4, gamma=1.0)
+    assert abs(est.mean - d / 2) < 0.2, est.per_chain
+    assert est.loss_trace.shape == (4, 1500) and est.nbeta == pytest.approx(N / math.log(N))
+    assert not est.diverged and est.init_loss == pytest.approx(float(loss({"w": w_star})))
+
+
+def test_a_product_at_zero_has_a_smaller_llc_than_a_regular_model_with_as_many_parameters():
+    x, y = _data()
+    zero = torch.zeros((), dtype=torch.float64)
+
+    def singular(p):  # y ~ a b x: the minimum a b = 0 is the union of two lines
+        return 0.5 * ((y - p["a"] * p["b"] * x) ** 2).mean()
+
+    def regular(p):  # y ~ a x + b x^2 / sqrt 3: Fisher information the identity
+        return 0.5 * ((y - p["a"] * x - p["b"] * x**2 / math.sqrt(3)) ** 2).mean()
+
+    kw = dict(num_chains=4, num_draws=2000, num_burnin=500, epsilon=3e-4, gamma=1.0)
+    reg = llc.estimate(regular, {"a": zero, "b": zero}, N, **kw)
+    sing = llc.estimate(singular, {"a": zero, "b": zero}, N, **kw)
+    assert abs(reg.mean - 1.0) < 0.12, reg.per_chain  # d/2 = 1
+    assert sing.mean < 0.6 and sing.mean < reg.mean - 0.4, (sing.per_chain, reg.per_chain)
+
+
+def test_chains_together_and_one_by_one_agree_and_the_seed_decides():
+    x, y = _data(2)
+
+    def loss(p):
+        return 0.5 * ((y - p["w"][0] * x - p["w"][1] * p["v"] * x**2) ** 2).mean()
+
+    params = {"w": torch.tensor([0.0, 0.1], dtype=torch.float64), "v": torch.tensor(0.2, dtype=torch.float64)}
+    kw = dict(num_chains=3, num_draws=50, num_burnin=10, steps_between_draws=2)
+    a = llc.estimate(loss, params, N, seed=4, **kw)
+    b = llc.estimate(loss, params, N, seed=4, vectorise=False, **kw)
+    c = llc.estimate(loss, params, N, seed=5, **kw)
+    assert np.allclose(a.loss_trace, b.loss_trace, rtol=1e-10, atol=1e-14)
+    assert a.loss_trace.shape == (3, 50)
+    assert not np.allclose(a.per_chain, c.per_chain)
+    assert np.isclose(a.std, a.per_chain.std()) and np.isclose(a.mean, a.per_chain.mean())
+
+
+def test_a_too_large_step_is_reported_as_diverged_and_bad_arguments_fail():
+    def loss(p):
+        return 0.5 * 1e4 * (p["w"] ** 2).sum()
+
+    params = {"w": torch.zeros(3, dtype=torch.float64)}
+    est = llc.estimate(loss, params, N, epsilon=1.0, num_draws=200)
+    assert est.diverged
+    with pytest.raises(ValueError):
+        llc.estimate(loss, params, N, num_chains=0)
+    with pytest.raises(ValueError):
+        llc.estimate(loss, params, 1)
+
+
+def test_llc_over_a_runs_checkpoints(tmp_path):
+    from grokinterp import load_run, progress
+    from grokinterp.train import train
+    from tests.helpers import tiny
+
+    train(tiny(), tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")
+    steps = [0, run.steps[-1]]
+    table = progress.llc(run, steps, num_chains=2, num_draws=30, progress=False)
+    assert list(table.step) == steps and table.meta["n"] == len(run.task().train_idx)
+    assert np.isfinite(table.llc).all() and (table.llc_diverged == 0).all()
+    assert table.meta["seconds_per_checkpoint"] > 0
+    # the checkpoint's own training loss is where the chains start
+    logged = {r["step"]: r["train_loss"] for r in run.metrics}
+    assert table.llc_init_loss[-1] == pytest.approx(logged[steps[-1]], rel=1e-4)
