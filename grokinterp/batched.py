@@ -58,6 +58,8 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
     a = cfg.accel
     if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from or a.orthogonal_grad:
         return "Grokfast, fixed-norm training, GrokTransfer and orthogonal gradients train one by one"
+    if cfg.train.optimizer != "adamw":
+        return "Muon runs train one by one"
     if cfg.train.engine != "fused":
         return "batched training runs the fused engine"
     return None

@@ -97,6 +97,8 @@ class TrainConfig:
     loss: str = "ce"  # ce (cross-entropy) | mse (squared error against one-hot targets, as Omnigrok's MNIST) | stablemax
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
+    optimizer: str = "adamw"  # adamw | muon: torch.optim.Muon on the hidden matrices, AdamW on the rest
+    muon_momentum: float = 0.95  # Muon's (Nesterov) momentum
     warmup_steps: int = 10  # linear warm-up: lr * min(step / warmup_steps, 1), so the first step has lr 0
     batch_size: int = 0  # 0 = full batch; -1 = min(512, ceil(n_train / 2)), Power et al.'s default
     engine: str = "fused"  # "fused" (only what the loss needs) or "hooked" (the TL forward)
@@ -125,6 +127,10 @@ class TrainConfig:
             raise ConfigError(f"train.betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.eps <= 0:
             raise ConfigError(f"train.eps must be > 0, got {self.eps}")
+        if self.optimizer not in ("adamw", "muon"):
+            raise ConfigError(f"train.optimizer must be 'adamw' or 'muon', got {self.optimizer!r}")
+        if not 0.0 <= self.muon_momentum < 1.0:
+            raise ConfigError(f"train.muon_momentum must be in [0, 1), got {self.muon_momentum}")
         if self.batch_size < -1:
             raise ConfigError(f"train.batch_size must be >= 0 (0: full batch) or -1 (Power et al.'s "
                               f"min(512, half the train set)), got {self.batch_size}")

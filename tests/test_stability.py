@@ -56,7 +56,8 @@ def test_orthogonal_gradient_drops_the_weight_direction_and_keeps_the_norm():
 
 
 @pytest.mark.parametrize("overrides", [{"train.loss": "stablemax"}, {"accel.orthogonal_grad": True,
-                                                                   "train.weight_decay": 0.0}])
+                                                                   "train.weight_decay": 0.0},
+                                       {"train.optimizer": "muon"}])
 def test_the_options_train(tmp_path, overrides):
     from grokinterp import load_run
 
@@ -94,3 +95,28 @@ def test_collapse_over_checkpoints_matches_the_logged_rows(tmp_path):
     # no weight decay and a large learning rate: the memorised training set collapses
     assert table["softmax_collapse"][0] == 0 and table["softmax_collapse"][-1] > 0.5
     assert (table["zero_loss_fraction"] <= table["softmax_collapse"] + 1e-12).all()
+
+
+def test_muon_takes_the_hidden_matrices_and_orthogonalises_their_update():
+    from grokinterp.tasks import make_task
+    from grokinterp.train import SingleStepper, make_optimizer, muon_names
+
+    cfg = tiny(**{"train.optimizer": "muon", "train.weight_decay": 0.0})
+    hidden = muon_names(SingleStepper(cfg, make_task(cfg.task), torch.device("cpu")).trainable)
+    assert {"blocks.0.mlp.in.weight", "blocks.0.attn.q.weight"} <= set(hidden)
+    assert not {"embed.weight", "unembed.weight", "pos_embed.weight"} & set(hidden)
+    # a planted gradient with singular values 1 .. 0.05: Muon's step has them all near one size; AdamW's
+    # first step on the embedding is lr * sign(g)
+    g = torch.Generator().manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(6, 6, generator=g))
+    v, _ = torch.linalg.qr(torch.randn(10, 10, generator=g))
+    grad = u @ torch.diag(torch.tensor([1.0, 0.6, 0.3, 0.2, 0.1, 0.05])) @ v[:6]
+    params = {"blocks.0.mlp.in.weight": torch.nn.Parameter(torch.zeros(6, 10)),
+              "embed.weight": torch.nn.Parameter(torch.zeros(5, 3))}
+    opt = make_optimizer(cfg, params)
+    params["blocks.0.mlp.in.weight"].grad = grad.clone()
+    params["embed.weight"].grad = torch.randn(5, 3, generator=g)
+    opt.step()
+    sv = torch.linalg.svdvals(params["blocks.0.mlp.in.weight"].detach())
+    assert float(sv.max() / sv.min()) < 2.0  # the gradient's ratio is 20
+    assert torch.allclose(params["embed.weight"].detach().abs(), torch.full((5, 3), cfg.train.lr), rtol=1e-3)

@@ -81,11 +81,11 @@ def test_train_writes_a_complete_run(tmp_path):
     assert cfg_json["versions"]["torch"] and cfg_json["model"]["d_model"] == 32
 
 
-@pytest.mark.parametrize("batch_size", [0, 16])
-def test_extending_a_run_is_bitwise_equal_to_one_long_run(tmp_path, batch_size, threads):
-    long = tiny(**{"train.batch_size": batch_size})
+@pytest.mark.parametrize("overrides", [{"train.batch_size": 0}, {"train.batch_size": 16}, {"train.optimizer": "muon"}])
+def test_extending_a_run_is_bitwise_equal_to_one_long_run(tmp_path, overrides, threads):
+    long = tiny(**overrides)
     train(long, tmp_path / "long", progress=False)
-    short = tiny(**{"train.batch_size": batch_size, "train.steps": 33})
+    short = tiny(**{**overrides, "train.steps": 33})
     train(short, tmp_path / "split", progress=False)
     train(long, tmp_path / "split", progress=False)  # same command with a larger budget resumes
     _assert_bitwise_equal(_final_tensors(tmp_path / "long"), _final_tensors(tmp_path / "split"))
