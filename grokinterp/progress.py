@@ -52,6 +52,7 @@ from grokinterp.analysis import llc as llc_measures
 from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import BUFFERS, is_trainable, weight_sq
 from grokinterp.runs import Run
+from grokinterp.scored import fused_scored
 from grokinterp.tasks import Task, family_of
 
 COLUMNS = (
@@ -369,18 +370,23 @@ def training_set(run: Run, max_examples: int | None = None) -> tuple[Task, Tenso
 
 def training_loss_fn(run: Run, params: dict[str, Tensor], max_examples: int | None = None,
                      data: tuple[Task, Tensor, Tensor] | None = None, dtype: torch.dtype = torch.float64):
-    """(loss_fn, trainable): the run's training loss (its `train.loss`, fused engine, parameters in `dtype`, on
-    `data`, by default its `training_set`) as a function of the trainable tensors, the others held at
-    `params`."""
+    """(loss_fn, trainable): the run's training loss (its `train.loss`, fused engine on the scored rows,
+    parameters in `dtype`, on `data`, by default its `training_set`) as a function of the trainable tensors,
+    the others held at `params`. `loss_fn(trainable, idx)` is the mean over the examples `idx` only (an int64
+    tensor of row indices into `data`; what minibatch SGLD calls)."""
     cfg = run.config
     task, xb, yb = training_set(run, max_examples) if data is None else data
     p64 = {k: v.to(dtype) if v.is_floating_point() else v for k, v in params.items()}
     names = [k for k in p64 if k not in BUFFERS and p64[k].is_floating_point() and is_trainable(k, cfg.model.biases)]
     fixed = {k: v for k, v in p64.items() if k not in names}
 
-    def loss_fn(trainable: dict[str, Tensor]) -> Tensor:
-        logits = engine.fused_logits({**fixed, **trainable}, cfg.model, xb, task.answer_pos)
-        return engine.task_loss(logits, yb, cfg.train.loss)
+    def loss_fn(trainable: dict[str, Tensor], idx: Tensor | None = None) -> Tensor:
+        params = {**fixed, **trainable}
+        if idx is None:
+            return fused_scored(params, cfg.model, xb, task.answer_pos, yb).loss(cfg.train.loss)
+        # all logits of the batch, masked in the loss: which rows are scored may not depend on vmapped data
+        logits = engine.fused_logits(params, cfg.model, xb[idx], task.answer_pos)
+        return engine.task_loss(logits, yb[idx], cfg.train.loss)
 
     return loss_fn, {k: p64[k] for k in names}
 
@@ -404,30 +410,33 @@ def hessian(run: Run, steps: list[int] | None = None, *, n_samples: int = 32, ma
 
 def llc(run: Run, steps: list[int] | None = None, *, seed: int = 0, num_chains: int = 4, num_draws: int = 200,
         num_burnin: int = 0, epsilon: float = 1e-4, gamma: float = 100.0, nbeta: float | None = None,
-        max_examples: int | None = None, dtype: torch.dtype = torch.float32,
+        batch_size: int | None = 512, max_examples: int | None = None, dtype: torch.dtype = torch.float32,
         progress: bool | None = None) -> CheckpointTable:
-    """The local learning coefficient at every checkpoint (`analysis.llc.estimate`, localised SGLD, full-batch
-    gradients of the training loss in `dtype`, n the training-set size, n beta = n / log n by default):
-    columns `llc` (mean over chains), `llc_std` (their spread), `llc_init_loss` (L_n at the checkpoint) and
+    """The local learning coefficient at every checkpoint (`analysis.llc.estimate`: localised SGLD on the
+    training loss in `dtype`, n the training-set size, n beta = n / log n by default, minibatches of
+    `batch_size` as devinterp samples, full batch when None or when the training set is no larger). Columns:
+    `llc` (mean over chains), `llc_std` (their spread), `llc_init_loss` (L_n at the checkpoint) and
     `llc_diverged` (1 where a chain's loss went non-finite: lower `epsilon`). Each checkpoint costs
-    num_chains x (num_burnin + num_draws) gradients of the training loss, run as one vmapped batch per step;
+    num_chains x (num_burnin + num_draws) gradients on a batch, the chains vmapped together;
     `meta["seconds_per_checkpoint"]` says what that came to."""
     data = training_set(run, max_examples)
     n = len(data[2])
+    batch = None if batch_size is None or batch_size >= n else batch_size
     clock = []
 
     def measure(step: int, params: dict[str, Tensor]) -> dict:
         t = time.perf_counter()
         loss_fn, trainable = training_loss_fn(run, params, data=data, dtype=dtype)
-        est = llc_measures.estimate(loss_fn, trainable, n, seed=seed, num_chains=num_chains, num_draws=num_draws,
-                                    num_burnin=num_burnin, epsilon=epsilon, gamma=gamma, nbeta=nbeta)
+        est = llc_measures.estimate(loss_fn, trainable, n, seed=seed,
+                                    num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
+                                    epsilon=epsilon, gamma=gamma, nbeta=nbeta, batch_size=batch)
         clock.append(time.perf_counter() - t)
         return {"llc": est.mean, "llc_std": est.std, "llc_init_loss": est.init_loss, "llc_diverged": float(est.diverged)}
 
     table = over_checkpoints(run, measure, steps, desc="llc", progress=progress)
     meta = {"n": n, "nbeta": llc_measures.default_nbeta(n) if nbeta is None else nbeta, "epsilon": epsilon,
             "gamma": gamma, "num_chains": num_chains, "num_draws": num_draws, "num_burnin": num_burnin,
-            "seconds_per_checkpoint": float(np.mean(clock))}
+            "batch_size": batch, "seconds_per_checkpoint": float(np.mean(clock))}
     return CheckpointTable(table.columns, meta)
 
 

@@ -37,6 +37,14 @@ def test_a_regular_model_has_llc_d_over_2():
     assert est.loss_trace.shape == (4, 1500) and est.nbeta == pytest.approx(N / math.log(N))
     assert not est.diverged and est.init_loss == pytest.approx(float(loss({"w": w_star})))
 
+    def batch_loss(p, idx):  # devinterp's minibatch SGLD: the same limit, with the minibatch losses traced
+        return 0.5 * ((y[idx] - xs[idx] @ p["w"]) ** 2).mean()
+
+    mb = llc.estimate(batch_loss, {"w": w_star}, N, num_chains=4, num_draws=1500, num_burnin=300, epsilon=1e-4,
+                      gamma=1.0, batch_size=500)
+    assert abs(mb.mean - d / 2) < 0.3, mb.per_chain
+    assert mb.init_loss == pytest.approx(est.init_loss)
+
 
 def test_a_product_at_zero_has_a_smaller_llc_than_a_regular_model_with_as_many_parameters():
     x, y = _data()
@@ -67,6 +75,14 @@ def test_chains_together_and_one_by_one_agree_and_the_seed_decides():
     b = llc.estimate(loss, params, N, seed=4, vectorise=False, **kw)
     c = llc.estimate(loss, params, N, seed=5, **kw)
     assert np.allclose(a.loss_trace, b.loss_trace, rtol=1e-10, atol=1e-14)
+
+    def batch_loss(p, idx):
+        return 0.5 * ((y[idx] - p["w"][0] * x[idx] - p["w"][1] * p["v"] * x[idx] ** 2) ** 2).mean()
+
+    am = llc.estimate(batch_loss, params, N, seed=4, batch_size=64, **kw)
+    bm = llc.estimate(batch_loss, params, N, seed=4, batch_size=64, vectorise=False, **kw)
+    assert np.allclose(am.loss_trace, bm.loss_trace, rtol=1e-10, atol=1e-14)
+    assert not np.allclose(am.loss_trace, a.loss_trace)  # minibatch losses, not the full one
     assert a.loss_trace.shape == (3, 50)
     assert not np.allclose(a.per_chain, c.per_chain)
     assert np.isclose(a.std, a.per_chain.std()) and np.isclose(a.mean, a.per_chain.mean())
@@ -93,10 +109,12 @@ def test_llc_over_a_runs_checkpoints(tmp_path):
     train(tiny(), tmp_path / "run", progress=False)
     run = load_run(tmp_path / "run")
     steps = [0, run.steps[-1]]
-    table = progress.llc(run, steps, num_chains=2, num_draws=30, progress=False)
+    table = progress.llc(run, steps, num_chains=2, num_draws=30, batch_size=None, progress=False)
     assert list(table.step) == steps and table.meta["n"] == len(run.task().train_idx)
     assert np.isfinite(table.llc).all() and (table.llc_diverged == 0).all()
     assert table.meta["seconds_per_checkpoint"] > 0
     # the checkpoint's own training loss is where the chains start
     logged = {r["step"]: r["train_loss"] for r in run.metrics}
     assert table.llc_init_loss[-1] == pytest.approx(logged[steps[-1]], rel=1e-4)
+    mb = progress.llc(run, steps[-1:], num_chains=2, num_draws=30, batch_size=32, progress=False)
+    assert mb.meta["batch_size"] == 32 and mb.llc_init_loss[0] == pytest.approx(table.llc_init_loss[-1], rel=1e-6)

@@ -14,8 +14,10 @@ sampled by SGLD (Welling and Teh 2011, without a step-size schedule), each chain
 (devinterp's `SGLD` update with `noise_level` 1 and no weight decay). The loss of each draw is the one at the
 point whose gradient is taken (before the update), as devinterp records it; `num_burnin` steps are dropped.
 Each chain gives n beta (mean of its draws - L_n(w*)); the estimate is the mean over chains and `.std` their
-spread (population std, as devinterp's xarray reduction). Gradients are full-batch (`loss_fn` is the mean
-over all n samples), so the chains differ only in their noise; `torch.func.vmap` runs them together.
+spread (population std, as devinterp's xarray reduction). Gradients are full-batch by default (`loss_fn` the
+mean over all n samples); with `batch_size` m they are devinterp's minibatch gradients (grad of the mean over
+m samples drawn afresh each step), and the trace holds the minibatch losses. `torch.func.vmap` runs the
+chains together.
 
 A regular model with d parameters has LLC d/2; singular models (products of parameters at 0, redundant
 neurons) have less, which is what makes the LLC a measure of the effective complexity a network has learned.
@@ -67,46 +69,60 @@ def default_nbeta(n: int) -> float:
     return n / math.log(n)
 
 
-def estimate(loss_fn: Callable[[Params], Tensor], params: Params, n: int, *, seed: int = 0, num_chains: int = 4,
+def estimate(loss_fn: Callable[..., Tensor], params: Params, n: int, *, seed: int = 0, num_chains: int = 4,
              num_draws: int = 200, num_burnin: int = 0, steps_between_draws: int = 1, epsilon: float = 1e-3,
-             gamma: float = 100.0, nbeta: float | None = None, vectorise: bool = True) -> LLCEstimate:
-    """Localised-SGLD estimate of the LLC of `loss_fn` (the mean loss over the `n` training samples, a function
-    of a dict of tensors) at `params`. `epsilon` is the step size, `gamma` the localisation strength, `nbeta`
-    the inverse temperature (default n / log n). `vectorise=False` runs the chains one by one (for a loss that
-    `torch.func.vmap` cannot batch); both give the same numbers for one seed."""
+             gamma: float = 100.0, nbeta: float | None = None, batch_size: int | None = None,
+             vectorise: bool = True) -> LLCEstimate:
+    """Localised-SGLD estimate of the LLC of `loss_fn` at `params` (a dict of tensors), `n` the number of
+    training samples. `epsilon` is the step size, `gamma` the localisation strength, `nbeta` the inverse
+    temperature (default n / log n).
+
+    Full batch (`batch_size=None`): `loss_fn(params)` is the mean loss over all n samples. Minibatch SGLD
+    (`batch_size=m`, as devinterp runs it): `loss_fn(params, idx)` is the mean over the samples `idx` (an int64
+    tensor of m indices into 0..n-1, drawn without replacement, a fresh batch per step and chain); the trace
+    then holds the minibatch losses and the initial loss is `loss_fn(params, arange(n))`.
+
+    `vectorise=False` runs the chains one by one (for a loss that `torch.func.vmap` cannot batch); both give
+    the same numbers for one seed."""
     if num_chains < 1 or num_draws < 1 or num_burnin < 0 or steps_between_draws < 1:
         raise ValueError("num_chains, num_draws and steps_between_draws must be >= 1 and num_burnin >= 0")
     if epsilon <= 0 or gamma < 0:
         raise ValueError(f"epsilon must be > 0 and gamma >= 0, got {epsilon}, {gamma}")
+    if batch_size is not None and not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in 1..n={n}, got {batch_size}")
     nbeta = default_nbeta(n) if nbeta is None else float(nbeta)
     star = {k: v.detach() for k, v in params.items()}
+    full = batch_size is None
     with torch.no_grad():
-        init_loss = float(loss_fn(star))
-    # one noise stream per chain, so chains run together or one by one draw the same numbers
+        init_loss = float(loss_fn(star) if full else loss_fn(star, torch.arange(n)))
+    # one noise (and batch) stream per chain, so chains run together or one by one draw the same numbers
     gens = [torch.Generator().manual_seed(int(np.random.SeedSequence([seed, c]).generate_state(1)[0]))
             for c in range(num_chains)]
     total = num_burnin + num_draws * steps_between_draws
     grad_value = torch.func.grad_and_value(loss_fn)
     trace = np.empty((total, num_chains))
 
-    def noise(c: int) -> Params:
-        return {k: torch.randn(v.shape, generator=gens[c], dtype=v.dtype) for k, v in star.items()}
+    def draw(c: int) -> tuple[Params, Tensor | None]:
+        idx = None if full else torch.randperm(n, generator=gens[c])[:batch_size]
+        return {k: torch.randn(v.shape, generator=gens[c], dtype=v.dtype) for k, v in star.items()}, idx
 
     if vectorise:
         step_fn = torch.func.vmap(grad_value)
         w = {k: v.expand(num_chains, *v.shape).clone() for k, v in star.items()}
         for t in range(total):
-            grads, loss = step_fn(w)
+            drawn = [draw(c) for c in range(num_chains)]
+            noise = {k: torch.stack([z[k] for z, _ in drawn]) for k in star}
+            grads, loss = step_fn(w) if full else step_fn(w, torch.stack([i for _, i in drawn]))
             trace[t] = loss.detach().numpy()
-            zs = [noise(c) for c in range(num_chains)]
-            w = _sgld_step(w, grads, star, {k: torch.stack([z[k] for z in zs]) for k in star}, nbeta, epsilon, gamma)
+            w = _sgld_step(w, grads, star, noise, nbeta, epsilon, gamma)
     else:
         for c in range(num_chains):
             w = {k: v.clone() for k, v in star.items()}
             for t in range(total):
-                grads, loss = grad_value(w)
+                noise, idx = draw(c)
+                grads, loss = grad_value(w) if full else grad_value(w, idx)
                 trace[t, c] = float(loss)
-                w = _sgld_step(w, grads, star, noise(c), nbeta, epsilon, gamma)
+                w = _sgld_step(w, grads, star, noise, nbeta, epsilon, gamma)
     kept = trace[num_burnin:][steps_between_draws - 1::steps_between_draws].T  # [chains, draws]
     per_chain = nbeta * (kept.mean(axis=1) - init_loss)
     return LLCEstimate(per_chain, kept, init_loss, nbeta, epsilon, gamma)
