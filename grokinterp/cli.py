@@ -43,6 +43,8 @@ def _model_short(m) -> str:
         return f"pair MLP d_model {m.d_model} d_mlp {m.d_mlp}"
     if m.arch == "toy":
         return f"toy adder d_model {m.d_model}, {m.n_layers} x {m.d_mlp} hidden"
+    if m.arch == "onehot-mlp":
+        return f"one-hot MLP {m.n_layers} x {m.d_mlp} hidden"
     return f"MLP {m.n_layers} x {m.d_mlp} hidden"
 
 

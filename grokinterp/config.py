@@ -35,7 +35,7 @@ def TaskConfig(family: str = "modular", **values: Any) -> TaskSpec:  # noqa: N80
     return spec_type(**values)
 
 
-ARCHS = ("transformer", "mlp", "toy", "image-mlp", "power")
+ARCHS = ("transformer", "mlp", "toy", "image-mlp", "onehot-mlp", "power")
 
 
 @dataclass
@@ -52,7 +52,9 @@ class ModelConfig:
     attn_only: bool = False
     # transformer | mlp (a pair MLP: concat of the two operand embeddings -> ReLU -> logits) | toy (Liu et al.:
     # the two embeddings summed -> n_layers hidden layers of d_mlp -> logits) | image-mlp (pixels -> n_layers
-    # hidden layers of d_mlp -> logits; Omnigrok's MNIST MLP is n_layers 2, d_mlp 200) | power (Power et al.
+    # hidden layers of d_mlp -> logits; Omnigrok's MNIST MLP is n_layers 2, d_mlp 200) | onehot-mlp (the one-hot
+    # codes of the two operands concatenated -> n_layers hidden layers of d_mlp -> logits; Prieto et al. 2025's
+    # MLP is n_layers 2, d_mlp 200, biases none) | power (Power et al.
     # 2022's post-LayerNorm transformer, `grokinterp.power`: sinusoidal positions, no biases, untied output)
     arch: str = "transformer"
     init: str = "paper"  # "paper": N(0, 1/d_model), W_U N(0, 1/d_vocab_out) (Nanda et al.); "tl": TL gpt2 init
@@ -67,7 +69,7 @@ class ModelConfig:
         if self.act_fn not in ("relu", "gelu", "tanh"):
             raise ConfigError(f"model.act_fn must be 'relu', 'gelu' or 'tanh', got {self.act_fn!r}")
         if self.act_fn == "tanh" and self.arch in ("transformer", "mlp"):
-            raise ConfigError("model.act_fn='tanh' is for model.arch 'toy' and 'image-mlp'")
+            raise ConfigError("model.act_fn='tanh' is for model.arch 'toy', 'image-mlp' and 'onehot-mlp'")
         if self.normalization_type not in (None, "LN"):
             raise ConfigError(f"model.normalization_type must be null or 'LN', got {self.normalization_type!r}")
         if self.arch not in ARCHS:
@@ -208,7 +210,7 @@ class RunConfig:
         kind = get_family(self.task.family).kind
         if self.task.infinite and self.train.batch_size < 1:
             raise ConfigError("task.mode='infinite' draws a fresh batch every step: set train.batch_size >= 1")
-        if self.model.arch in ("mlp", "toy") and kind != "pairs":
+        if self.model.arch in ("mlp", "toy", "onehot-mlp") and kind != "pairs":
             raise ConfigError(f"model.arch={self.model.arch!r} reads two operands: it needs a task of pairs "
                               f"(task.family={self.task.family!r} is of kind {kind!r})")
         if (kind == "vectors") != (self.model.arch == "image-mlp"):

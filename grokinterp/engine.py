@@ -89,9 +89,9 @@ def _mlp_logits(params: dict[str, Tensor], cfg: ModelConfig, inputs: Tensor) -> 
         from grokinterp.models import pair_mlp_logits
 
         return pair_mlp_logits(params, inputs)
-    from grokinterp.mlps import image_mlp_logits, toy_logits
+    from grokinterp.mlps import image_mlp_logits, onehot_mlp_logits, toy_logits
 
-    return toy_logits(params, cfg, inputs) if cfg.arch == "toy" else image_mlp_logits(params, cfg, inputs)
+    return {"toy": toy_logits, "image-mlp": image_mlp_logits, "onehot-mlp": onehot_mlp_logits}[cfg.arch](params, cfg, inputs)
 
 
 def fused_logits(

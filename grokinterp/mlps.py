@@ -14,6 +14,12 @@ hidden layers of width `d_mlp` (`act_fn`, tanh in the paper's code) -> logits. T
 `n_layers` hidden layers of width `d_mlp` -> one logit per class (10 for images). Tensors
 `layers.{i}.weight`/`.bias`; hooks `hook_post.{i}`.
 
+`OneHotMLP` (Prieto, Barsbey, Mediano, Birdal 2025, "Grokking at the edge of numerical stability", their
+modular-arithmetic MLP, `MLP(input_size=2p, hidden_sizes=[200, 200], bias=False)`): the one-hot codes of the
+two operands of `[a, b, =]` concatenated (2 (d_vocab - 1) inputs: '=' has no code) -> `n_layers` hidden
+layers -> logits. The same tensors and hooks as `ImageMLP`, plus `hook_input` (batch, 2 (d_vocab - 1)). The
+preset's `biases = "none"` keeps the bias tensors frozen at 0, which is their `bias=False`.
+
 Inits: "tl" is PyTorch's default (`nn.Linear`'s Kaiming-uniform, `nn.Embedding`'s N(0, 1)), seeded by
 `model.seed`; "paper" is the same except the toy adder's embedding, U[-1/2, 1/2] as in Liu et al.'s code
 (scale s = 1). Omnigrok's large initial scale is `accel.init_scale`. Every bias of these models trains unless
@@ -47,8 +53,12 @@ def activation(name: str, x: Tensor) -> Tensor:
     return torch.nn.functional.gelu(x)
 
 
-def _mlp(params: dict[str, Tensor], prefix: str, n_layers: int, act_fn: str, h: Tensor, hooks=None) -> Tensor:
-    for i in range(n_layers + 1):
+def _mlp(params: dict[str, Tensor], prefix: str, n_layers: int, act_fn: str, h: Tensor, hooks=None,
+         start: int = 0) -> Tensor:
+    """Layers `start`..n_layers of an MLP on h (h is layer `start`'s input, or its pre-activation if start > 0)."""
+    if start:
+        h = activation(act_fn, h)
+    for i in range(start, n_layers + 1):
         h = torch.nn.functional.linear(h, params[f"{prefix}.{i}.weight"], params.get(f"{prefix}.{i}.bias"))
         if i < n_layers:
             h = activation(act_fn, h)
@@ -68,6 +78,22 @@ def image_mlp_logits(params: dict[str, Tensor], cfg: ModelConfig,
                      pixels: Float[Tensor, "batch n_pixels"]) -> Float[Tensor, "batch n_classes"]:
     """`ImageMLP` logits from its tensors."""
     return _mlp(params, "layers", cfg.n_layers, cfg.act_fn, pixels.to(params["layers.0.weight"].dtype))
+
+
+def onehot_inputs(tokens: Int[Tensor, "batch pos"], d_vocab: int, dtype: torch.dtype) -> Float[Tensor, "batch n_in"]:
+    """The one-hot codes of the operands a = tokens[:, 0], b = tokens[:, 1] over d_vocab - 1 symbols, concatenated."""
+    n = d_vocab - 1
+    return torch.nn.functional.one_hot(tokens[:, :2], n).to(dtype).reshape(tokens.shape[0], 2 * n)
+
+
+def onehot_mlp_logits(params: dict[str, Tensor], cfg: ModelConfig,
+                      tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch d_vocab_out"]:
+    """`OneHotMLP` logits from its tensors. The first layer reads two columns of its weight (W[:, a] + W[:, n + b],
+    exactly the one-hot product) instead of multiplying by the one-hot codes."""
+    w, bias = params["layers.0.weight"], params.get("layers.0.bias")
+    table = w.T
+    h = torch.nn.functional.embedding(tokens[:, 0], table) + torch.nn.functional.embedding(w.shape[1] // 2 + tokens[:, 1], table)
+    return _mlp(params, "layers", cfg.n_layers, cfg.act_fn, h if bias is None else h + bias, start=1)
 
 
 def _linears(sizes: list[int]) -> torch.nn.ModuleList:
@@ -121,10 +147,35 @@ def make_image_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int)
     return ImageMLP()
 
 
+def make_onehot_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int) -> torch.nn.Module:
+    HookedRootModule, HookPoint = _hooks()
+
+    class OneHotMLP(HookedRootModule):
+        def __init__(self):
+            super().__init__()
+            self.cfg, self.n_ctx = cfg, n_ctx
+            self.layers = _linears([2 * (d_vocab - 1)] + [cfg.d_mlp] * cfg.n_layers + [d_vocab_out])
+            self.hook_input = HookPoint()
+            self.hook_post = torch.nn.ModuleList(HookPoint() for _ in range(cfg.n_layers))
+            self.setup()
+
+        def forward(self, tokens: Tensor) -> Tensor:
+            """Logits (batch, pos, d_vocab_out), the same at every position (the model reads a and b only)."""
+            params = dict(self.layers.named_parameters(prefix="layers"))
+            x = self.hook_input(onehot_inputs(tokens, d_vocab, self.layers[0].weight.dtype))
+            logits = _mlp(params, "layers", cfg.n_layers, cfg.act_fn, x, self.hook_post)
+            return logits[:, None, :].expand(tokens.shape[0], tokens.shape[1], logits.shape[-1])
+
+    return OneHotMLP()
+
+
+MAKERS = {"toy": make_toy_adder, "image-mlp": make_image_mlp, "onehot-mlp": make_onehot_mlp}
+
+
 def build_mlp_model(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int, device) -> torch.nn.Module:
-    """A seeded `ToyAdder` (arch "toy") or `ImageMLP` (arch "image-mlp")."""
+    """A seeded `ToyAdder` (arch "toy"), `ImageMLP` ("image-mlp") or `OneHotMLP` ("onehot-mlp")."""
     torch.manual_seed(cfg.seed)
-    make = make_toy_adder if cfg.arch == "toy" else make_image_mlp
+    make = MAKERS[cfg.arch]
     model = make(cfg, d_vocab, d_vocab_out, n_ctx)
     with torch.no_grad():
         if cfg.arch == "toy" and cfg.init == "paper":

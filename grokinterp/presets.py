@@ -170,6 +170,20 @@ def _toy_add() -> RunConfig:
     )
 
 
+def _prieto_mlp() -> RunConfig:
+    """Prieto et al. 2025's modular-addition MLP with their ⊥AdamW (Fig. 1): one-hot operands -> 2 x 200 ReLU,
+    no biases, PyTorch init; full batch, lr 1e-2, betas (0.9, 0.99), eps 1e-25, no weight decay, 40% train."""
+    return RunConfig(
+        task=TaskConfig(family="modular", op="add", p=113, frac_train=0.4, seed=0),
+        model=ModelConfig(arch="onehot-mlp", n_layers=2, d_model=1, d_mlp=200, act_fn="relu", init="tl",
+                          biases="none", seed=0),
+        train=TrainConfig(steps=1000, lr=1e-2, weight_decay=0.0, betas=(0.9, 0.99), eps=1e-25, warmup_steps=0,
+                          batch_size=0, log_every=5, ckpt_every=50, ckpt_log_points=10, grok_threshold=0.99),
+        accel=AccelConfig(orthogonal_grad=True),
+        preset="prieto-mlp",
+    )
+
+
 def _digits_omnigrok() -> RunConfig:
     return RunConfig(
         task=TaskConfig(family="images", dataset="digits", n_train=200, n_test=0, seed=0),
@@ -246,6 +260,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "repeat-subseq-512": _repeat_subseq_512,
     "max": _max,
     "toy-add": _toy_add,
+    "prieto-mlp": _prieto_mlp,
     "digits-omnigrok": _digits_omnigrok,
     "mnist-omnigrok": _mnist_omnigrok,
     "parity": _parity,

@@ -36,9 +36,9 @@ def _model_line(m) -> str:
         return (f"Power et al.'s transformer: {m.n_layers} post-LayerNorm layer(s), d_model {m.d_model}, "
                 f"{m.n_heads} heads x {m.d_head}, FFN {m.d_mlp} ({m.act_fn}, no biases), dropout {m.dropout}")
     what = {"mlp": "pair MLP (operand embeddings concatenated)", "toy": "toy adder (operand embeddings summed)",
-            "image-mlp": "image MLP"}[m.arch]
+            "image-mlp": "image MLP", "onehot-mlp": "one-hot MLP (operand codes concatenated)"}[m.arch]
     layers = "1 hidden layer" if m.arch == "mlp" else f"{m.n_layers} hidden layer(s)"
-    emb = "" if m.arch == "image-mlp" else f"d_model {m.d_model}, "
+    emb = "" if m.arch in ("image-mlp", "onehot-mlp") else f"d_model {m.d_model}, "
     return f"{what}: {emb}{layers} of {m.d_mlp}, {m.act_fn}, init {m.init}"
 
 
