@@ -1,6 +1,7 @@
 """Benchmarks: `python -m grokinterp.bench train [--preset NAME | --all] [--steps 30] [--repeats 3]` (ms/step of
 the hooked and default engines against the machine's matmul floor, see `grokinterp.bench_train`); `progress`
-(see `bench_progress`); `grok` (time to grok per acceleration method, see `grokinterp.bench_grok`); `sweep`
+(see `bench_progress`); `grok` (a fair race to grok: tuned baselines and every acceleration method over seeds, see
+`grokinterp.bench_grok`); `sweep`
 (many small runs one by one vs batched with torch.func, see `grokinterp.bench_batched`).
 """
 
@@ -81,15 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("progress", help="progress measures over all checkpoints: vectorised vs a TL loop")
     q.add_argument("--run", default="checkpoints/mod113", help="a trained mod-113 run (default checkpoints/mod113)")
     q.add_argument("--max-checkpoints", type=int, default=None, help="use about this many, evenly spaced")
-    g = sub.add_parser("grok", help="steps and wall time to 99%% test accuracy: baseline, fused, Grokfast, "
-                                    "GrokTransfer")
+    g = sub.add_parser("grok", help="a fair race to 95%% and 99%% test accuracy: tuned AdamW baselines, Grokfast, "
+                                    "StableMax, ⊥AdamW, Muon, GrokTransfer, the best combination; several seeds")
     g.add_argument("--preset", default="mod113")
-    g.add_argument("--max-steps", type=int, default=25_000, help="step budget of every run (default 25000)")
-    g.add_argument("--threshold", type=float, default=0.99, help="test accuracy to reach (default 0.99)")
+    g.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the preset for every run, e.g. --set task.frac_train=0.3 (repeatable)")
+    g.add_argument("--seeds", type=int, default=3, help="init seeds (model.seed 0..N-1) per variant (default 3)")
+    g.add_argument("--max-steps", type=int, default=10_000, help="step budget of every run (default 10000)")
+    g.add_argument("--thresholds", default="0.95,0.99", help="test accuracies to time (default 0.95,0.99)")
+    g.add_argument("--lrs", default=None, help="baseline learning rates (default: the preset's and 3x it)")
+    g.add_argument("--wds", default="1,3,8", help="baseline weight decays (default 1,3,8)")
     g.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
-    g.add_argument("--only", default=None, help="comma-separated variant names to run")
-    g.add_argument("--grokfast", default="alpha=0.98,lamb=2.0",
-                   help="Grokfast-EMA settings, e.g. alpha=0.98,lamb=2.0,train.weight_decay=1.0")
+    g.add_argument("--only", default=None, help="comma-separated method names to run (the baselines always run)")
+    g.add_argument("--grokfast", default="alpha=0.98,lamb=2.0", help="Grokfast-EMA settings (default alpha=0.98,lamb=2.0)")
     g.add_argument("--transfer-acc", type=float, default=0.6,
                    help="weak model's test accuracy at transfer (default 0.6)")
     w = sub.add_parser("sweep", help="many small runs: one by one vs batched with torch.func (one process)")
@@ -112,8 +117,17 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
+            floats = lambda text: [float(x) for x in text.split(",") if x]  # noqa: E731
+            if args.seeds < 1 or args.max_steps < 1:
+                raise ValueError("--seeds and --max-steps must be >= 1")
+            ths = floats(args.thresholds)
+            if not ths or not all(0 < t <= 1 for t in ths):
+                raise ValueError(f"--thresholds must be accuracies in (0, 1], got {args.thresholds!r}")
             only = args.only.split(",") if args.only else None
-            print_grok(bench_grok(args.preset, args.max_steps, args.threshold, args.out, only, gf, args.transfer_acc))
+            print_grok(bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
+                                  floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
+                                  args.transfer_acc, args.out,
+                                  log=lambda line: print(line, file=sys.stderr, flush=True)))
         except (ConfigError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

@@ -269,17 +269,31 @@ def test_weak_and_transfer_runs_have_reports(weak_run, tmp_path):
     assert "Weight norm and loss" in page and "transfer_from=" in page
 
 
-def test_bench_grok_runs_every_variant_and_prints_the_ratio(tmp_path, capsys):
+def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_fastest(tmp_path, capsys):
     from grokinterp import bench
+    from grokinterp.bench_grok import bench_grok
 
-    argv = ["grok", "--preset", "mod113-small", "--max-steps", "30", "--threshold", "0.01", "--transfer-acc", "0.01",
-            "--out", str(tmp_path), "--grokfast", "alpha=0.9,lamb=1.0"]
+    r = bench_grok("mod113-small", max_steps=20, thresholds=(0.01, 0.02), seeds=2, lrs=[1e-3], wds=(1.0, 3.0),
+                   only=["groktransfer", "ortho-adamw", "stablemax"], transfer_acc=0.01, out=str(tmp_path),
+                   progress=False, log=lambda line: None)
+    assert [s.variant.name for s in r["grid"]] == ["adamw lr 0.001 wd 1", "adamw lr 0.001 wd 3"]
+    assert r["baseline"] in r["grid"] and len(r["baseline"].trials) in (1, 2)
+    assert [s.variant.name for s in r["singles"]] == ["stablemax", "ortho-adamw", "groktransfer"]
+    wd = r["baseline"].variant.overrides["train.weight_decay"]
+    ortho = load_run(tmp_path / "ortho-adamw.seed0").config
+    assert ortho.accel.orthogonal_grad and ortho.train.weight_decay == 0.0 and ortho.model.seed == 0
+    assert load_run(tmp_path / "stablemax.seed1").config.train.weight_decay == wd
+    transfer = next(s for s in r["singles"] if s.variant.name == "groktransfer").trials[0]
+    assert transfer.weak_s > 0 and transfer.total_s[0.02] >= transfer.weak_s  # the weak run is counted
+    assert load_run(tmp_path / "groktransfer.seed0").config.accel.transfer_from == str(tmp_path / "groktransfer.seed0.weak")
+    assert len(r["combos"]) == 1 and " + " in r["combos"][0].variant.name
+    argv = ["grok", "--preset", "mod113-small", "--max-steps", "10", "--thresholds", "0.01", "--seeds", "1",
+            "--lrs", "1e-3", "--wds", "1", "--only", "ortho-adamw", "--out", str(tmp_path / "cli")]
     assert bench.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    names = ["baseline-hooked", "fused", "grokfast-ema", "groktransfer", "groktransfer-weak@0.3",
-             "groktransfer-random-A", "groktransfer+grokfast"]
-    assert all(any(line.startswith(n + " ") for line in out) for n in names)
+    assert any(line.startswith("adamw lr 0.001 wd 1* ") for line in out)
+    assert any(line.startswith("ortho-adamw ") for line in out)
     assert out[-1].startswith("best/baseline wall-time speedup: ") and out[-1].endswith("x")
-    assert (tmp_path / "groktransfer.weak" / "config.json").exists()
-    assert load_run(tmp_path / "groktransfer").config.accel.transfer_from == str(tmp_path / "groktransfer.weak")
     assert bench.main(["grok", "--grokfast", "alpha"]) == 2
+    assert bench.main(["grok", "--thresholds", "1.5"]) == 2
+    assert bench.main(["grok", "--preset", "nope"]) == 2
