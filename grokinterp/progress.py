@@ -408,8 +408,8 @@ def hessian(run: Run, steps: list[int] | None = None, *, n_samples: int = 32, ma
     return over_checkpoints(run, measure, steps, desc="hessian", progress=progress)
 
 
-def llc(run: Run, steps: list[int] | None = None, *, seed: int = 0, num_chains: int = 4, num_draws: int = 200,
-        num_burnin: int = 0, epsilon: float = 1e-4, gamma: float = 100.0, nbeta: float | None = None,
+def llc(run: Run, steps: list[int] | None = None, *, seed: int = 0, num_chains: int = 2, num_draws: int = 400,
+        num_burnin: int = 200, epsilon: float = 1e-4, gamma: float = 100.0, nbeta: float | None = None,
         batch_size: int | None = 512, max_examples: int | None = None, dtype: torch.dtype = torch.float32,
         progress: bool | None = None) -> CheckpointTable:
     """The local learning coefficient at every checkpoint (`analysis.llc.estimate`: localised SGLD on the

@@ -118,3 +118,28 @@ def test_llc_over_a_runs_checkpoints(tmp_path):
     assert table.llc_init_loss[-1] == pytest.approx(logged[steps[-1]], rel=1e-4)
     mb = progress.llc(run, steps[-1:], num_chains=2, num_draws=30, batch_size=32, progress=False)
     assert mb.meta["batch_size"] == 32 and mb.llc_init_loss[0] == pytest.approx(table.llc_init_loss[-1], rel=1e-6)
+
+
+def test_report_shows_softmax_collapse_and_on_request_the_hessian_and_llc(tmp_path, capsys, monkeypatch):
+    from grokinterp import cli
+    from grokinterp.report import build_report, stability
+    from grokinterp.report.stability import spread_steps
+    from grokinterp.train import train
+    from tests.helpers import tiny
+
+    assert spread_steps([0, 1, 2, 3, 10, 20, 28, 40, 50], 3) == [0, 28, 50]  # nearest to 0, 25, 50
+    assert spread_steps([0, 5], 3) == [0, 5]
+    train(tiny(), tmp_path / "run", progress=False)
+    from grokinterp import load_run
+    from grokinterp.report.sections import ReportContext
+
+    run = load_run(tmp_path / "run")
+    (plain,) = stability.stability_section(ReportContext(run=run, steps=run.steps[-1:]))
+    assert plain.title == "Softmax collapse, curvature and learning coefficient" and "--measures hessian,llc" in plain.text
+    assert "Hessian" not in str(plain.figures[0].layout.annotations)
+    monkeypatch.setattr(stability, "MEASURE_CHECKPOINTS", 2)  # for time: the first and last
+    full = build_report(tmp_path / "run", tmp_path / "b.html", progress=False, measures=("hessian", "llc")).read_text()
+    for text in ("Hessian top eigenvalue", "Hessian trace", "local learning coefficient", "s a checkpoint"):
+        assert text in full
+    assert cli.main(["report", str(tmp_path / "run"), "--measures", "sharpness", "--no-progress"]) == 2
+    assert "--measures takes hessian, llc" in capsys.readouterr().err

@@ -26,6 +26,7 @@ def _load_builtin_sections() -> None:
     import grokinterp.report.permutation  # noqa: F401  (registers the "permutation" sections)
     import grokinterp.report.representation  # noqa: F401  (registers the "addition" and "images" sections)
     import grokinterp.report.sampled  # noqa: F401  (registers the "digits" and "sequences" sections)
+    import grokinterp.report.stability  # noqa: F401  (softmax collapse, Hessian and LLC, every family)
 
 
 def _model_line(m) -> str:
@@ -76,9 +77,10 @@ def output_path(directory: str | Path, out: str | Path | None = None) -> Path:
 
 
 def build_report(run_path: str | Path, out: str | Path | None = None, steps: list[int] | None = None,
-                 progress: bool | None = None) -> Path:
+                 progress: bool | None = None, measures: tuple[str, ...] = ()) -> Path:
     """Write the HTML report of the run at `run_path` to `out` (a file, or a directory to write report.html
-    into; default RUN/report.html); returns its path."""
+    into; default RUN/report.html); returns its path. `measures` adds the costlier curves of
+    `grokinterp.report.stability` ("hessian", "llc")."""
     from tqdm.auto import tqdm
 
     from grokinterp.runs import load_run
@@ -96,7 +98,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
                          f"last {run.steps[-1]}, {len(run.steps)} checkpoints)")
     bar = tqdm(total=len(family_builders), desc="report", unit="section", disable=None if progress is None
                else not progress)
-    ctx = ReportContext(run=run, steps=steps, progress=lambda msg: bar.set_postfix_str(msg))
+    ctx = ReportContext(run=run, steps=steps, progress=lambda msg: bar.set_postfix_str(msg), measures=tuple(measures))
     sections: list[Section] = []
     for build in family_builders:
         sections += build(ctx)
@@ -134,8 +136,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="sweeps: accuracy that counts as reached, for the phases (default 0.9)")
     parser.add_argument("--gap", type=int, default=1000,
                         help="sweeps: t_test - t_train from which a run is grokking, not comprehension (default 1000)")
+    parser.add_argument("--measures", default="",
+                        help="comma-separated costlier curves to add: hessian, llc (a few seconds a checkpoint)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    from grokinterp.report.stability import MEASURES
+
+    measures = tuple(m for m in args.measures.split(",") if m)
+    if any(m not in MEASURES for m in measures):
+        return _error(f"--measures takes {', '.join(MEASURES)}, got {args.measures!r}")
     run = Path(args.run)
     if run.exists() and not run.is_dir():
         return _error(f"{run} is a file, not a run or sweep directory")
@@ -153,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError("--steps is for run reports; a sweep report has no per-step figures")
             out = build_sweep_report(run, out, threshold=args.threshold, gap=args.gap)
         else:
-            out = build_report(run, out, args.steps, progress=False if args.no_progress else None)
+            out = build_report(run, out, args.steps, progress=False if args.no_progress else None, measures=measures)
     except OSError as e:
         if e.strerror is None:  # raised with a message of ours, e.g. "no run at PATH"
             return _error(str(e))

@@ -429,6 +429,22 @@ def weight_norm_trajectory(weight_norm, test_loss, steps, train_loss=None,
     return _finish(fig, title, 460)
 
 
+def measures_beside_test_loss(series: dict[str, tuple[Any, Any]], loss_steps, test_loss,
+                              title: str = "Measures over training, beside the test loss") -> go.Figure:
+    """One panel per measure (`series[name] = (steps, values)`), each with the test loss (log) on its right axis."""
+    n = len(series)
+    fig = make_subplots(rows=n, cols=1, subplot_titles=list(series), specs=[[{"secondary_y": True}]] * n,
+                        shared_xaxes=True, vertical_spacing=min(0.12, 0.5 / max(n, 1)))
+    for i, (name, (steps, values)) in enumerate(series.items(), start=1):
+        fig.add_trace(go.Scatter(x=_np(steps), y=_np(values), mode="lines+markers", name=name, line_color=_COS,
+                                 showlegend=False), i, 1)
+        fig.add_trace(go.Scatter(x=_np(loss_steps), y=_np(test_loss), mode="lines", name="test loss",
+                                 line=dict(color=_SIN, dash="dot"), showlegend=i == 1), i, 1, secondary_y=True)
+        fig.update_yaxes(type="log", title_text="test loss", row=i, col=1, secondary_y=True)
+    fig.update_xaxes(title_text="step", row=n, col=1)
+    return _finish(fig, title, 240 + 220 * n)
+
+
 # ------------------------------------------------------------------------------------ representations
 
 

@@ -25,6 +25,7 @@ class ReportContext:
     steps: list[int]
     cache: dict = field(default_factory=dict)
     progress: Callable[[str], None] = lambda msg: None
+    measures: tuple[str, ...] = ()  # costlier curves the user asked for (`grokinterp report --measures`)
 
 
 SectionBuilder = Callable[[ReportContext], list[Section]]
