@@ -94,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--wds", default="1,3,8", help="baseline weight decays (default 1,3,8)")
     g.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
     g.add_argument("--only", default=None, help="comma-separated method names to run (the baselines always run)")
-    g.add_argument("--grokfast", default="alpha=0.98,lamb=2.0", help="Grokfast-EMA settings (default alpha=0.98,lamb=2.0)")
+    g.add_argument("--grokfast", default="alpha=0.98,lamb=2.0",
+                   help="Grokfast-EMA settings (default alpha=0.98,lamb=2.0)")
     g.add_argument("--transfer-acc", type=float, default=0.6,
                    help="weak model's test accuracy at transfer (default 0.6)")
+    g.add_argument("--weak-max-steps", type=int, default=10_000, help="step budget of a weak run (default 10000)")
     w = sub.add_parser("sweep", help="many small runs: one by one vs batched with torch.func (one process)")
     w.add_argument("--preset", default="toy-add")
     w.add_argument("--steps", type=int, default=2000, help="steps per run (default 2000)")
@@ -118,15 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
             floats = lambda text: [float(x) for x in text.split(",") if x]  # noqa: E731
-            if args.seeds < 1 or args.max_steps < 1:
-                raise ValueError("--seeds and --max-steps must be >= 1")
+            if min(args.seeds, args.max_steps, args.weak_max_steps) < 1:
+                raise ValueError("--seeds, --max-steps and --weak-max-steps must be >= 1")
             ths = floats(args.thresholds)
             if not ths or not all(0 < t <= 1 for t in ths):
                 raise ValueError(f"--thresholds must be accuracies in (0, 1], got {args.thresholds!r}")
             only = args.only.split(",") if args.only else None
             print_grok(bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
                                   floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
-                                  args.transfer_acc, args.out,
+                                  args.transfer_acc, args.out, weak_max_steps=args.weak_max_steps,
                                   log=lambda line: print(line, file=sys.stderr, flush=True)))
         except (ConfigError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)

@@ -10,10 +10,15 @@ The plan, in order:
 2. **Variants**, each the tuned baseline's lr and weight decay plus one method:
    `grokfast-ema` (alpha 0.98, lamb 2), `grokfast-ma` (window 100, lamb 5), `stablemax` (`train.loss=stablemax`),
    `ortho-adamw` (Prieto et al.'s ⊥AdamW at weight decay 0, as in their paper), `ortho-adamw+wd` (at the tuned
-   weight decay), `muon` (`train.optimizer=muon`), and on presets with an embedding (transformers) `groktransfer`
-   (a weak pair MLP, 4-d embedding, width 64, lr 3e-3, trained until `--transfer-acc` test accuracy; the target's
-   embedding starts as A B; **the weak run's time and steps are counted**) and `groktransfer+grokfast`.
-3. **The best combination**: the overrides of the two fastest variants merged (the fastest wins a clash).
+   weight decay), `ortho-adamw lr X` (weight decay 0 at the preset's own lr X, when the tuned lr differs: the
+   methods are not lr-tuned themselves, and ⊥AdamW's paper setting is the `prieto-mlp` preset's), `muon`
+   (`train.optimizer=muon`), and on presets with an embedding (transformers) `groktransfer` (a weak pair MLP,
+   4-d embedding, width 64, lr 3e-3, the preset's weight decay, trained until `--transfer-acc` test accuracy;
+   the target's embedding starts as A B; **the weak run's time and steps are counted**; its own budget is
+   `--weak-max-steps`) and `groktransfer+grokfast`.
+3. **The best combination**: the overrides of the two fastest variants merged (the fastest wins a clash), the
+   second being the fastest whose method changes none of the first's settings (lr and weight decay aside:
+   so not ⊥AdamW at another lr, not Grokfast twice).
 
 A variant whose first seed does not reach the top threshold within `--max-steps` is not rerun on the other
 seeds (it would only cost the step budget again); the table says so (`n` = seeds run). A median counts
@@ -65,6 +70,7 @@ class Trial:
     budget_s: float  # the whole run's time (weak run included): a lower bound when a threshold is not reached
     weak_s: float = 0.0
     weak_steps: int | None = None
+    final_acc: float = 0.0  # test accuracy at the run's last logged step
 
 
 @dataclass
@@ -92,8 +98,10 @@ def baseline_grid(lrs: list[float], wds: list[float]) -> list[Variant]:
                     kind="baseline") for lr in lrs for wd in wds]
 
 
-def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_acc: float) -> list[Variant]:
-    """The single methods on top of the tuned baseline's overrides `base`."""
+def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_acc: float,
+                    preset_lr: float | None = None) -> list[Variant]:
+    """The single methods on top of the tuned baseline's overrides `base`; ⊥AdamW also at `preset_lr` (its
+    paper's setting on Prieto et al.'s preset) when the tuned lr differs."""
     ema = {"accel.grokfast": "ema", "accel.alpha": grokfast.get("alpha", 0.98), "accel.lamb": grokfast.get("lamb", 2.0)}
     out = [
         Variant("grokfast-ema", {**base, **ema}),
@@ -101,18 +109,28 @@ def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_a
         Variant("stablemax", {**base, "train.loss": "stablemax"}),
         Variant("ortho-adamw", {**base, "accel.orthogonal_grad": True, "train.weight_decay": 0.0}),
         Variant("ortho-adamw+wd", {**base, "accel.orthogonal_grad": True}),
+        *([Variant(f"ortho-adamw lr {preset_lr:g}", {**base, "accel.orthogonal_grad": True, "train.weight_decay": 0.0,
+                                                     "train.lr": preset_lr})]
+          if preset_lr is not None and preset_lr != base["train.lr"] else []),
         Variant("muon", {**base, "train.optimizer": "muon"}),
     ]
     if with_embedding:
         tr = {"accel.transfer_mode": "factored", "accel.transfer_acc": transfer_acc}
-        weak = {**PLAIN, **WEAK, "train.weight_decay": base["train.weight_decay"], "train.grok_threshold": transfer_acc}
-        out += [Variant("groktransfer", {**base, **tr}, weak), Variant("groktransfer+grokfast", {**base, **tr, **ema}, weak)]
+        weak = {**PLAIN, **WEAK, "train.grok_threshold": transfer_acc}  # the preset's weight decay, as documented
+        out += [Variant("groktransfer", {**base, **tr}, weak),
+                Variant("groktransfer+grokfast", {**base, **tr, **ema}, weak)]
     return out
 
 
-def combine(first: Variant, second: Variant) -> Variant:
-    """The two methods together; `first`'s overrides win a clash (e.g. ⊥AdamW's weight decay 0)."""
-    return Variant(f"{first.name} + {second.name}", {**second.overrides, **first.overrides},
+def method_of(v: Variant, base: dict) -> dict:
+    """The overrides with which `v` departs from the tuned baseline's `base`."""
+    return {k: x for k, x in v.overrides.items() if base.get(k) != x}
+
+
+def combine(first: Variant, second: Variant, base: dict) -> Variant:
+    """The two methods together on the tuned baseline `base`; `first`'s win a clash (e.g. ⊥AdamW's weight
+    decay 0)."""
+    return Variant(f"{first.name} + {second.name}", {**base, **method_of(second, base), **method_of(first, base)},
                    first.weak or second.weak, kind="combination")
 
 
@@ -134,14 +152,14 @@ def times_to(run_path: Path, thresholds: list[float]) -> tuple[dict, dict, float
 
 
 def run_trial(preset: str, sets: list[str], v: Variant, seed: int, root: Path, max_steps: int,
-              thresholds: list[float], progress) -> Trial:
+              thresholds: list[float], progress, weak_max_steps: int = 10_000) -> Trial:
     base = get_preset(preset).with_overrides(sets)
     slug = f"{v.name.replace(' ', '_').replace('+', 'and')}.seed{seed}"
     weak_s, weak_steps, extra = 0.0, None, {}
     if v.weak is not None:
         weak_path = root / f"{slug}.weak"
         shutil.rmtree(weak_path, ignore_errors=True)
-        wcfg = base.with_overrides({**v.weak, "model.seed": seed, "train.steps": max_steps})
+        wcfg = base.with_overrides({**v.weak, "model.seed": seed, "train.steps": weak_max_steps})
         _train_or_stop(wcfg, weak_path, progress)
         th_w = v.weak["train.grok_threshold"]
         wsteps, wwalls, wrun = times_to(weak_path, [th_w])
@@ -157,14 +175,14 @@ def run_trial(preset: str, sets: list[str], v: Variant, seed: int, root: Path, m
     _train_or_stop(cfg, path, progress)
     steps, walls, run_s = times_to(path, thresholds)
     total = {th: None if w is None else w + weak_s for th, w in walls.items()}
-    return Trial(v.name, seed, steps, total, run_s + weak_s, weak_s, weak_steps)
+    return Trial(v.name, seed, steps, total, run_s + weak_s, weak_s, weak_steps, load_run(path).metrics[-1]["test_acc"])
 
 
 def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tuple[float, ...] = (0.95, 0.99),
                seeds: int = 3, lrs: list[float] | None = None, wds: tuple[float, ...] = (1.0, 3.0, 8.0),
                sets: list[str] | None = None, only: list[str] | None = None, grokfast: dict | None = None,
                transfer_acc: float = 0.6, out: str | None = None, progress: bool | None = None,
-               log=print) -> dict:
+               log=print, weak_max_steps: int = 10_000) -> dict:
     """Run the plan of the module docstring; `only` restricts the methods (by name; the baselines always run)."""
     sets = list(sets or [])
     cfg = get_preset(preset).with_overrides(sets)
@@ -178,7 +196,7 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
     def run(v: Variant, seed_list) -> Summary:
         s = Summary(v)
         for seed in seed_list:
-            t = run_trial(preset, sets, v, seed, root, max_steps, thresholds, progress)
+            t = run_trial(preset, sets, v, seed, root, max_steps, thresholds, progress, weak_max_steps)
             s.trials.append(t)
             log(f"  {v.name} seed {seed}: " + ", ".join(
                 f"{th:g} at {t.steps[th]} ({t.total_s[th]:.1f} s)" if t.steps[th] is not None else f"{th:g} not reached"
@@ -193,17 +211,26 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
 
     seed_list = list(range(seeds))
     grid = [run(v, seed_list[:1]) for v in baseline_grid(lrs, list(wds))]
-    best = min(grid, key=lambda s: (key(s), -max(t.budget_s for t in s.trials)))
+    best = min(grid, key=lambda s: (key(s), -s.trials[0].final_acc))  # none reached: the one that got furthest
     if best.trials[0].steps[top] is not None:
         best.trials += run(best.variant, seed_list[1:]).trials
     methods = [v for v in method_variants(best.variant.overrides, cfg.model.arch == "transformer", grokfast,
-                                          transfer_acc) if not only or v.name in only]
+                                          transfer_acc, cfg.train.lr) if not only or v.name.split(" lr ")[0] in only]
     singles = [run(v, seed_list) for v in methods]
     ranked = sorted((s for s in singles if key(s) < float("inf")), key=key)
-    combos = [run(combine(ranked[0].variant, ranked[1].variant), seed_list)] if len(ranked) >= 2 else []
+    base = best.variant.overrides
+
+    def changed(v: Variant) -> set[str]:
+        keys = set(method_of(v, base)) - {"train.lr", "train.weight_decay"}
+        return keys | ({"weak"} if v.weak else set())
+
+    # the next fastest whose method touches other settings (not ⊥AdamW at another lr, not Grokfast twice)
+    second = next((s for s in ranked[1:] if not changed(s.variant) & changed(ranked[0].variant)), None)
+    combos = [run(combine(ranked[0].variant, second.variant, base), seed_list)] if second is not None else []
     return {"preset": preset, "sets": sets, "thresholds": thresholds, "max_steps": max_steps, "seeds": seeds,
             "out": str(root), "cores": os.cpu_count(), "threads": torch.get_num_threads(), "grokfast": grokfast,
-            "transfer_acc": transfer_acc, "grid": grid, "baseline": best, "singles": singles, "combos": combos}
+            "transfer_acc": transfer_acc, "weak_max_steps": weak_max_steps, "grid": grid, "baseline": best,
+            "singles": singles, "combos": combos}
 
 
 def _fmt_steps(s: Summary, th: float) -> str:
@@ -226,7 +253,8 @@ def print_grok(r: dict) -> None:
     print(f"preset {r['preset']} {' '.join(r['sets'])}".rstrip() + f"; test accuracy {acc}; at most "
           f"{r['max_steps']} steps; seeds 0-{r['seeds'] - 1}; {r['cores']} CPU cores, {r['threads']} torch threads; "
           f"runs in {r['out']}")
-    print(f"weak model (GrokTransfer): pair MLP {WEAK} until test accuracy {r['transfer_acc']}, its time counted")
+    print(f"weak model (GrokTransfer): pair MLP {WEAK} until test accuracy {r['transfer_acc']} (at most "
+          f"{r['weak_max_steps']} steps), its time counted")
     base: Summary = r["baseline"]
     rows = [(s, "grid") for s in r["grid"] if s is not base] + [(base, "baseline")] + \
            [(s, "") for s in r["singles"]] + [(s, "combination") for s in r["combos"]]
@@ -241,7 +269,7 @@ def print_grok(r: dict) -> None:
         ratio = "" if m is None or tag == "grid" else f"{'>=' if b is None else ''}{b_bound / m:.2f}x"
         print(f"{name:<34} {len(s.trials):>2} {_fmt_steps(s, lo):>20} {_fmt_time(s, lo):>18} "
               f"{_fmt_steps(s, top):>20} {_fmt_time(s, top):>18} {ratio:>12}")
-    print(f"* the tuned baseline: the grid's fastest on seed 0, then run on every seed")
+    print("* the tuned baseline: the grid's fastest on seed 0, then run on every seed")
     reached = [s for s in r["singles"] + r["combos"] if s.median(top) is not None]
     if not reached:
         print("best/baseline wall-time speedup: n/a (no variant reached the threshold)")

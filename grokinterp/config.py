@@ -96,7 +96,7 @@ class TrainConfig:
     weight_decay: float = 1.0
     embed_lr: float | None = None  # learning rate of the embedding (Liu et al.'s eta_repr); None: lr
     embed_weight_decay: float | None = None  # its weight decay; None: weight_decay
-    loss: str = "ce"  # ce (cross-entropy) | mse (squared error against one-hot targets, as Omnigrok's MNIST) | stablemax
+    loss: str = "ce"  # ce (cross-entropy) | mse (squared error on one-hot targets, Omnigrok's MNIST) | stablemax
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
     optimizer: str = "adamw"  # adamw | muon: torch.optim.Muon on the hidden matrices, AdamW on the rest

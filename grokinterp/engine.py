@@ -91,7 +91,8 @@ def _mlp_logits(params: dict[str, Tensor], cfg: ModelConfig, inputs: Tensor) -> 
         return pair_mlp_logits(params, inputs)
     from grokinterp.mlps import image_mlp_logits, onehot_mlp_logits, toy_logits
 
-    return {"toy": toy_logits, "image-mlp": image_mlp_logits, "onehot-mlp": onehot_mlp_logits}[cfg.arch](params, cfg, inputs)
+    logits = {"toy": toy_logits, "image-mlp": image_mlp_logits, "onehot-mlp": onehot_mlp_logits}[cfg.arch]
+    return logits(params, cfg, inputs)
 
 
 def fused_logits(
@@ -208,7 +209,8 @@ def answer_loss(
     return scored_nll(logits.to(torch.float64).log_softmax(dim=-1), labels)
 
 
-def scored_nll(logp: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]) -> Float[Tensor, ""]:
+def scored_nll(logp: Float[Tensor, "batch n_answer d_vocab_out"],
+               labels: Int[Tensor, "batch n_answer"]) -> Float[Tensor, ""]:
     """Mean -logp[label] over the scored entries (label -1 = not scored)."""
     scored = labels >= 0
     nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]

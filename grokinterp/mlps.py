@@ -92,7 +92,8 @@ def onehot_mlp_logits(params: dict[str, Tensor], cfg: ModelConfig,
     exactly the one-hot product) instead of multiplying by the one-hot codes."""
     w, bias = params["layers.0.weight"], params.get("layers.0.bias")
     table = w.T
-    h = torch.nn.functional.embedding(tokens[:, 0], table) + torch.nn.functional.embedding(w.shape[1] // 2 + tokens[:, 1], table)
+    lookup = torch.nn.functional.embedding
+    h = lookup(tokens[:, 0], table) + lookup(w.shape[1] // 2 + tokens[:, 1], table)
     return _mlp(params, "layers", cfg.n_layers, cfg.act_fn, h if bias is None else h + bias, start=1)
 
 

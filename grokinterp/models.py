@@ -133,7 +133,8 @@ def build_model(
     device: str | torch.device = "cpu",
 ):
     """A hooked TL-native transformer (a `TransformerBridge` in compatibility mode), a `PairMLP` for
-    `arch = "mlp"`, a hooked MLP of `grokinterp.mlps` for "toy", "image-mlp" and "onehot-mlp", or Power et al.'s transformer
+    `arch = "mlp"`, a hooked MLP of `grokinterp.mlps` for "toy", "image-mlp" and "onehot-mlp", or Power et al.'s
+    transformer
     (`grokinterp.power`) for "power", initialised by `cfg`."""
     if cfg.arch == "mlp":
         return _build_mlp(cfg, d_vocab, d_vocab_out, n_ctx, device)

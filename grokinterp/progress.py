@@ -47,7 +47,8 @@ from torch import Tensor
 
 from grokinterp import engine
 from grokinterp.allocator import keep_freed_memory
-from grokinterp.analysis import collapse, fourier, groups, hessian as hessian_measures, induction, irreps, representation
+from grokinterp.analysis import collapse, fourier, groups, induction, irreps, representation
+from grokinterp.analysis import hessian as hessian_measures
 from grokinterp.analysis import llc as llc_measures
 from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import BUFFERS, is_trainable, weight_sq
@@ -431,7 +432,8 @@ def llc(run: Run, steps: list[int] | None = None, *, seed: int = 0, num_chains: 
                                     num_chains=num_chains, num_draws=num_draws, num_burnin=num_burnin,
                                     epsilon=epsilon, gamma=gamma, nbeta=nbeta, batch_size=batch)
         clock.append(time.perf_counter() - t)
-        return {"llc": est.mean, "llc_std": est.std, "llc_init_loss": est.init_loss, "llc_diverged": float(est.diverged)}
+        return {"llc": est.mean, "llc_std": est.std, "llc_init_loss": est.init_loss,
+                "llc_diverged": float(est.diverged)}
 
     table = over_checkpoints(run, measure, steps, desc="llc", progress=progress)
     meta = {"n": n, "nbeta": llc_measures.default_nbeta(n) if nbeta is None else nbeta, "epsilon": epsilon,

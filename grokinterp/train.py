@@ -94,9 +94,17 @@ def param_groups(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> list[
 NOT_MUON = EMBEDDING_PARAMS | {"pos_embed.weight", "unembed.weight"}
 
 
-def muon_names(params: dict[str, torch.nn.Parameter]) -> list[str]:
-    """The tensors `train.optimizer=muon` gives to Muon: every 2-D trainable tensor but the (un)embeddings."""
-    return [n for n, p in params.items() if p.ndim == 2 and n not in NOT_MUON]
+def muon_names(params: dict[str, torch.nn.Parameter], arch: str = "transformer") -> list[str]:
+    """The tensors `train.optimizer=muon` gives to Muon: every 2-D trainable tensor but the (un)embeddings; in
+    the MLPs of `grokinterp.mlps` (tensors `layers.{i}.weight`) also not the readout (the last layer), nor for
+    `onehot-mlp` the first, a lookup table of the one-hot codes."""
+    layers = sorted(int(n.split(".")[1]) for n in params if n.startswith("layers.") and n.endswith(".weight"))
+    skip = set(NOT_MUON)
+    if layers:
+        skip.add(f"layers.{layers[-1]}.weight")
+        if arch == "onehot-mlp":
+            skip.add(f"layers.{layers[0]}.weight")
+    return [n for n, p in params.items() if p.ndim == 2 and n not in skip]
 
 
 class Optimizers:
@@ -136,7 +144,7 @@ def make_optimizer(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> Opt
     (`muon_names`) with the same lr and weight decay (its "match_rms_adamw" scaling, Liu et al. 2025, makes
     AdamW's settings carry over) and AdamW on the rest."""
     t = cfg.train
-    hidden = set(muon_names(params)) if t.optimizer == "muon" else set()
+    hidden = set(muon_names(params, cfg.model.arch)) if t.optimizer == "muon" else set()
     rest = {n: p for n, p in params.items() if n not in hidden}
     opts = [make_adamw(cfg, rest)] if rest else []
     if hidden:

@@ -285,8 +285,24 @@ def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_
     assert load_run(tmp_path / "stablemax.seed1").config.train.weight_decay == wd
     transfer = next(s for s in r["singles"] if s.variant.name == "groktransfer").trials[0]
     assert transfer.weak_s > 0 and transfer.total_s[0.02] >= transfer.weak_s  # the weak run is counted
-    assert load_run(tmp_path / "groktransfer.seed0").config.accel.transfer_from == str(tmp_path / "groktransfer.seed0.weak")
+    weak_dir = str(tmp_path / "groktransfer.seed0.weak")
+    assert load_run(tmp_path / "groktransfer.seed0").config.accel.transfer_from == weak_dir
     assert len(r["combos"]) == 1 and " + " in r["combos"][0].variant.name
+    # the methods run at the tuned baseline's lr; ⊥AdamW also at the preset's own lr and weight decay 0
+    from grokinterp.bench_grok import PLAIN, method_variants
+
+    tuned = {**PLAIN, "train.lr": 3e-3, "train.weight_decay": 8.0}
+    names = {v.name: v for v in method_variants(tuned, False, {}, 0.6, preset_lr=1e-3)}
+    assert names["ortho-adamw lr 0.001"].overrides["train.lr"] == 1e-3
+    assert names["ortho-adamw lr 0.001"].overrides["train.weight_decay"] == 0.0
+    assert names["muon"].overrides["train.lr"] == 3e-3 and "groktransfer" not in names
+    assert "ortho-adamw lr 0.003" not in {v.name for v in method_variants(tuned, True, {}, 0.6, preset_lr=3e-3)}
+    from grokinterp.bench_grok import combine
+
+    both = combine(names["stablemax"], names["grokfast-ema"], tuned).overrides  # each keeps its own method
+    assert both["train.loss"] == "stablemax" and both["accel.grokfast"] == "ema" and both["train.lr"] == 3e-3
+    both = combine(names["ortho-adamw"], names["muon"], tuned).overrides
+    assert both["train.weight_decay"] == 0.0 and both["train.optimizer"] == "muon" and both["accel.orthogonal_grad"]
     argv = ["grok", "--preset", "mod113-small", "--max-steps", "10", "--thresholds", "0.01", "--seeds", "1",
             "--lrs", "1e-3", "--wds", "1", "--only", "ortho-adamw", "--out", str(tmp_path / "cli")]
     assert bench.main(argv) == 0

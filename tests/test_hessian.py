@@ -22,8 +22,9 @@ def test_hvp_top_eigenvalue_and_trace_recover_a_planted_hessian():
     eigs = torch.tensor([9.0, -3.0, 2.0, 1.0, 0.5, 0.25, 0.0, 0.1], dtype=torch.float64)
     rot, _ = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=torch.float64))
     loss, h = _quadratic(eigs, rot)
-    params = {"a": torch.randn(2, 3, generator=g, dtype=torch.float64), "b": torch.randn(2, generator=g, dtype=torch.float64)}
-    v = {"a": torch.randn(2, 3, generator=g, dtype=torch.float64), "b": torch.randn(2, generator=g, dtype=torch.float64)}
+    f64 = torch.float64
+    params = {"a": torch.randn(2, 3, generator=g, dtype=f64), "b": torch.randn(2, generator=g, dtype=f64)}
+    v = {"a": torch.randn(2, 3, generator=g, dtype=f64), "b": torch.randn(2, generator=g, dtype=f64)}
     hv = hvp(loss, params, v)
     want = h @ torch.cat([v["a"].reshape(-1), v["b"]])
     assert torch.allclose(torch.cat([hv["a"].reshape(-1), hv["b"]]), want)

@@ -135,7 +135,8 @@ def test_report_shows_softmax_collapse_and_on_request_the_hessian_and_llc(tmp_pa
 
     run = load_run(tmp_path / "run")
     (plain,) = stability.stability_section(ReportContext(run=run, steps=run.steps[-1:]))
-    assert plain.title == "Softmax collapse, curvature and learning coefficient" and "--measures hessian,llc" in plain.text
+    assert plain.title == "Softmax collapse, curvature and learning coefficient"
+    assert "--measures hessian,llc" in plain.text
     assert "Hessian" not in str(plain.figures[0].layout.annotations)
     monkeypatch.setattr(stability, "MEASURE_CHECKPOINTS", 2)  # for time: the first and last
     full = build_report(tmp_path / "run", tmp_path / "b.html", progress=False, measures=("hessian", "llc")).read_text()

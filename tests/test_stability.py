@@ -105,6 +105,9 @@ def test_muon_takes_the_hidden_matrices_and_orthogonalises_their_update():
     hidden = muon_names(SingleStepper(cfg, make_task(cfg.task), torch.device("cpu")).trainable)
     assert {"blocks.0.mlp.in.weight", "blocks.0.attn.q.weight"} <= set(hidden)
     assert not {"embed.weight", "unembed.weight", "pos_embed.weight"} & set(hidden)
+    mlp = {f"layers.{i}.weight": torch.zeros(4, 4) for i in range(3)} | {"layers.1.bias": torch.zeros(4)}
+    assert muon_names(mlp, "image-mlp") == ["layers.0.weight", "layers.1.weight"]  # not the readout
+    assert muon_names(mlp, "onehot-mlp") == ["layers.1.weight"]  # nor the one-hot lookup
     # a planted gradient with singular values 1 .. 0.05: Muon's step has them all near one size; AdamW's
     # first step on the embedding is lr * sign(g)
     g = torch.Generator().manual_seed(0)

@@ -162,7 +162,8 @@ def test_onehot_mlp_is_prieto_et_al_s_mlp_and_its_engines_agree():
     model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx)
     params = named_tensors(model)
     shapes = {n: tuple(t.shape) for n, t in params.items() if n.endswith(".weight")}
-    assert shapes == {"layers.0.weight": (16, 26), "layers.1.weight": (16, 16), "layers.2.weight": (task.d_vocab_out, 16)}
+    assert shapes == {"layers.0.weight": (16, 26), "layers.1.weight": (16, 16),
+                      "layers.2.weight": (task.d_vocab_out, 16)}
     biases = [t for n, t in model.named_parameters() if n.endswith(".bias")]
     assert biases and all(not t.requires_grad and not t.any() for t in biases)  # bias=False: frozen at 0
     tokens = task.tokens[:20]

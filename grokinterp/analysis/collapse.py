@@ -19,7 +19,8 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 
-def collapsed_rows(logits: Float[Tensor, "batch classes"], dtype: torch.dtype = torch.float32) -> Bool[Tensor, " batch"]:
+def collapsed_rows(logits: Float[Tensor, "batch classes"],
+                   dtype: torch.dtype = torch.float32) -> Bool[Tensor, " batch"]:
     """Rows whose shifted exponentials sum to exactly 1 in `dtype` (every other class absorbed); vmappable."""
     z = logits.to(dtype)
     return torch.exp(z - z.amax(dim=-1, keepdim=True)).sum(dim=-1) == 1

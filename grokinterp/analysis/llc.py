@@ -130,5 +130,6 @@ def estimate(loss_fn: Callable[..., Tensor], params: Params, n: int, *, seed: in
 
 def _sgld_step(w: Params, grads: Params, star: Params, noise: Params, nbeta: float, epsilon: float,
                gamma: float) -> Params:
-    return {k: (w[k] - 0.5 * epsilon * (nbeta * grads[k] + gamma * (w[k] - star[k])) + math.sqrt(epsilon) * noise[k]).detach()
+    drift = {k: nbeta * grads[k] + gamma * (w[k] - star[k]) for k in w}
+    return {k: (w[k] - 0.5 * epsilon * drift[k] + math.sqrt(epsilon) * noise[k]).detach()
             for k in w}
