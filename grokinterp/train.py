@@ -94,7 +94,7 @@ def param_groups(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> list[
 NOT_MUON = EMBEDDING_PARAMS | {"pos_embed.weight", "unembed.weight"}
 
 
-def muon_names(params: dict[str, torch.nn.Parameter], arch: str = "transformer") -> list[str]:
+def muon_names(params: dict[str, torch.Tensor], arch: str = "transformer") -> list[str]:
     """The tensors `train.optimizer=muon` gives to Muon: every 2-D trainable tensor but the (un)embeddings; in
     the MLPs of `grokinterp.mlps` (tensors `layers.{i}.weight`) also not the readout (the last layer), nor for
     `onehot-mlp` the first, a lookup table of the one-hot codes."""

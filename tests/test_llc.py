@@ -109,14 +109,14 @@ def test_llc_over_a_runs_checkpoints(tmp_path):
     train(tiny(), tmp_path / "run", progress=False)
     run = load_run(tmp_path / "run")
     steps = [0, run.steps[-1]]
-    table = progress.llc(run, steps, num_chains=2, num_draws=30, batch_size=None, progress=False)
+    table = progress.llc(run, steps, num_chains=2, num_draws=30, num_burnin=0, batch_size=None, progress=False)
     assert list(table.step) == steps and table.meta["n"] == len(run.task().train_idx)
     assert np.isfinite(table.llc).all() and (table.llc_diverged == 0).all()
     assert table.meta["seconds_per_checkpoint"] > 0
     # the checkpoint's own training loss is where the chains start
     logged = {r["step"]: r["train_loss"] for r in run.metrics}
     assert table.llc_init_loss[-1] == pytest.approx(logged[steps[-1]], rel=1e-4)
-    mb = progress.llc(run, steps[-1:], num_chains=2, num_draws=30, batch_size=32, progress=False)
+    mb = progress.llc(run, steps[-1:], num_chains=2, num_draws=30, num_burnin=0, batch_size=32, progress=False)
     assert mb.meta["batch_size"] == 32 and mb.llc_init_loss[0] == pytest.approx(table.llc_init_loss[-1], rel=1e-6)
 
 
