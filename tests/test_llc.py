@@ -138,7 +138,7 @@ def test_report_shows_softmax_collapse_and_on_request_the_hessian_and_llc(tmp_pa
     assert plain.title == "Softmax collapse, curvature and learning coefficient"
     assert "--measures hessian,llc" in plain.text
     assert "Hessian" not in str(plain.figures[0].layout.annotations)
-    monkeypatch.setattr(stability, "MEASURE_CHECKPOINTS", 2)  # for time: the first and last
+    monkeypatch.setattr(stability, "MEASURE_CHECKPOINTS", 1)  # for time: one checkpoint
     full = build_report(tmp_path / "run", tmp_path / "b.html", progress=False, measures=("hessian", "llc")).read_text()
     for text in ("Hessian top eigenvalue", "Hessian trace", "local learning coefficient", "s a checkpoint"):
         assert text in full
