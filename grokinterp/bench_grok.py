@@ -141,14 +141,15 @@ def _train_or_stop(cfg, path: Path, progress) -> None:
         raise KeyboardInterrupt
 
 
-def times_to(run_path: Path, thresholds: list[float]) -> tuple[dict, dict, float]:
-    """Per threshold the first logged (step, wall time) at or above it (None, None if never), and the run's time."""
+def times_to(run_path: Path, thresholds: list[float]) -> tuple[dict, dict, float, float]:
+    """Per threshold the first logged (step, wall time) at or above it (None, None if never), the run's time
+    and its last logged test accuracy."""
     rows = load_run(run_path).metrics
     steps, walls = {}, {}
     for th in thresholds:
         hit = next((r for r in rows if r["test_acc"] >= th), None)
         steps[th], walls[th] = (hit["step"], hit["wall_time"]) if hit else (None, None)
-    return steps, walls, rows[-1]["wall_time"]
+    return steps, walls, rows[-1]["wall_time"], rows[-1]["test_acc"]
 
 
 def run_trial(preset: str, sets: list[str], v: Variant, seed: int, root: Path, max_steps: int,
@@ -162,7 +163,7 @@ def run_trial(preset: str, sets: list[str], v: Variant, seed: int, root: Path, m
         wcfg = base.with_overrides({**v.weak, "model.seed": seed, "train.steps": weak_max_steps})
         _train_or_stop(wcfg, weak_path, progress)
         th_w = v.weak["train.grok_threshold"]
-        wsteps, wwalls, wrun = times_to(weak_path, [th_w])
+        wsteps, wwalls, wrun, _ = times_to(weak_path, [th_w])
         weak_steps, weak_s = wsteps[th_w], (wwalls[th_w] if wsteps[th_w] is not None else wrun)
         if weak_steps is None:
             none = {th: None for th in thresholds}
@@ -173,9 +174,9 @@ def run_trial(preset: str, sets: list[str], v: Variant, seed: int, root: Path, m
     cfg = base.with_overrides({**v.overrides, **extra, "model.seed": seed, "train.steps": max_steps,
                                "train.grok_threshold": max(thresholds)})
     _train_or_stop(cfg, path, progress)
-    steps, walls, run_s = times_to(path, thresholds)
+    steps, walls, run_s, final_acc = times_to(path, thresholds)
     total = {th: None if w is None else w + weak_s for th, w in walls.items()}
-    return Trial(v.name, seed, steps, total, run_s + weak_s, weak_s, weak_steps, load_run(path).metrics[-1]["test_acc"])
+    return Trial(v.name, seed, steps, total, run_s + weak_s, weak_s, weak_steps, final_acc)
 
 
 def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tuple[float, ...] = (0.95, 0.99),
