@@ -4,7 +4,9 @@
     grokinterp train PRESET [...]       same as `python -m grokinterp.train PRESET [...]`
     grokinterp info RUN                 summary of a run directory, with every checkpoint verified
     grokinterp report RUN [-o FILE]     self-contained HTML figure report of a run (or of a sweep directory)
-    grokinterp sweep SPEC [...]         train the runs of a TOML sweep spec, locally or on Ray (resumable)
+    grokinterp sweep SPEC [...]         train the runs of a TOML sweep spec, locally, on Ray or SLURM (resumable)
+    grokinterp import FILE... --preset P --out DIR
+                                        a HookedTransformer / TL-demo / progress-measures checkpoint as a run
     grokinterp bench train [...]        same as `python -m grokinterp.bench train [...]`
 
 User mistakes print one line on stderr and exit with code 2.
@@ -94,6 +96,38 @@ def _info(argv: list[str]) -> int:
     return 1 if bad else 0
 
 
+def _import(argv: list[str]) -> int:
+    from grokinterp.legacy import FORMATS, import_checkpoints
+    from grokinterp.presets import PRESETS, get_preset
+
+    p = argparse.ArgumentParser(prog="grokinterp import",
+                                description=f"Convert checkpoint files ({', '.join(FORMATS)}; see docs/importing.md) "
+                                            "into a run directory. Files load weights-only: nothing in them runs.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="torch.save file(s) of one run")
+    p.add_argument("--preset", required=True, help=f"the run's config ({', '.join(PRESETS)})")
+    p.add_argument("--out", required=True, help="the new run directory (must not exist or be empty)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value to fit the file's model, e.g. --set model.d_mlp=512")
+    p.add_argument("--step", type=int, default=0, help="the step of a bare state dict (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    try:
+        cfg = get_preset(args.preset).with_overrides(args.overrides)
+        r = import_checkpoints(args.files, cfg, args.out, step=args.step,
+                               progress=False if args.no_progress else None)
+    except ValueError as e:  # ConfigError and LegacyFormatError: the user's file or flags
+        return _error(str(e))
+    except OSError as e:
+        return _error(f"{e.filename}: {e.strerror}" if e.filename else str(e))
+    steps = f"step {r.steps[0]}" if len(r.steps) == 1 else f"steps {r.steps[0]}..{r.steps[-1]}"
+    print(f"imported {len(r.steps)} checkpoint(s) ({steps}, format {r.format}) into {r.out}")
+    print(f"split: {r.split_from}")
+    if r.max_loss_rel_diff is not None:
+        print(f"losses recomputed from the weights match the file's own to {r.max_loss_rel_diff:.1e} (max relative "
+              "difference)")
+    return 0
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -102,7 +136,8 @@ def _error(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"presets": "list presets", "train": "train a preset", "info": "summarise a run directory",
-                "report": "HTML figure report", "sweep": "run a sweep", "bench": "benchmarks"}
+                "report": "HTML figure report", "sweep": "run a sweep", "bench": "benchmarks",
+                "import": "import checkpoints of other code"}
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
@@ -113,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         except BrokenPipeError:  # e.g. `grokinterp info RUN | head`: the reader left, nothing to report
             sys.stderr.close()
             return 0
+    if cmd == "import":
+        return _import(rest)
     if cmd == "train":
         from grokinterp.train import main as train_main
 

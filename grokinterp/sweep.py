@@ -1,7 +1,8 @@
 """Sweeps: many runs of one preset, with values varied over a grid, on this machine or on a Ray cluster.
 
-    grokinterp sweep SPEC [--out DIR] [--executor local|ray] [--jobs N] [--address ADDR] [--batch]
+    grokinterp sweep SPEC [--out DIR] [--executor local|ray|slurm] [--jobs N] [--address ADDR] [--batch]
                           [--max-batch N] [--no-progress]
+                          [--partition P] [--time MIN] [--gpus N] [--cpus N] [--mem-gb G] [--slurm-folder DIR]
 
 (also `python -m grokinterp.sweep`). SPEC is a TOML file (docs/sweeps.md)::
 
@@ -30,7 +31,8 @@ calls train() on the others, which continues each from its latest checkpoint; fa
 A failure inside one run (an exception in its training) is recorded in its status file and the sweep
 goes on. Executors: `local` trains in this process (jobs=1) or in `jobs` spawned worker processes;
 `ray` submits the same per-run function as Ray tasks (one CPU each) to a local Ray instance or, with
-`address`, to a cluster whose nodes see the sweep directory at the same path. With `--batch`, runs that
+`address`, to a cluster whose nodes see the sweep directory at the same path; `slurm` submits it as SLURM jobs
+through submitit (`grokinterp.slurm`; the same shared-path rule). With `--batch`, runs that
 differ only in learning rates, weight decays, init seed or scale are trained together as one
 `torch.func` model batch (`grokinterp.batched`), a unit of work for any executor.
 """
@@ -64,7 +66,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 FORMAT = "grokinterp-sweep/1"
 SPEC_KEYS = ("preset", "out", "stop_when_grokked", "set", "grid", "runs")
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 RAY_MISSING = "the ray executor needs ray: pip install 'grokinterp[ray]'"
 _MAX_NAME = 120
 
@@ -344,7 +346,7 @@ def _write_status(job: Job, state: str, error: str | None, tb: str | None, wall_
     return record
 
 
-def _failed(unit: tuple[Job, ...], e: BaseException) -> list[dict[str, Any]]:
+def failed_records(unit: tuple[Job, ...], e: BaseException) -> list[dict[str, Any]]:
     """The records of runs whose worker itself failed (a crashed process, a lost Ray task)."""
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     return [_write_status(job, "failed", _one_line(e), tb, 0.0) for job in unit]
@@ -419,7 +421,7 @@ def _result(fut, unit: tuple[Job, ...]) -> list[dict[str, Any]]:
     try:
         return fut.result()
     except Exception as e:  # the worker died (BrokenProcessPool) or could not run the job
-        return _failed(unit, e)
+        return failed_records(unit, e)
 
 
 def _worker_init(parent_pid: int) -> None:
@@ -477,7 +479,7 @@ class RayExecutor:
                     try:
                         records = ray.get(ref)
                     except Exception as e:  # the task's worker died or the task was lost
-                        records = _failed(unit, e)
+                        records = failed_records(unit, e)
                     for record in records:
                         on_done(record)
         except KeyboardInterrupt:
@@ -490,12 +492,21 @@ class RayExecutor:
                 ray.shutdown()
 
 
-def make_executor(executor: str, jobs: int | None = None, address: str | None = None):
-    """The executor named `executor` ("local" or "ray"); ConfigError if it is unknown or unavailable."""
+def make_executor(executor: str, jobs: int | None = None, address: str | None = None, slurm=None):
+    """The executor named `executor` ("local", "ray" or "slurm", with `slurm` its `grokinterp.slurm.SlurmOptions`);
+    ConfigError if it is unknown or unavailable."""
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r} (known: {', '.join(EXECUTORS)})")
     if jobs is not None and jobs < 1:
         raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    if executor == "slurm":
+        from grokinterp.slurm import SlurmExecutor, SlurmOptions
+
+        if address:
+            raise ConfigError("--address is for the ray executor")
+        return SlurmExecutor(replace(slurm or SlurmOptions(), max_in_flight=jobs))
+    if slurm is not None:
+        raise ConfigError("--partition, --time, --gpus, --cpus, --mem-gb and --slurm-folder are for the slurm executor")
     if executor == "ray":
         return RayExecutor(address, jobs)
     if address:
@@ -538,7 +549,7 @@ def _status_path(sweep_dir: Path, name: str) -> Path:
     return sweep_dir / "status" / f"{name}.json"
 
 
-def _read_status(path: Path) -> dict[str, Any] | None:
+def read_status(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -566,7 +577,7 @@ def load_sweep(sweep_dir: str | Path) -> Sweep:
     spec = SweepSpec.from_dict(record["spec"], source=str(sweep_dir / "sweep.json"))
     runs = [SweepRun(name=r["name"], overrides=r["overrides"], config=RunConfig.from_dict(r["config"]))
             for r in record["runs"]]
-    statuses = {r.name: _read_status(_status_path(sweep_dir, r.name)) for r in runs}
+    statuses = {r.name: read_status(_status_path(sweep_dir, r.name)) for r in runs}
     return Sweep(path=sweep_dir, spec=spec, runs=runs, statuses=statuses)
 
 
@@ -590,7 +601,7 @@ def _prepare_dir(spec: SweepSpec, runs: list[SweepRun], sweep_dir: Path) -> None
 
 def run_sweep(spec: SweepSpec, out: str | Path, executor: str = "local", jobs: int | None = None,
               address: str | None = None, progress: bool | None = None, batch: bool = False,
-              max_batch: int | None = None) -> list[dict[str, Any]]:
+              max_batch: int | None = None, slurm=None) -> list[dict[str, Any]]:
     """Run (or resume) every run of `spec` into the sweep directory `out`; returns one status record per
     run in expansion order (runs already done are not trained again: their record has `skipped` true).
 
@@ -598,14 +609,15 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: str = "local", jobs: i
     one vmapped model batch (`grokinterp.batched`), at most `max_batch` per batch (default: split evenly
     over the `jobs` workers); the others train one by one.
 
-    `jobs`: local, the number of worker processes (default 1: in this process); ray, the most tasks in
-    flight (default: all). Raises ConfigError for a bad spec or directory before anything runs, and
+    `jobs`: local, the number of worker processes (default 1: in this process); ray and slurm, the most tasks
+    or jobs in flight (default: all). `slurm`: the `grokinterp.slurm.SlurmOptions` of the slurm executor.
+    Raises ConfigError for a bad spec or directory before anything runs, and
     KeyboardInterrupt after Ctrl-C once the running trainings have checkpointed.
     """
     from tqdm.auto import tqdm
 
     runs = expand(spec)
-    execu = make_executor(executor, jobs, address)
+    execu = make_executor(executor, jobs, address, slurm)
     sweep_dir = Path(out).absolute()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     lock = RunStore(sweep_dir)  # the sweep's own .lock: one sweep command per directory
@@ -619,7 +631,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: str = "local", jobs: i
         records: dict[str, dict[str, Any]] = {}
         todo: list[Job] = []
         for r in runs:
-            status = _read_status(_status_path(sweep_dir, r.name))
+            status = read_status(_status_path(sweep_dir, r.name))
             if status is not None and status["state"] == "done" and status.get("overrides") == r.overrides:
                 records[r.name] = {**status, "skipped": True}
                 continue
@@ -631,7 +643,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: str = "local", jobs: i
                    disable=None if progress is None else not progress)
 
         def on_done(record: dict[str, Any]) -> None:
-            records[record["name"]] = {**record, "skipped": False}
+            records[record["name"]] = {"skipped": False, **record}
             bar.update(1)
             tqdm.write(f"[{len(records)}/{len(runs)}] {format_record(record)}", file=sys.stderr)
 
@@ -679,6 +691,18 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _slurm_options(args: argparse.Namespace):
+    """The SlurmOptions of the command's slurm flags, or None when none is given (the defaults, for slurm)."""
+    given = {"partition": args.partition, "time_min": args.time, "gpus": args.gpus, "cpus": args.cpus,
+             "mem_gb": args.mem_gb, "folder": args.slurm_folder, "cluster": args.slurm_cluster}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return None
+    from grokinterp.slurm import SlurmOptions
+
+    return SlurmOptions(**given)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grokinterp sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("spec", help="sweep spec (TOML; see docs/sweeps.md)")
@@ -693,6 +717,15 @@ def main(argv: list[str] | None = None) -> int:
                              "(one torch.func model batch; fastest for small models)")
     parser.add_argument("--max-batch", type=_positive_int, default=None, help="--batch: most runs per batch")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    slurm = parser.add_argument_group("slurm executor (submitit)")
+    slurm.add_argument("--partition", default=None, help="SLURM partition (default: the cluster's)")
+    slurm.add_argument("--time", type=_positive_int, default=None, help="time limit of each job in minutes (60)")
+    slurm.add_argument("--gpus", type=int, default=None, help="GPUs per job (0)")
+    slurm.add_argument("--cpus", type=_positive_int, default=None, help="CPUs per job (1)")
+    slurm.add_argument("--mem-gb", type=float, default=None, help="memory per job in GB (the cluster's default)")
+    slurm.add_argument("--slurm-folder", default=None, help="submitit's job files and logs (SWEEP_DIR/slurm)")
+    slurm.add_argument("--slurm-cluster", choices=("slurm", "local"), default=None,
+                       help="local: run the jobs as processes on this machine through submitit (to try a spec)")
     args = parser.parse_args(argv)
     t0, out = time.perf_counter(), args.out
     try:
@@ -702,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{out} is a file, not a sweep directory; choose another --out")
         records = run_sweep(spec, out, executor=args.executor, jobs=args.jobs, address=args.address,
                             progress=False if args.no_progress else None, batch=args.batch,
-                            max_batch=args.max_batch)
+                            max_batch=args.max_batch, slurm=_slurm_options(args))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

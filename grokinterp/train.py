@@ -470,6 +470,9 @@ def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, prog
     task = make_task(cfg.task)
     stepper = SingleStepper(cfg, task, device, resuming=resuming)  # every set-up resolved before writing
     latest = store.latest_resume() if resuming else None
+    if resuming and latest is None:
+        raise ConfigError(f"{store.path} holds checkpoints but no resume point (an imported run?): it can be "
+                          "analysed with grokinterp.load_run, not trained further; choose another --out")
     start, wall_offset, slot = 0, 0.0, Slot(cfg, store, meta=stepper.meta)
     if latest is not None:
         start, model_t, resume_t, meta = latest

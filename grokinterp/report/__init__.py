@@ -62,7 +62,8 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
         ("steps", f"{ctx.run.steps[-1]} trained, {len(ctx.run.steps)} checkpoints"),
     ]
     if last:
-        head.append(("wall time", f"{last['wall_time']:.0f} s"))
+        if "wall_time" in last:  # an imported run (grokinterp.legacy) has none
+            head.append(("wall time", f"{last['wall_time']:.0f} s"))
         head.append(("final", f"train acc {last['train_acc']:.4f}, test acc {last['test_acc']:.4f}, "
                               f"train loss {last['train_loss']:.3g}, test loss {last['test_loss']:.3g}"))
     if phases:
