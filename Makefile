@@ -1,4 +1,4 @@
-# make test  : create .venv if missing, install grokinterp with its dev and ray extras, run the test suite
+# make test  : create .venv if missing, install grokinterp with its dev, ray, slurm and log extras, run the test suite
 # make demo  : create .venv if missing, install, train the mod-113 model through the end of cleanup (preset mod113-demo), write
 #              its figure report (8.5 min on 2 idle CPU cores from a fresh clone; rerun to resume after an interruption)
 VENV   ?= .venv
@@ -15,7 +15,7 @@ $(PY):
 $(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --retries 1 -r requirements-torch.txt
-	$(PY) -m pip install -q -e ".[dev,ray]"
+	$(PY) -m pip install -q -e ".[dev,ray,slurm,log]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -111,6 +111,7 @@ class TrainConfig:
     grok_threshold: float = 0.99  # test accuracy that counts as grokked (--stop-when-grokked)
     seed: int = 0  # minibatch order (unused with full batch), weight noise and dropout masks
     weight_noise: float = 0.0  # std of Gaussian noise added to every weight in each training forward (Power et al.)
+    log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.explog)
 
     def validate(self) -> None:
         if self.steps < 0:
@@ -151,6 +152,8 @@ class TrainConfig:
             raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N or mps, got {dev!r}")
         if not 0.0 < self.grok_threshold <= 1.0:
             raise ConfigError(f"train.grok_threshold must be in (0, 1], got {self.grok_threshold}")
+        if self.log not in ("none", "tensorboard", "wandb"):
+            raise ConfigError(f"train.log must be none, tensorboard or wandb, got {self.log!r}")
 
 
 @dataclass
@@ -191,7 +194,7 @@ class AccelConfig:
 
 
 # Keys that may differ between a run directory and the command that resumes it.
-RESUMABLE_KEYS = frozenset({"train.steps", "train.device", "train.log_every", "train.grok_threshold"})
+RESUMABLE_KEYS = frozenset({"train.steps", "train.device", "train.log_every", "train.grok_threshold", "train.log"})
 
 
 @dataclass

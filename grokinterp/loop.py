@@ -26,7 +26,9 @@ from typing import Protocol, runtime_checkable
 
 from torch import Tensor
 
+from grokinterp import explog
 from grokinterp.config import RunConfig
+from grokinterp.explog import MetricsLogger
 from grokinterp.store import RunStore
 
 FLUSH_SECONDS = 30.0
@@ -65,10 +67,13 @@ class Slot:
     meta: dict[str, str] = field(default_factory=dict)  # extra checkpoint metadata (e.g. GrokTransfer's source)
     pending: list[dict] = field(default_factory=list)
 
+    logger: MetricsLogger | None = None  # train.log's mirror of the metrics rows, made at the first flush
+
     def __post_init__(self) -> None:
         t = self.cfg.train
         self.total = t.steps
         self.schedule = set(checkpoint_schedule(t.steps, t.ckpt_every, t.ckpt_log_points))
+        explog.require(t.log)  # a missing package is an error now, not after the first rows
 
     def logs_at(self, step: int) -> bool:
         return step % self.cfg.train.log_every == 0 or step in self.schedule or step == self.total
@@ -80,7 +85,17 @@ class Slot:
 
     def flush(self) -> None:
         self.store.append_metrics(self.pending)
+        if self.pending and self.cfg.train.log != "none":
+            if self.logger is None:
+                self.logger = explog.make_logger(self.cfg.train.log, self.store.path, self.pending[0]["step"],
+                                                 self.cfg.to_dict())
+            self.logger.log(self.pending)
         self.pending = []
+
+    def close(self) -> None:
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None
 
 
 @runtime_checkable
@@ -153,45 +168,49 @@ def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: fl
     bar = tqdm(total=end, initial=start, disable=None if progress is None else not progress, mininterval=1.0,
                unit="step", desc=desc, dynamic_ncols=True)
     step, interrupted = start, False
-    with StopFlag() as flag:
-        while True:
-            active = [i for i, s in enumerate(slots) if step <= s.total]
-            loss = stepper.forward(step) if step < max(slots[i].total for i in active) else None
-            logging = [i for i in active if slots[i].logs_at(step)]
-            if logging:
-                now = time.perf_counter() - t0
-                for i, row in zip(logging, stepper.metrics(step, logging, loss)):
-                    slot = slots[i]
-                    row = {"step": step, **row, "wall_time": now}
-                    slot.pending.append(row)
-                    slot.last_row = row
-                    if slot.grokked_step is None and row["test_acc"] >= slot.cfg.train.grok_threshold:
-                        slot.grokked_step = step
-                    if not _finite(row["train_loss"]) and slot.diverged_step is None:
-                        slot.diverged_step, slot.total = step, step
-                if len(slots) == 1:
-                    r = slots[0].last_row
-                    bar.set_postfix(train_acc=f"{r['train_acc']:.3f}", test_acc=f"{r['test_acc']:.3f}",
-                                    test_loss=f"{r['test_loss']:.3g}", refresh=False)
-            grokked = stop_when_grokked and all(slots[i].grokked_step is not None for i in active)
-            for i in active:
-                s = slots[i]
-                due = step in s.schedule or grokked or flag.stop or step == s.total
-                if due and not (resumed and step == start):
-                    save(i, step)
-            if time.perf_counter() - last_flush > FLUSH_SECONDS:
-                for s in slots:
-                    s.flush()
-                last_flush = time.perf_counter()
-            if grokked or all(step >= s.total for s in slots):
-                break
-            if flag.stop:
-                interrupted = True
-                break
-            stepper.update(step, loss, [step < s.total for s in slots])
-            step += 1
-            bar.update(1)
-    for s in slots:
-        s.flush()
-    bar.close()
+    try:
+        with StopFlag() as flag:
+            while True:
+                active = [i for i, s in enumerate(slots) if step <= s.total]
+                loss = stepper.forward(step) if step < max(slots[i].total for i in active) else None
+                logging = [i for i in active if slots[i].logs_at(step)]
+                if logging:
+                    now = time.perf_counter() - t0
+                    for i, row in zip(logging, stepper.metrics(step, logging, loss)):
+                        slot = slots[i]
+                        row = {"step": step, **row, "wall_time": now}
+                        slot.pending.append(row)
+                        slot.last_row = row
+                        if slot.grokked_step is None and row["test_acc"] >= slot.cfg.train.grok_threshold:
+                            slot.grokked_step = step
+                        if not _finite(row["train_loss"]) and slot.diverged_step is None:
+                            slot.diverged_step, slot.total = step, step
+                    if len(slots) == 1:
+                        r = slots[0].last_row
+                        bar.set_postfix(train_acc=f"{r['train_acc']:.3f}", test_acc=f"{r['test_acc']:.3f}",
+                                        test_loss=f"{r['test_loss']:.3g}", refresh=False)
+                grokked = stop_when_grokked and all(slots[i].grokked_step is not None for i in active)
+                for i in active:
+                    s = slots[i]
+                    due = step in s.schedule or grokked or flag.stop or step == s.total
+                    if due and not (resumed and step == start):
+                        save(i, step)
+                if time.perf_counter() - last_flush > FLUSH_SECONDS:
+                    for s in slots:
+                        s.flush()
+                    last_flush = time.perf_counter()
+                if grokked or all(step >= s.total for s in slots):
+                    break
+                if flag.stop:
+                    interrupted = True
+                    break
+                stepper.update(step, loss, [step < s.total for s in slots])
+                step += 1
+                bar.update(1)
+        for s in slots:
+            s.flush()
+    finally:
+        for s in slots:
+            s.close()
+        bar.close()
     return LoopResult(step=step, interrupted=interrupted)

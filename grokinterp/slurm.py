@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp.config import ConfigError
-from grokinterp.store import RunStore
+from grokinterp.store import RunLockedError, RunStore
 from grokinterp.sweep import Job, OnDone, failed_records, read_status, run_batch
 
 SUBMITIT_MISSING = "the slurm executor needs submitit: pip install 'grokinterp[slurm]'"
@@ -40,7 +40,7 @@ class SlurmOptions:
     mem_gb: float | None = None
     cluster: str = "slurm"  # "local": run the jobs as processes on this machine (testing)
     max_in_flight: int | None = None
-    poll_s: float = 1.0
+    poll_s: float | None = None  # how often job states are read; None: 1 s on SLURM, 0.1 s for local jobs
 
 
 class SlurmExecutor:
@@ -80,7 +80,8 @@ class SlurmExecutor:
             return
         sweep_dir = Path(units[0][0].status_path).parent.parent
         folder = Path(self.options.folder) if self.options.folder else sweep_dir / "slurm"
-        ex = self._executor(folder)
+        ex = None  # made at the first submission: nothing is written for a sweep that submits nothing
+        poll = self.options.poll_s or (0.1 if self.options.cluster == "local" else 1.0)
         queue = [tuple(replace(job, threads=self.options.cpus) for job in unit) for unit in units]
         running: dict[Any, tuple[Job, ...]] = {}
         try:
@@ -89,12 +90,13 @@ class SlurmExecutor:
                 for unit in queue:
                     if self.options.max_in_flight is not None and len(running) >= self.options.max_in_flight:
                         waiting.append(unit)
-                    elif any(RunStore(job.run_dir).is_locked() for job in unit):  # an earlier command's job
+                    elif any(held_elsewhere(job.run_dir) for job in unit):  # by an earlier command's job
                         waiting.append(unit)
                     elif all(_done(job) for job in unit):  # ...which has finished it meanwhile
                         for job in unit:
                             on_done({**read_status(Path(job.status_path)), "skipped": True})
                     else:
+                        ex = ex or self._executor(folder)
                         running[ex.submit(run_batch, unit)] = unit
                 queue = waiting
                 for handle in [h for h in running if h.done()]:
@@ -106,12 +108,25 @@ class SlurmExecutor:
                     for record in records:
                         on_done(record)
                 if queue or running:
-                    time.sleep(self.options.poll_s)
+                    time.sleep(poll)
         except KeyboardInterrupt:
             for handle in running:
                 with contextlib.suppress(Exception):
                     handle.cancel(check=False)
             raise
+
+
+def held_elsewhere(run_dir: str | Path) -> bool:
+    """True while another process holds the run directory's lock (a training in progress)."""
+    if not (Path(run_dir) / ".lock").exists():
+        return False
+    store = RunStore(run_dir)
+    try:
+        store.acquire()
+    except RunLockedError:
+        return True
+    store.release()
+    return False
 
 
 def _done(job: Job) -> bool:
