@@ -205,6 +205,33 @@ def test_nanda_files_import_with_their_split_and_formula(source, tmp_path, capsy
     assert run.metrics[-1]["test_acc"] == pytest.approx(source.metrics[-1]["test_acc"])
 
 
+def test_nanda_full_run_data_gets_his_split_and_his_losses_line_up(source, tmp_path, capsys):
+    """full_run_data.pth has no split: Nanda's own is rebuilt from its config's seed and fraction, and his losses
+    (both logged before an epoch's update, so entry e + 1 is of the weights saved at epoch e) match ours."""
+    p, steps = 17, source.steps
+    sds = [to_nanda(source.state_dict(s)) for s in steps]
+    train_idx, test_idx = nanda_split(p * p, 0.5, 7)
+    task = source.task()
+    n = steps[-1] + 2
+    train_losses, test_losses = [99.0] * n, [99.0] * n
+    for e, sd in zip(steps, sds):
+        for losses, idx in ((train_losses, train_idx), (test_losses, test_idx)):
+            logits = nanda_logits(sd, task.tokens[idx])[:, -1].double()
+            losses[e + 1] = F.cross_entropy(logits, task.labels[idx, 0]).item()
+    torch.save({"config": {"seed": 7, "frac_train": 0.5, "p": p, "act_type": "ReLU"}, "model": sds[-1],
+                "state_dicts": sds, "epochs": steps, "train_losses": train_losses, "test_losses": test_losses},
+               tmp_path / "full_run_data.pth")
+    assert run_import(tmp_path, [tmp_path / "full_run_data.pth"]) == 0
+    assert "Nanda et al.'s (seed 7, 0.5)" in capsys.readouterr().out
+    run = load_run(tmp_path / "imported")
+    assert torch.equal(run.store.read_split()["train_idx"], train_idx)
+    for row in run.metrics:
+        assert row["source_train_loss"] == pytest.approx(row["train_loss"], rel=1e-5)
+        assert row["source_test_loss"] == pytest.approx(row["test_loss"], rel=1e-5)
+    assert main(["info", str(tmp_path / "imported")]) == 0
+    assert "all files match the manifest" in capsys.readouterr().out
+
+
 def test_nanda_split_is_pythons_shuffle():
     """Nanda et al.'s gen_train_test: random.seed(seed); random.shuffle(pairs); the first int(frac n)."""
     import random

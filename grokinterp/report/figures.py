@@ -429,6 +429,22 @@ def weight_norm_trajectory(weight_norm, test_loss, steps, train_loss=None,
     return _finish(fig, title, 460)
 
 
+def norm_decay(steps, weight_norm, fit, title: str = "Weight norm over training, with the fitted exp(-gamma t)"
+               ) -> go.Figure:
+    """The total weight norm over steps (log y) and, when `fit` (an `analysis.normdecay.NormDecayFit`) is
+    given, its exp(-gamma t) line over the fitted window, shaded (Liu et al. 2023, Omnigrok Fig. 3)."""
+    fig = go.Figure(go.Scatter(x=_np(steps), y=_np(weight_norm), mode="lines", name="weight norm",
+                               line_color=_COS))
+    if fit is not None:
+        t = np.linspace(fit.start, fit.end, 50)
+        fig.add_trace(go.Scatter(x=t, y=fit.line(t), mode="lines", name=f"fit: gamma {fit.gamma:.3g}",
+                                 line=dict(color=_SIN, dash="dash", width=3)))
+        fig.add_vrect(x0=fit.start, x1=fit.end, fillcolor=_SIN, opacity=0.08, line_width=0)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(type="log", title_text="total weight norm")
+    return _finish(fig, title, 420)
+
+
 def measures_beside_test_loss(series: dict[str, tuple[Any, Any]], loss_steps, test_loss,
                               title: str = "Measures over training, beside the test loss") -> go.Figure:
     """One panel per measure (`series[name] = (steps, values)`), each with the test loss (log) on its right axis."""

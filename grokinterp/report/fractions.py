@@ -73,7 +73,8 @@ def fraction_points(runs: list[tuple[str, dict[str, Any], str, str, int, list[di
         if frac is None:
             continue
         # the task's own keys are in its description
-        rest = [f"{k}={format_value(v)}" for k, v in overrides.items() if k not in SEED_KEYS and not k.startswith("task.")]
+        rest = [f"{k}={format_value(v)}" for k, v in overrides.items()
+                if k not in SEED_KEYS and not k.startswith("task.")]
         series = describe + (f" ({', '.join(rest)})" if rest else "")
         out.append(FractionPoint(series, float(frac), name, state, first_step(rows, "train_acc", threshold),
                                  first_step(rows, "test_acc", threshold), budget))

@@ -11,7 +11,8 @@ Pure parts (data in, no I/O): `classify_run` (metrics rows -> `RunPhase`), `phas
 of a two-axis grid), and the figure functions `phase_diagram`, `runs_table`, `accuracy_curves` (plotly
 Figures, in the style of `grokinterp.report.figures`; also `best_accuracy_bars`). `sweep_phases` reads a
 sweep; `build_sweep_report` writes the page. A sweep over `task.frac_train` also gets Power et al.'s
-data-fraction figure and table (`grokinterp.report.fractions`).
+data-fraction figure and table (`grokinterp.report.fractions`); one over `accel.weight_norm` Omnigrok's LU
+landscape, one over `task.n_train` the critical training-set size (`grokinterp.report.omnigrok`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from grokinterp.analysis.phases import PHASES, phase_of
-from grokinterp.report import fractions
+from grokinterp.report import fractions, omnigrok
 from grokinterp.report.figures import TEMPLATE
 from grokinterp.report.html import Section, render_html
 from grokinterp.sweep import format_value, load_sweep
@@ -215,6 +216,39 @@ def sweep_phases(sweep, *, threshold: float = 0.9, gap: int = 1000,
     return out, metrics
 
 
+def _varies(spec, key: str) -> bool:
+    return key in spec.grid or any(key in r for r in spec.runs)
+
+
+def omnigrok_sections(sweep) -> list[Section]:
+    """The LU landscape of a sweep over `accel.weight_norm` and the critical-size figure of one over
+    `task.n_train` (`grokinterp.report.omnigrok`)."""
+    spec, out = sweep.spec, []
+    if _varies(spec, omnigrok.NORM_KEY):
+        points = omnigrok.sweep_lu_points(sweep)
+        cfg = sweep.runs[0].config
+        w0 = omnigrok.init_norm(cfg)
+        best = omnigrok.best_norm(points)
+        loss = {"ce": "cross-entropy", "mse": "squared error", "stablemax": "StableMax cross-entropy"}[cfg.train.loss]
+        out.append(Section("LU: loss against the weight norm", [omnigrok.lu_figure(points, w0, loss)], text=(
+            "Omnigrok (Liu et al. 2023, Fig. 2): each run trains at a fixed total weight norm w (all parameters "
+            "rescaled to w after every step); the final train loss against w should look like an L and the test "
+            f"loss like a U. Standard initialisation (init scale 1): w = {w0:.3g}"
+            + (f"; lowest test loss at w = {best:.3g} ({best / w0:.2f} x the standard init)." if best else ".")
+            + f" {len(points)} finished run(s).")))
+    if _varies(spec, omnigrok.SIZE_KEY):
+        points = omnigrok.sweep_size_points(sweep)
+        series = omnigrok.size_series(points)
+        chance = 1 / sweep.runs[0].config.task.n_answers
+        crit = {name or "runs": omnigrok.critical_size(rows) for name, rows in series.items()}
+        out.append(Section("Critical training-set size", [omnigrok.size_figure(series, chance)], text=(
+            "Omnigrok (Liu et al. 2023, Sec. 4): below a critical training-set size (about 200 MNIST images in "
+            "the paper) test accuracy stays near chance within the budget. Median over seeds of each run's best "
+            f"test accuracy; the critical size is the smallest from which on it reaches {omnigrok.GENERALISED:g}: "
+            + "; ".join(f"{k}: {v if v is not None else 'none'}" for k, v in crit.items()) + ".")))
+    return out
+
+
 def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, threshold: float = 0.9,
                        gap: int = 1000) -> Path:
     """Write the HTML report of the sweep at `sweep_dir` (default file: SWEEP_DIR/report.html)."""
@@ -248,6 +282,7 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
             "more steps per 1% less data near 25-30%."
             + (f" {left_out} run(s) not yet ended (failed, interrupted or unfinished, and not at 99%) are left out."
                if left_out else ""))))
+    sections += omnigrok_sections(sweep)
     sections.append(Section("Runs", [runs_table(runs)]))
     curves = [(r.name, [m["step"] for m in rows if "test_acc" in m], [m["test_acc"] for m in rows if "test_acc" in m])
               for r in runs if (rows := metrics[r.name])]
