@@ -51,6 +51,8 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
     """None when `cfg` can train in a batch, else the reason (read off the config alone)."""
     if family_of(cfg.task).kind == "sampled":
         return "sampled or multi-position tasks train one by one"
+    if cfg.task.regression:
+        return "regression tasks train one by one"
     if cfg.train.batch_size != 0:
         return "minibatches train one by one"
     if cfg.model.arch == "power" or cfg.train.weight_noise > 0:

@@ -196,6 +196,23 @@ def _digits_omnigrok() -> RunConfig:
     )
 
 
+def _teacher_student() -> RunConfig:
+    """Omnigrok's teacher-student regression (Liu et al. 2023, Sec. 3.1, their regression_grokking notebook):
+    5-100-100-5 tanh MLPs, 100 train / 100 test Gaussian inputs, the student at init x2, AdamW lr 3e-4 with
+    weight decay 0.05 (the notebook's), full batch, 10^5 steps, squared error; a sample is right when its mean
+    squared error is below 0.001."""
+    return RunConfig(
+        task=TaskConfig(family="teacher-student", seed=0),
+        model=ModelConfig(arch="image-mlp", n_layers=2, d_model=1, d_mlp=100, act_fn="tanh", init="tl",
+                          biases="all", seed=0),
+        train=TrainConfig(steps=100_000, lr=3e-4, weight_decay=0.05, loss="mse", betas=(0.9, 0.999),
+                          warmup_steps=0, batch_size=0, log_every=100, ckpt_every=2000, ckpt_log_points=10,
+                          grok_threshold=0.9),
+        accel=AccelConfig(init_scale=2.0),
+        preset="teacher-student",
+    )
+
+
 def _mnist_omnigrok() -> RunConfig:
     cfg = _digits_omnigrok()
     cfg.task.dataset, cfg.task.n_train, cfg.task.data_path = "mnist", 1000, "data/mnist"
@@ -262,6 +279,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "toy-add": _toy_add,
     "prieto-mlp": _prieto_mlp,
     "digits-omnigrok": _digits_omnigrok,
+    "teacher-student": _teacher_student,
     "mnist-omnigrok": _mnist_omnigrok,
     "parity": _parity,
     **{f"power-{op}": _power(op) for op in POWER_OPS},

@@ -381,6 +381,16 @@ def training_loss_fn(run: Run, params: dict[str, Tensor], max_examples: int | No
     names = [k for k in p64 if k not in BUFFERS and p64[k].is_floating_point() and is_trainable(k, cfg.model.biases)]
     fixed = {k: v for k, v in p64.items() if k not in names}
 
+    if task.targets is not None:  # a regression: squared error against the rows' targets (labels are row ids)
+        targets = task.targets.to(dtype)
+
+        def regression_loss(trainable: dict[str, Tensor], idx: Tensor | None = None) -> Tensor:
+            x, y = (xb, yb) if idx is None else (xb[idx], yb[idx])
+            logits = engine.fused_logits({**fixed, **trainable}, cfg.model, x, task.answer_pos)
+            return (logits[:, 0].to(dtype) - targets[y[:, 0]]).pow(2).mean()
+
+        return regression_loss, {k: p64[k] for k in names}
+
     def loss_fn(trainable: dict[str, Tensor], idx: Tensor | None = None) -> Tensor:
         params = {**fixed, **trainable}
         if idx is None:

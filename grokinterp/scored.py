@@ -10,6 +10,7 @@ in `grokinterp.batched`) keep the full-logit functions of `grokinterp.engine`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,16 @@ class Scored:
     rows: Int[Tensor, " n_scored"] | None  # flat index example * n_answer + position; None: every entry scored
     batch: int
     n_answer: int
+    targets: Float[Tensor, "n_scored d_vocab_out"] | None = None  # regression: the target of each entry
+    tolerance: float = 1e-3  # regression: an entry is right when its mean squared error is below this
+
+    def with_targets(self, targets: Float[Tensor, "n_scored d_vocab_out"], tolerance: float) -> Scored:
+        """The same predictions scored by regression against `targets` (Omnigrok's teacher-student task)."""
+        return dataclasses.replace(self, targets=targets, tolerance=tolerance)
+
+    def squared_errors(self) -> Float[Tensor, " n_scored"]:
+        """Regression: each entry's squared error averaged over the outputs, in float64."""
+        return (self.logits.to(torch.float64) - self.targets.to(torch.float64)).pow(2).mean(dim=-1)
 
     @classmethod
     def from_logits(cls, logits: Float[Tensor, "batch n_answer d_vocab_out"],
@@ -37,7 +48,7 @@ class Scored:
         return cls(*select(logits, labels), *labels.shape)
 
     def detach(self) -> Scored:
-        return Scored(self.logits.detach(), self.labels, self.rows, self.batch, self.n_answer)
+        return dataclasses.replace(self, logits=self.logits.detach())
 
     def nll(self) -> Float[Tensor, " n_scored"]:
         """Cross-entropy of each scored entry, the log-softmax in float64 (see `engine.answer_loss`)."""
@@ -46,10 +57,14 @@ class Scored:
 
     def loss(self, kind: str = "ce") -> Float[Tensor, ""]:
         """`engine.task_loss` over the scored entries: their mean cross-entropy ("ce") or squared error
-        against one-hot targets ("mse")."""
+        against one-hot targets ("mse"); with regression targets, the mean of `squared_errors` (nn.MSELoss)."""
+        if self.targets is not None:
+            return self.squared_errors().mean()
         return engine.task_loss(self.logits[:, None], self.labels[:, None], kind)
 
     def right(self) -> Tensor:
+        if self.targets is not None:
+            return self.squared_errors() < self.tolerance
         return self.logits.argmax(dim=-1) == self.labels
 
     def accuracy(self) -> float:
@@ -63,6 +78,8 @@ class Scored:
 
     def token_accuracy(self) -> float:
         """Fraction of scored entries predicted exactly (`engine.token_accuracy`)."""
+        if self.targets is not None:
+            return float(self.right().to(torch.float64).mean())
         return engine.token_accuracy(self.logits[:, None], self.labels[:, None])
 
     def position_losses(self) -> tuple[list[float], list[float]]:

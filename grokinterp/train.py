@@ -210,7 +210,7 @@ def record_metrics(cfg: RunConfig, task: Task, pred: Scored, row: dict, prefix: 
     """Loss and accuracy of the predictions into `row` as `{prefix}_loss`, `{prefix}_acc` (and per position)."""
     row[f"{prefix}_loss"] = pred.loss(cfg.train.loss).item() if loss is None else loss
     row[f"{prefix}_acc"] = pred.accuracy()
-    if prefix == "train":
+    if prefix == "train" and pred.targets is None:  # a regression has no softmax to collapse
         row["train_softmax_collapse"] = softmax_collapse(pred.logits.detach())
     if len(task.answer_pos) > 1:
         row[f"{prefix}_token_acc"] = pred.token_accuracy()
@@ -242,6 +242,10 @@ class SingleStepper:
         if cfg.accel.weight_norm > 0 and not resuming:
             accel.rescale_to_norm_(self.trainable, cfg.accel.weight_norm)
             self._sync_embedding()
+        if task.targets is not None and cfg.train.loss != "mse":
+            raise ConfigError(f"task.family={cfg.task.family} is a regression: it trains with train.loss=mse, "
+                              f"not {cfg.train.loss!r}")
+        self.targets = task.targets.to(device) if task.targets is not None else None
         self.tokens, self.labels = task.tokens.to(device), task.labels.to(device)
         self.train_idx, self.test_idx = task.train_idx.to(device), task.test_idx.to(device)
         self.train_tokens, self.train_labels = self.tokens[self.train_idx], self.labels[self.train_idx]
@@ -295,7 +299,14 @@ class SingleStepper:
     # -- the Stepper protocol
 
     def _predict(self, params, tokens, labels, generator: torch.Generator | None = None) -> Scored:
-        """`generator`: a regularised training forward (dropout masks drawn from it)."""
+        """`generator`: a regularised training forward (dropout masks drawn from it). A regression's labels are
+        example indices: its predictions are scored against their targets."""
+        pred = self._scored(params, tokens, labels, generator)
+        if self.targets is not None:
+            pred = pred.with_targets(self.targets[labels.reshape(-1)], self.task.tolerance)
+        return pred
+
+    def _scored(self, params, tokens, labels, generator: torch.Generator | None) -> Scored:
         ans = self.task.answer_pos
         if self.cfg.train.engine != "hooked":
             return fused_scored(params, self.cfg.model, tokens, ans, labels, dropout_generator=generator)

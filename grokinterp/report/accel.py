@@ -48,8 +48,12 @@ def norm_decay_section(ctx: ReportContext) -> list[Section]:
                 f"shrink the norm as exp(-gamma t) with gamma = -ln(1 - lr wd) = {fit.predicted:.3g} per step. "
                 f"Fitted over steps {fit.start}-{fit.end} (train accuracy >= 0.99 until test accuracy "
                 f">= {tr.grok_threshold:g}, shaded): gamma {fit.gamma:.3g}, {fit.ratio:.2f} x lr wd "
-                f"(R^2 {fit.r2:.3f}). Before the window (memorisation) the slope is {_g(fit.gamma_before)}, "
-                f"after it (generalised) {_g(fit.gamma_after)}: there the gradients are not small and the law "
-                f"does not hold." + (" The embedding has its own lr or weight decay; lr wd above is the rest's."
-                                     if tr.embed_lr is not None or tr.embed_weight_decay is not None else ""))
+                f"(R^2 {fit.r2:.3f}). Fitted the same way, the decay rate before the window (memorisation) is "
+                f"{_g(fit.gamma_before)}"
+                + (f" and after it (generalised) {_g(fit.gamma_after)}" if fit.gamma_after is not None else
+                   "; the run had not generalised by its last step")
+                + ". Where the loss gradients are not small (memorising, or holding a generalised solution against "
+                  "the decay) the law need not hold."
+                + (" The embedding has its own lr or weight decay; lr wd above is the rest's."
+                   if tr.embed_lr is not None or tr.embed_weight_decay is not None else ""))
     return [Section("Weight-norm decay", [fig], text)]

@@ -26,6 +26,8 @@ class Task:
     batch every step and `tokens` holds only the test set (`train_idx` is empty).
     `per_position`: report loss and accuracy per answer position (e.g. per digit).
     Image tasks hold float pixel rows in `tokens` (one "answer position", 0) and `d_vocab` = pixels per image.
+    Regression tasks have `targets`: the model's d_vocab_out outputs are compared with `targets[labels]` by
+    squared error (`grokinterp.scored.Scored.with_targets`).
     """
 
     tokens: Shaped[Tensor, "n n_in"]  # token ids (n, n_ctx); float pixels (n, n_pixels) for image tasks
@@ -38,6 +40,10 @@ class Task:
     test_idx: Int[Tensor, " n_test"]
     sampler: Sampler | None = None
     per_position: bool = False
+    # regression (teacher-student): row i's target vector is targets[i] and its label is i; an example is
+    # right when its mean squared error is below `tolerance`
+    targets: Float[Tensor, "n d_out"] | None = None
+    tolerance: float = 1e-3
 
     def with_split(self, train_idx: Tensor, test_idx: Tensor) -> Task:
         """The same data with another split (e.g. the one saved in a run directory)."""

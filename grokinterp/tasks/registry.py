@@ -48,6 +48,7 @@ class TaskSpec:
     """Base of every family's spec: the fields every family has. Subclasses are dataclasses too."""
 
     family: ClassVar[str] = ""
+    regression: ClassVar[bool] = False  # True: real-valued targets (Task.targets), trained with train.loss=mse
     seed: int = 0  # seed of the train/test split (and of the sampled data)
 
     def validate(self) -> None:
