@@ -112,6 +112,7 @@ class TrainConfig:
     seed: int = 0  # minibatch order (unused with full batch), weight noise and dropout masks
     weight_noise: float = 0.0  # std of Gaussian noise added to every weight in each training forward (Power et al.)
     log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.explog)
+    flush_denormal: bool = False  # CPU: compute subnormal floats as 0 while training (fast where they arise)
 
     def validate(self) -> None:
         if self.steps < 0:
