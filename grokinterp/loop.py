@@ -170,7 +170,11 @@ def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: fl
                unit="step", desc=desc, dynamic_ncols=True)
     step, interrupted = start, False
     flush = any(s.cfg.train.flush_denormal for s in slots)
-    if flush:  # subnormal floats cost ~10x on CPUs (fixed small weight norms: 12x measured); see docs/training.md
+    threads = torch.get_num_threads()
+    if flush:  # subnormal floats cost ~10x on CPUs (fixed small weight norms: 12x measured); see docs/training.md.
+        # The flag is per thread and torch's worker threads already exist, so the loop runs on this thread only
+        # (results do not depend on the thread count)
+        torch.set_num_threads(1)
         torch.set_flush_denormal(True)
     try:
         with StopFlag() as flag:
@@ -216,6 +220,7 @@ def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: fl
     finally:
         if flush:
             torch.set_flush_denormal(False)
+            torch.set_num_threads(threads)
         for s in slots:
             s.close()
         bar.close()
