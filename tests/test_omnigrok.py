@@ -29,7 +29,7 @@ def test_a_planted_lu_landscape_has_its_bottom_at_the_goldilocks_norm():
     assert omnigrok.best_norm(points) == 8
     fig = omnigrok.lu_figure(points, init_norm=30.0)
     assert "LU" in fig.layout.title.text and fig.layout.xaxis.type == "log"
-    assert {a.text for a in fig.layout.annotations} >= {"standard init: 30", "best test loss: 8"}
+    assert {t.name for t in fig.data} >= {"standard init: w = 30", "best test loss: w = 8"}
 
 
 def test_the_critical_size_is_where_every_larger_size_generalises():

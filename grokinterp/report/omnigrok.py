@@ -86,13 +86,14 @@ def lu_figure(points: list[LUPoint], init_norm: float | None, loss_name: str = "
                                      line=dict(color="#1f77b4"), showlegend=col == 1), 1, col)
             fig.add_trace(go.Scatter(x=w, y=[getattr(p, b) for p in ps], mode="lines+markers", name=f"test{label}",
                                      line=dict(color="#d62728"), showlegend=col == 1), 1, col)
-    marks = [(init_norm, "standard init", "#7f7f7f"), (best_norm(points), "best test loss", "#2ca02c")]
-    for x, text, color in marks:
+    # the two marks are often close (the U's bottom near the standard init): named in the legend, not on the plot
+    marks = [(init_norm, "standard init", "#7f7f7f", "dot"), (best_norm(points), "best test loss", "#2ca02c", "dash")]
+    for x, text, color, dash in marks:
         if x is not None:
             for col in (1, 2):
-                fig.add_vline(x=x, line=dict(color=color, dash="dash"), row=1, col=col)
-            fig.add_annotation(x=math.log10(x), y=1.02, yref="paper", xref="x", text=f"{text}: {x:.3g}",
-                               showarrow=False, font=dict(color=color))
+                fig.add_vline(x=x, line=dict(color=color, dash=dash), row=1, col=col)
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{text}: w = {x:.3g}",
+                                     line=dict(color=color, dash=dash)), 1, 1)
     fig.update_xaxes(type="log", title_text="weight norm w (fixed during training)")
     fig.update_yaxes(type="log", title_text=loss_name, row=1, col=1)
     fig.update_yaxes(range=[0, 1.05], title_text="accuracy", row=1, col=2)
