@@ -23,7 +23,8 @@ def weight_norm_section(ctx: ReportContext) -> list[Section]:
     rows = ctx.run.metrics
     settings = ", ".join(f"{k}={v}" for k, v in vars(a).items() if v != getattr(AccelConfig(), k))
     fig = figures.weight_norm_trajectory([r["weight_norm"] for r in rows], [r["test_loss"] for r in rows],
-                                         [r["step"] for r in rows], [r["train_loss"] for r in rows])
+                                         [r["step"] for r in rows], [r["train_loss"] for r in rows],
+                                         loss_name=figures.LOSS_NAMES[ctx.run.config.train.loss])
     return [Section("Weight norm and loss", [fig], f"accel settings: {settings}. Each point is a logged step.")]
 
 

@@ -95,8 +95,12 @@ def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------- training curves
 
 
+#: The y-axis name of each `train.loss`.
+LOSS_NAMES = {"ce": "cross-entropy loss", "mse": "squared error", "stablemax": "StableMax cross-entropy"}
+
+
 def loss_curves(steps, train_loss, test_loss, train_acc, test_acc,
-                phases: dict[str, int | None] | None = None) -> go.Figure:
+                phases: dict[str, int | None] | None = None, loss_name: str = LOSS_NAMES["ce"]) -> go.Figure:
     """Train/test loss (log y) and accuracy against step, with phase boundaries (Nanda et al. Fig 2)."""
     x = _np(steps)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
@@ -106,7 +110,7 @@ def loss_curves(steps, train_loss, test_loss, train_acc, test_acc,
                              line_dash="dot"), 1, 2)
     fig.add_trace(go.Scatter(x=x, y=_np(test_acc), mode="lines", name="test acc", line_color=_SIN,
                              line_dash="dot"), 1, 2)
-    fig.update_yaxes(type="log", title_text="cross-entropy loss", row=1, col=1)
+    fig.update_yaxes(type="log", title_text=loss_name, row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.05], row=1, col=2)
     fig.update_xaxes(title_text="step")
     _add_phase_lines(fig, phases, [(1, 1), (1, 2)])
@@ -415,7 +419,8 @@ def attention_pattern(pattern, title: str, tokens=None) -> go.Figure:
 
 
 def weight_norm_trajectory(weight_norm, test_loss, steps, train_loss=None,
-                           title: str = "Weight norm against loss over training (Omnigrok's LU picture)") -> go.Figure:
+                           title: str = "Weight norm against loss over training (Omnigrok's LU picture)",
+                           loss_name: str = LOSS_NAMES["ce"]) -> go.Figure:
     """Test (and train) loss against the total weight norm, points coloured by step (Liu et al. 2023)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=_np(weight_norm), y=_np(test_loss), mode="lines+markers", name="test loss",
@@ -425,7 +430,7 @@ def weight_norm_trajectory(weight_norm, test_loss, steps, train_loss=None,
         fig.add_trace(go.Scatter(x=_np(weight_norm), y=_np(train_loss), mode="lines", name="train loss",
                                  line=dict(color=_COS, dash="dot")))
     fig.update_xaxes(title_text="total weight norm")
-    fig.update_yaxes(type="log", title_text="cross-entropy loss")
+    fig.update_yaxes(type="log", title_text=loss_name)
     return _finish(fig, title, 460)
 
 

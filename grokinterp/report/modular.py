@@ -40,7 +40,7 @@ def training_curves(ctx: ReportContext) -> list[Section]:
     acc = "_token_acc" if rows and "test_token_acc" in rows[0] and not power else "_acc"
     cols = {k: [r[k] for r in rows] for k in ("step", "train_loss", "test_loss", "train" + acc, "test" + acc)}
     fig = figures.loss_curves(cols["step"], cols["train_loss"], cols["test_loss"], cols["train" + acc],
-                              cols["test" + acc], run_phases(ctx))
+                              cols["test" + acc], run_phases(ctx), figures.LOSS_NAMES[ctx.run.config.train.loss])
     what = "accuracy per scored token" if acc == "_token_acc" else "accuracy"
     return [Section("Training curves", [fig], f"Loss (log scale) and {what}; dashed lines mark the phases "
                     "detected by grokinterp.progress.phases (Nanda et al. 2023, Fig. 2).")]

@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 
 from grokinterp.analysis.phases import PHASES, phase_of
 from grokinterp.report import fractions, omnigrok
-from grokinterp.report.figures import TEMPLATE
+from grokinterp.report.figures import LOSS_NAMES, TEMPLATE
 from grokinterp.report.html import Section, render_html
 from grokinterp.sweep import format_value, load_sweep
 
@@ -229,7 +229,7 @@ def omnigrok_sections(sweep) -> list[Section]:
         cfg = sweep.runs[0].config
         w0 = omnigrok.init_norm(cfg)
         best = omnigrok.best_norm(points)
-        loss = {"ce": "cross-entropy", "mse": "squared error", "stablemax": "StableMax cross-entropy"}[cfg.train.loss]
+        loss = LOSS_NAMES[cfg.train.loss]
         out.append(Section("LU: loss against the weight norm", [omnigrok.lu_figure(points, w0, loss)], text=(
             "Omnigrok (Liu et al. 2023, Fig. 2): each run trains at a fixed total weight norm w (all parameters "
             "rescaled to w after every step); the final train loss against w should look like an L and the test "
