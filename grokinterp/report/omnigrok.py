@@ -14,7 +14,7 @@
   way from a 10-class chance level to perfect); below it test accuracy stays near chance within the budget.
 
 Pure parts: `lu_points`, `lu_figure`, `best_norm`, `size_points`, `size_series`, `critical_size`,
-`size_figure`; `sweep_lu_points` and `sweep_size_points` read a sweep.
+`size_figure`; `sweep_runs` gives them a sweep's runs.
 """
 
 from __future__ import annotations
@@ -166,23 +166,10 @@ def size_figure(series: dict[str, list[tuple[int, float, float, int]]], chance: 
     return fig
 
 
-def _runs(sweep) -> list[tuple[str, dict[str, Any], str, list[dict[str, Any]]]]:
-    from grokinterp.store import RunStore
-
-    out = []
-    for run in sweep.runs:
-        path = sweep.path / "runs" / run.name
-        rows = RunStore(path).read_metrics() if path.exists() else []
-        out.append((run.name, run.overrides, sweep.state(run.name), rows))
-    return out
-
-
-def sweep_lu_points(sweep) -> list[LUPoint]:
-    return lu_points(_runs(sweep))
-
-
-def sweep_size_points(sweep) -> list[SizePoint]:
-    return size_points(_runs(sweep))
+def sweep_runs(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[tuple[str, dict[str, Any], str, list]]:
+    """The (name, overrides, state, metrics rows) of every run of a `grokinterp.sweep.Sweep`, from the rows
+    already read (`grokinterp.report.sweep.sweep_phases` returns them), for `lu_points` and `size_points`."""
+    return [(run.name, run.overrides, sweep.state(run.name), metrics.get(run.name, [])) for run in sweep.runs]
 
 
 def init_norm(cfg) -> float:

@@ -220,12 +220,13 @@ def _varies(spec, key: str) -> bool:
     return key in spec.grid or any(key in r for r in spec.runs)
 
 
-def omnigrok_sections(sweep) -> list[Section]:
+def omnigrok_sections(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[Section]:
     """The LU landscape of a sweep over `accel.weight_norm` and the critical-size figure of one over
-    `task.n_train` (`grokinterp.report.omnigrok`)."""
+    `task.n_train` (`grokinterp.report.omnigrok`), from every run's metrics rows (as `sweep_phases` reads them)."""
     spec, out = sweep.spec, []
+    runs = omnigrok.sweep_runs(sweep, metrics)
     if _varies(spec, omnigrok.NORM_KEY):
-        points = omnigrok.sweep_lu_points(sweep)
+        points = omnigrok.lu_points(runs)
         cfg = sweep.runs[0].config
         w0 = omnigrok.init_norm(cfg)
         best = omnigrok.best_norm(points)
@@ -237,7 +238,7 @@ def omnigrok_sections(sweep) -> list[Section]:
             + (f"; lowest test loss at w = {best:.3g} ({best / w0:.2f} x the standard init)." if best else ".")
             + f" {len(points)} finished run(s).")))
     if _varies(spec, omnigrok.SIZE_KEY):
-        points = omnigrok.sweep_size_points(sweep)
+        points = omnigrok.size_points(runs)
         series = omnigrok.size_series(points)
         chance = 1 / sweep.runs[0].config.task.n_answers
         crit = {name or "runs": omnigrok.critical_size(rows) for name, rows in series.items()}
@@ -282,7 +283,7 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
             "more steps per 1% less data near 25-30%."
             + (f" {left_out} run(s) not yet ended (failed, interrupted or unfinished, and not at 99%) are left out."
                if left_out else ""))))
-    sections += omnigrok_sections(sweep)
+    sections += omnigrok_sections(sweep, metrics)
     sections.append(Section("Runs", [runs_table(runs)]))
     curves = [(r.name, [m["step"] for m in rows if "test_acc" in m], [m["test_acc"] for m in rows if "test_acc" in m])
               for r in runs if (rows := metrics[r.name])]
