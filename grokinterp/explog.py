@@ -8,7 +8,9 @@ logger gets the same rows (its scalar columns; per-position lists as `NAME/0`, `
   the events from its resume step on, so the curves hold each step once.
 - wandb: a run in RUN/wandb, project `grokinterp` (or WANDB_PROJECT), named after the run directory, with an id
   fixed by the run directory's path, so a resumed run continues the same wandb run. wandb's own WANDB_MODE
-  decides where it goes: `WANDB_MODE=offline` writes only to disk (`wandb sync` uploads it later).
+  decides where it goes: `WANDB_MODE=offline` writes only to disk (`wandb sync` uploads it later). When training
+  ends the run is finished and, unless another wandb run is active in the process, wandb is torn down, so that
+  everything is on disk (or uploaded) when `train` returns, even in a worker process that skips atexit hooks.
 """
 
 from __future__ import annotations
@@ -85,7 +87,14 @@ class WandbLogger:
                 self.run.log(scalars(row), step=row["step"])
 
     def close(self) -> None:
+        import wandb
+
         self.run.finish()
+        # finish() returns before wandb's service process has written the run's last records to disk (a run's
+        # .wandb file held only its 7-byte header when the first run of a process returned); teardown waits for
+        # the service to exit. It is left alone while another wandb run of the user's is still active here.
+        if wandb.run is None:
+            wandb.teardown()
 
 
 def make_logger(kind: str, run_dir: str | Path, first_step: int, config: dict[str, Any]) -> MetricsLogger | None:
