@@ -1,4 +1,5 @@
 # make test  : create .venv if missing, install grokinterp with its dev, ray, slurm and log extras, run the test suite
+#              on TEST_WORKERS=2 processes (pytest-xdist)
 # make demo  : create .venv if missing, install, train the mod-113 model through the end of cleanup (preset mod113-demo), write
 #              its figure report (8.5 min on 2 idle CPU cores from a fresh clone; rerun to resume after an interruption)
 VENV   ?= .venv
@@ -20,8 +21,11 @@ $(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
 
 install: $(VENV)/.installed
 
+# the suite runs on TEST_WORKERS processes (pytest-xdist); TEST_WORKERS=0 runs it in this one
+TEST_WORKERS ?= 2
+
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 demo: install
 	$(PY) -m grokinterp.train mod113-demo

@@ -115,3 +115,24 @@ def toy_sweep(tmp_path_factory):
 def toy_sweep_run(toy_sweep):
     """The run of `toy_sweep` at the preset's own decoder lr (1e-4) and no weight decay."""
     return toy_sweep.run(toy_sweep.runs[0].name)
+
+
+
+# The modules whose tests share the session runs above (grokked_run, permutation_run, sequence_run,
+# transfer_run, toy_sweep_run): under `pytest -n N` (as `make test` runs it) they go to one worker together, so
+# that each run is trained once; every other module is a unit of its own. (xdist's own `--dist loadgroup` marks
+# cannot do this under pytest 9: xdist 3.8 renames items through an attribute pytest 9 no longer reads.)
+SHARED_RUN_MODULES = {f"tests/test_{name}.py" for name in
+                      ("progress", "report", "report_browser", "train", "permutation_runs", "induction_training")}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "shared-runs" if module in SHARED_RUN_MODULES else module
+
+    return SharedRunScheduling(config, log)
