@@ -182,7 +182,7 @@ def build_power_model(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: i
             self.hook_embed, self.hook_pos_embed = HookPoint(), HookPoint()
             self.register_buffer("W_pos", sinusoid(n_ctx, cfg.d_model), persistent=False)
             self.blocks = torch.nn.ModuleList()
-            for layer in range(cfg.n_layers):
+            for _ in range(cfg.n_layers):
                 block = hooks("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post")
                 block.attn = hooks("hook_q", "hook_k", "hook_v", "hook_attn_scores", "hook_pattern", "hook_z")
                 block.mlp = hooks("hook_pre", "hook_post")

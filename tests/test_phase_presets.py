@@ -3,9 +3,8 @@ digit with a transition of its own; the max-element task trains; the 512-sequenc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pytest
 

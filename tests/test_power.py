@@ -136,7 +136,8 @@ def test_power_format_writes_their_equations_on_the_same_split():
     assert eq.tokens.shape == (len(pair.tokens), 6) and eq.answer_pos == (4, 5)
     assert eq.d_vocab == eq.d_vocab_out == p + 3
     assert torch.equal(eq.tokens[:, 1], pair.tokens[:, 0]) and torch.equal(eq.tokens[:, 3], pair.tokens[:, 1])
-    assert torch.all(eq.tokens[:, 0] == p + 2) and torch.all(eq.tokens[:, 2] == p + 1) and torch.all(eq.tokens[:, 4] == p)
+    assert torch.all(eq.tokens[:, 0] == p + 2) and torch.all(eq.tokens[:, 2] == p + 1)
+    assert torch.all(eq.tokens[:, 4] == p)
     assert torch.equal(eq.tokens[:, 5], pair.labels[:, 0])  # teacher-forced answer predicts the closing <eos>
     assert torch.equal(eq.labels, torch.stack([pair.labels[:, 0], torch.full_like(pair.labels[:, 0], p + 2)], 1))
     assert torch.equal(eq.train_idx, pair.train_idx)
