@@ -234,7 +234,7 @@ def _stablemax_s(x: Tensor) -> Tensor:
     return torch.where(x >= 0, x.clamp(min=0) + 1, 1 / (1 - x.clamp(max=0)))
 
 
-def stablemax(logits: Float[Tensor, ...], dim: int = -1) -> Float[Tensor, ...]:
+def stablemax(logits: Float[Tensor, "*shape"], dim: int = -1) -> Float[Tensor, "*shape"]:
     """StableMax (Prieto et al. 2025, "Grokking at the edge of numerical stability"): s(x_i) / sum_j s(x_j)
     with s(x) = x + 1 for x >= 0 and 1 / (1 - x) for x < 0. It grows linearly where softmax grows
     exponentially, so large logits do not push the other classes' terms below float resolution."""
@@ -242,7 +242,7 @@ def stablemax(logits: Float[Tensor, ...], dim: int = -1) -> Float[Tensor, ...]:
     return s / s.sum(dim=dim, keepdim=True)
 
 
-def log_stablemax(logits: Float[Tensor, ...], dim: int = -1) -> Float[Tensor, ...]:
+def log_stablemax(logits: Float[Tensor, "*shape"], dim: int = -1) -> Float[Tensor, "*shape"]:
     """log `stablemax`."""
     s = _stablemax_s(logits)
     return s.log() - s.sum(dim=dim, keepdim=True).log()
