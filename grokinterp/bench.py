@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--transfer-acc", type=float, default=0.6,
                    help="weak model's test accuracy at transfer (default 0.6)")
     g.add_argument("--weak-max-steps", type=int, default=10_000, help="step budget of a weak run (default 10000)")
+    g.add_argument("--tune-methods", action="store_true",
+                   help="tune every method over the baselines' lr x weight-decay grid too (seed 0 picks, as for "
+                        "the baseline)")
     w = sub.add_parser("sweep", help="many small runs: one by one vs batched with torch.func (one process)")
     w.add_argument("--preset", default="toy-add")
     w.add_argument("--steps", type=int, default=2000, help="steps per run (default 2000)")
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             print_grok(bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
                                   floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
                                   args.transfer_acc, args.out, weak_max_steps=args.weak_max_steps,
+                                  tune_methods=args.tune_methods,
                                   log=lambda line: print(line, file=sys.stderr, flush=True)))
         except (ConfigError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)

@@ -20,6 +20,12 @@ The plan, in order:
    second being the fastest whose method changes none of the first's settings (lr and weight decay aside:
    so not ⊥AdamW at another lr, not Grokfast twice).
 
+With `--tune-methods` every method gets the baselines' grid too: the method's own settings on top of each
+(lr, weight decay) of the grid that it does not pin itself (⊥AdamW pins weight decay 0, so it is tuned over the
+lr alone; `ortho-adamw+wd` over both), the fastest on seed 0 runs on every seed and stands for the method (its
+name says its lr and weight decay); the other grid points are listed as `grid` rows. The `ortho-adamw lr X`
+variant is then left out: the lr grid covers it.
+
 A variant whose seed 0 does not reach the top threshold within `--max-steps` is not rerun on the other
 seeds (it would only cost the step budget again); the table says so (`n` = seeds run). A median counts
 unreached seeds as slower than any reached one; when most seeds did not reach a threshold its median is
@@ -122,6 +128,18 @@ def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_a
     return out
 
 
+def method_grid(v: Variant, base: dict, lrs: list[float], wds: list[float]) -> list[Variant]:
+    """`v`'s method (its departure from `base`) at each grid point (lr, wd) it does not pin itself, each once."""
+    method = method_of(v, base)
+    out: dict[tuple[float, float], Variant] = {}
+    for lr in lrs:
+        for wd in wds:
+            o = {**base, "train.lr": lr, "train.weight_decay": wd, **method}
+            point = (o["train.lr"], o["train.weight_decay"])
+            out.setdefault(point, Variant(f"{v.name} lr {point[0]:g} wd {point[1]:g}", o, v.weak, kind="grid"))
+    return list(out.values())
+
+
 def method_of(v: Variant, base: dict) -> dict:
     """The overrides with which `v` departs from the tuned baseline's `base`."""
     return {k: x for k, x in v.overrides.items() if base.get(k) != x}
@@ -183,8 +201,9 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
                seeds: int = 3, lrs: list[float] | None = None, wds: tuple[float, ...] = (1.0, 3.0, 8.0),
                sets: list[str] | None = None, only: list[str] | None = None, grokfast: dict | None = None,
                transfer_acc: float = 0.6, out: str | None = None, progress: bool | None = None,
-               log=print, weak_max_steps: int = 10_000) -> dict:
-    """Run the plan of the module docstring; `only` restricts the methods (by name; the baselines always run)."""
+               log=print, weak_max_steps: int = 10_000, tune_methods: bool = False) -> dict:
+    """Run the plan of the module docstring; `only` restricts the methods (by name; the baselines always run);
+    `tune_methods` gives every method the baselines' lr x weight-decay grid."""
     sets = list(sets or [])
     cfg = get_preset(preset).with_overrides(sets)
     lrs = lrs or [cfg.train.lr, 3 * cfg.train.lr]
@@ -211,13 +230,28 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
         return float("inf") if m is None else m
 
     seed_list = list(range(seeds))
-    grid = [run(v, seed_list[:1]) for v in baseline_grid(lrs, list(wds))]
-    best = min(grid, key=lambda s: (key(s), -s.trials[0].final_acc))  # none reached: the one that got furthest
-    if best.trials[0].steps[top] is not None:
-        best.trials += run(best.variant, seed_list[1:]).trials
+
+    def tuned(variants: list[Variant]) -> tuple[Summary, list[Summary]]:
+        """The fastest of `variants` on seed 0 (none reached: the one that got furthest), then run on every
+        seed; and all of them, in order."""
+        grid = [run(v, seed_list[:1]) for v in variants]
+        best = min(grid, key=lambda s: (key(s), -s.trials[0].final_acc))
+        if best.trials[0].steps[top] is not None:
+            best.trials += run(best.variant, seed_list[1:]).trials
+        return best, grid
+
+    best, grid = tuned(baseline_grid(lrs, list(wds)))
     methods = [v for v in method_variants(best.variant.overrides, cfg.model.arch == "transformer", grokfast,
-                                          transfer_acc, cfg.train.lr) if not only or v.name.split(" lr ")[0] in only]
-    singles = [run(v, seed_list) for v in methods]
+                                          transfer_acc, None if tune_methods else cfg.train.lr)
+               if not only or v.name.split(" lr ")[0] in only]
+    singles, tried = [], []
+    for v in methods:
+        if tune_methods:
+            chosen, points = tuned(method_grid(v, best.variant.overrides, lrs, list(wds)))
+            singles.append(Summary(Variant(chosen.variant.name, chosen.variant.overrides, v.weak), chosen.trials))
+            tried += [s for s in points if s is not chosen]
+        else:
+            singles.append(run(v, seed_list))
     ranked = sorted((s for s in singles if key(s) < float("inf")), key=key)
     base = best.variant.overrides
 
@@ -231,7 +265,7 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
     return {"preset": preset, "sets": sets, "thresholds": thresholds, "max_steps": max_steps, "seeds": seeds,
             "out": str(root), "cores": os.cpu_count(), "threads": torch.get_num_threads(), "grokfast": grokfast,
             "transfer_acc": transfer_acc, "weak_max_steps": weak_max_steps, "grid": grid, "baseline": best,
-            "singles": singles, "combos": combos}
+            "singles": singles, "combos": combos, "method_grid": tried, "tune_methods": tune_methods}
 
 
 def _fmt_steps(s: Summary, th: float) -> str:
@@ -257,9 +291,10 @@ def print_grok(r: dict) -> None:
     print(f"weak model (GrokTransfer): pair MLP {WEAK} until test accuracy {r['transfer_acc']} (at most "
           f"{r['weak_max_steps']} steps), its time counted")
     base: Summary = r["baseline"]
-    rows = [(s, "grid") for s in r["grid"] if s is not base] + [(base, "baseline")] + \
+    rows = [(s, "grid") for s in r["grid"] + r.get("method_grid", []) if s is not base] + [(base, "baseline")] + \
            [(s, "") for s in r["singles"]] + [(s, "combination") for s in r["combos"]]
-    head = (f"{'variant':<34} {'n':>2} {'steps to ' + format(lo, 'g'):>20} {'s to ' + format(lo, 'g'):>18} "
+    width = max([34] + [len(s.variant.name) + 1 for s, _ in rows])
+    head = (f"{'variant':<{width}} {'n':>2} {'steps to ' + format(lo, 'g'):>20} {'s to ' + format(lo, 'g'):>18} "
             f"{'steps to ' + format(top, 'g'):>20} {'s to ' + format(top, 'g'):>18} {'vs baseline':>12}")
     print(head)
     b = base.median(top)
@@ -268,9 +303,11 @@ def print_grok(r: dict) -> None:
         name = s.variant.name + ("*" if tag == "baseline" else "")
         m = s.median(top)
         ratio = "" if m is None or tag == "grid" else f"{'>=' if b is None else ''}{b_bound / m:.2f}x"
-        print(f"{name:<34} {len(s.trials):>2} {_fmt_steps(s, lo):>20} {_fmt_time(s, lo):>18} "
+        print(f"{name:<{width}} {len(s.trials):>2} {_fmt_steps(s, lo):>20} {_fmt_time(s, lo):>18} "
               f"{_fmt_steps(s, top):>20} {_fmt_time(s, top):>18} {ratio:>12}")
-    print("* the tuned baseline: the grid's fastest on seed 0, then run on every seed")
+    print("* the tuned baseline: the grid's fastest on seed 0, then run on every seed" +
+          ("; every method tuned over the same grid the same way (its other grid points: the rows after the "
+           "baseline's grid)" if r.get("tune_methods") else ""))
     reached = [s for s in r["singles"] + r["combos"] if s.median(top) is not None]
     if not reached:
         print("best/baseline wall-time speedup: n/a (no variant reached the threshold)")

@@ -313,3 +313,33 @@ def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_
     assert bench.main(["grok", "--grokfast", "alpha"]) == 2
     assert bench.main(["grok", "--thresholds", "1.5"]) == 2
     assert bench.main(["grok", "--preset", "nope"]) == 2
+
+
+def test_bench_grok_tune_methods_gives_every_method_the_baselines_grid(tmp_path, capsys):
+    from grokinterp import bench
+    from grokinterp.bench_grok import PLAIN, Variant, method_grid
+
+    base = {**PLAIN, "train.lr": 1e-3, "train.weight_decay": 3.0}
+    ortho = Variant("ortho-adamw", {**base, "accel.orthogonal_grad": True, "train.weight_decay": 0.0})
+    grid = method_grid(ortho, base, [1e-3, 3e-3], [1.0, 3.0])  # ⊥AdamW pins weight decay 0: only the lr is tuned
+    assert [v.name for v in grid] == ["ortho-adamw lr 0.001 wd 0", "ortho-adamw lr 0.003 wd 0"]
+    assert all(v.overrides["accel.orthogonal_grad"] and v.overrides["train.weight_decay"] == 0.0 for v in grid)
+    ema = Variant("grokfast-ema", {**base, "accel.grokfast": "ema"})
+    points = [(v.overrides["train.lr"], v.overrides["train.weight_decay"]) for v in method_grid(ema, base, [1e-3, 3e-3],
+                                                                                                [1.0, 3.0])]
+    assert points == [(1e-3, 1.0), (1e-3, 3.0), (3e-3, 1.0), (3e-3, 3.0)]
+    argv = ["grok", "--preset", "mod113-small", "--max-steps", "6", "--thresholds", "0.01", "--seeds", "2",
+            "--lrs", "1e-3,3e-3", "--wds", "1", "--only", "stablemax,ortho-adamw", "--tune-methods",
+            "--out", str(tmp_path)]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    rows = {line.split("  ")[0]: line for line in out}
+    # each method ran at both lrs on seed 0; its fastest is its row and ran on both seeds
+    for method, wd in (("stablemax", 1), ("ortho-adamw", 0)):
+        assert {(tmp_path / f"{method}_lr_{lr}_wd_{wd}.seed0").exists() for lr in ("0.001", "0.003")} == {True}
+        chosen = [name for name in rows if name.startswith(f"{method} lr ") and (tmp_path / (
+            name.replace(" ", "_") + ".seed1")).exists()]
+        assert len(chosen) == 1
+    singles = [name for name in rows if " + " not in name]  # the combination's name holds both methods'
+    assert not any(name.startswith("ortho-adamw lr") and name.endswith("wd 1") for name in singles)
+    assert out[-1].startswith("best/baseline wall-time speedup: ")
