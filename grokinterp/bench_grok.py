@@ -269,10 +269,11 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
 
 
 def _fmt_steps(s: Summary, th: float) -> str:
-    m, span = s.median(th, "steps"), s.span(th, "steps")
+    m, span, k, n = s.median(th, "steps"), s.span(th, "steps"), s.reached(th), len(s.trials)
+    part = f" [{k} of {n} reached]" if 0 < k < n else ""  # a median over seeds of which some never got there
     if m is None:
-        return "not reached"
-    return f"{m:,.0f}" + (f" ({span[0]:,}-{span[1]:,})" if span and span[0] != span[1] else "")
+        return "not reached" + part
+    return f"{m:,.0f}" + (f" ({span[0]:,}-{span[1]:,})" if span and span[0] != span[1] else "") + part
 
 
 def _fmt_time(s: Summary, th: float) -> str:
@@ -294,8 +295,8 @@ def print_grok(r: dict) -> None:
     rows = [(s, "grid") for s in r["grid"] + r.get("method_grid", []) if s is not base] + [(base, "baseline")] + \
            [(s, "") for s in r["singles"]] + [(s, "combination") for s in r["combos"]]
     width = max([34] + [len(s.variant.name) + 1 for s, _ in rows])
-    head = (f"{'variant':<{width}} {'n':>2} {'steps to ' + format(lo, 'g'):>20} {'s to ' + format(lo, 'g'):>18} "
-            f"{'steps to ' + format(top, 'g'):>20} {'s to ' + format(top, 'g'):>18} {'vs baseline':>12}")
+    head = (f"{'variant':<{width}} {'n':>2} {'steps to ' + format(lo, 'g'):>30} {'s to ' + format(lo, 'g'):>18} "
+            f"{'steps to ' + format(top, 'g'):>30} {'s to ' + format(top, 'g'):>18} {'vs baseline':>12}")
     print(head)
     b = base.median(top)
     b_bound = b if b is not None else statistics.median(t.budget_s for t in base.trials)
@@ -303,8 +304,8 @@ def print_grok(r: dict) -> None:
         name = s.variant.name + ("*" if tag == "baseline" else "")
         m = s.median(top)
         ratio = "" if m is None or tag == "grid" else f"{'>=' if b is None else ''}{b_bound / m:.2f}x"
-        print(f"{name:<{width}} {len(s.trials):>2} {_fmt_steps(s, lo):>20} {_fmt_time(s, lo):>18} "
-              f"{_fmt_steps(s, top):>20} {_fmt_time(s, top):>18} {ratio:>12}")
+        print(f"{name:<{width}} {len(s.trials):>2} {_fmt_steps(s, lo):>30} {_fmt_time(s, lo):>18} "
+              f"{_fmt_steps(s, top):>30} {_fmt_time(s, top):>18} {ratio:>12}")
     print("* the tuned baseline: the grid's fastest on seed 0, then run on every seed" +
           ("; every method tuned over the same grid the same way (its other grid points: the rows after the "
            "baseline's grid)" if r.get("tune_methods") else ""))

@@ -343,3 +343,21 @@ def test_bench_grok_tune_methods_gives_every_method_the_baselines_grid(tmp_path,
     singles = [name for name in rows if " + " not in name]  # the combination's name holds both methods'
     assert not any(name.startswith("ortho-adamw lr") and name.endswith("wd 1") for name in singles)
     assert out[-1].startswith("best/baseline wall-time speedup: ")
+
+
+def test_bench_grok_table_says_when_a_median_is_over_seeds_that_did_not_all_get_there(capsys):
+    from grokinterp.bench_grok import Summary, Trial, Variant, print_grok
+
+    def summary(name, steps_99):
+        s = Summary(Variant(name, {}))
+        for seed, st in enumerate(steps_99):
+            total = {0.95: 1.0, 0.99: None if st is None else st / 100}
+            s.trials.append(Trial(name, seed, {0.95: 100, 0.99: st}, total, 10.0))
+        return s
+
+    base, ortho = summary("adamw", [300, 300, 300]), summary("ortho", [205, 395, None])
+    print_grok({"preset": "p", "sets": [], "thresholds": [0.95, 0.99], "max_steps": 1000, "seeds": 3, "cores": 2,
+                "threads": 1, "out": "x", "transfer_acc": 0.6, "weak_max_steps": 10, "grid": [base],
+                "baseline": base, "singles": [ortho], "combos": []})
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "395 (205-395) [2 of 3 reached]" in rows["ortho"] and "reached]" not in rows["adamw*"]
