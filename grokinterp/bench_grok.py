@@ -44,7 +44,7 @@ import os
 import shutil
 import statistics
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -248,7 +248,7 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
     for v in methods:
         if tune_methods:
             chosen, points = tuned(method_grid(v, best.variant.overrides, lrs, list(wds)))
-            singles.append(Summary(Variant(chosen.variant.name, chosen.variant.overrides, v.weak), chosen.trials))
+            singles.append(Summary(replace(chosen.variant, kind="variant"), chosen.trials))  # it stands for the method
             tried += [s for s in points if s is not chosen]
         else:
             singles.append(run(v, seed_list))
