@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import grokinterp
-from grokinterp import engine, progress
+from grokinterp import models, progress
 from grokinterp.analysis import groups, irreps
 from grokinterp.report import figures
 from grokinterp.report.permutation import irrep_traces, output_rows, sampled_steps
@@ -55,7 +55,7 @@ for cls in groups.subgroup_classes(n):
 task = run.task()
 params = run.state_dict()
 with torch.no_grad():
-    logits = engine.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
+    logits = models.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
 sims = irreps.logit_similarity(logits, task.labels[:, 0], n)
 key = irreps.key_irreps(sims, n)
 print("logit similarity:", {k: round(v, 3) for k, v in sims.items()})

@@ -13,7 +13,7 @@
 #
 # ```
 # python -m grokinterp.train toy-add --out checkpoints/toy-add          # one run
-# grokinterp sweep docs/phase-diagram.toml --out checkpoints/phase-diagram   # decoder lr x decoder wd, 5 x 5
+# grokinterp sweep configs/sweeps/phase-diagram.toml --out checkpoints/phase-diagram   # decoder lr x decoder wd, 5 x 5
 # grokinterp report checkpoints/phase-diagram                            # the phase diagram
 # ```
 #
@@ -128,4 +128,4 @@ if (Path(SWEEP) / "sweep.json").exists():
         if SHOW:
             fig.show()
 else:
-    print(f"no sweep at {SWEEP}: run `grokinterp sweep docs/phase-diagram.toml --out {SWEEP}` first")
+    print(f"no sweep at {SWEEP}: run `grokinterp sweep configs/sweeps/phase-diagram.toml --out {SWEEP}` first")

@@ -28,16 +28,23 @@ from pathlib import Path
 
 import torch
 
-from grokinterp import accel, engine
+from grokinterp import accel, scoring
 from grokinterp.allocator import keep_freed_memory
 from grokinterp.analysis.collapse import collapsed_rows
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.loop import Slot, run_loop, warmup_factor
-from grokinterp.models import BUFFERS, build_model, named_tensors, trainable_parameters
+from grokinterp.models import (
+    BUFFERS,
+    EMBEDDING_PARAMS,
+    architecture_of,
+    build_model,
+    named_tensors,
+    trainable_parameters,
+)
 from grokinterp.record import config_record
 from grokinterp.store import RunStore
 from grokinterp.tasks import Task, family_of, make_task
-from grokinterp.train import EMBEDDING_PARAMS, TrainResult, check_out_dir, open_run
+from grokinterp.train import TrainResult, check_out_dir, open_run
 
 BATCHABLE_KEYS = frozenset({"train.lr", "train.weight_decay", "train.embed_lr", "train.embed_weight_decay",
                             "model.seed", "accel.init_scale", "train.grok_threshold", "preset"})
@@ -55,8 +62,10 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
         return "regression tasks train one by one"
     if cfg.train.batch_size != 0:
         return "minibatches train one by one"
-    if cfg.model.arch == "power" or cfg.train.weight_noise > 0:
-        return "Power et al.'s transformer and weight noise train one by one"
+    if not architecture_of(cfg.model).batchable:
+        return f"model.arch={cfg.model.arch!r} trains one by one"
+    if cfg.train.weight_noise > 0:
+        return "weight noise trains one by one"
     a = cfg.accel
     if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from or a.orthogonal_grad:
         return "Grokfast, fixed-norm training, GrokTransfer and orthogonal gradients train one by one"
@@ -183,14 +192,14 @@ class BatchedStepper:
         self.sq_names = [n for n in self.names if n not in BUFFERS]
 
         def losses(p, xb, yb):
-            return engine.task_loss(engine.fused_logits(p, mcfg, xb, pos), yb, kind)
+            return scoring.task_loss(models.fused_logits(p, mcfg, xb, pos), yb, kind)
 
         def evaluate(p, xb, yb):
-            logits = engine.fused_logits(p, mcfg, xb, pos)
+            logits = models.fused_logits(p, mcfg, xb, pos)
             acc = ((logits.argmax(dim=-1) == yb) | (yb < 0)).all(dim=-1).to(torch.float64).mean()
             scored = (yb >= 0).flatten()
             sc = (collapsed_rows(logits.flatten(0, -2)) & scored).sum() / scored.sum().clamp(min=1)
-            return engine.task_loss(logits, yb, kind), acc, sc
+            return scoring.task_loss(logits, yb, kind), acc, sc
 
         self.batched_loss = torch.func.vmap(losses, in_dims=(0, None, None))
         self.batched_eval = torch.func.vmap(evaluate, in_dims=(0, None, None))

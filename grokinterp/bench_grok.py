@@ -49,6 +49,7 @@ from pathlib import Path
 
 import torch
 
+from grokinterp.models import architecture_of
 from grokinterp.presets import get_preset
 from grokinterp.runs import load_run
 from grokinterp.train import train
@@ -241,7 +242,7 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
         return best, grid
 
     best, grid = tuned(baseline_grid(lrs, list(wds)))
-    methods = [v for v in method_variants(best.variant.overrides, cfg.model.arch == "transformer", grokfast,
+    methods = [v for v in method_variants(best.variant.overrides, architecture_of(cfg.model).tl_native, grokfast,
                                           transfer_acc, None if tune_methods else cfg.train.lr)
                if not only or v.name.split(" lr ")[0] in only]
     singles, tried = [], []

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from grokinterp import engine
+from grokinterp import models
 from grokinterp.config import ConfigError, RunConfig
+from grokinterp.models import fused_scored
 from grokinterp.presets import PRESETS, get_preset
-from grokinterp.scored import Scored, fused_scored
+from grokinterp.scoring import Scored
 from grokinterp.tasks import make_task
 from grokinterp.train import SingleStepper, train
 
@@ -97,7 +98,7 @@ def _engine_rel_diff(stepper: SingleStepper, step: int) -> float:
     cfg, task = stepper.cfg, stepper.task
     xb, yb, _ = stepper.train_batch(step)
     f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb).loss(cfg.train.loss).item()
-    h = Scored.from_logits(engine.hooked_logits(stepper.model, xb, task.answer_pos), yb).loss(cfg.train.loss).item()
+    h = Scored.from_logits(models.hooked_logits(stepper.model, xb, task.answer_pos), yb).loss(cfg.train.loss).item()
     return abs(f - h) / max(abs(h), 1e-30)
 
 

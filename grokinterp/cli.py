@@ -23,31 +23,15 @@ from grokinterp.tasks import family_of
 
 
 def _presets(_: list[str]) -> int:
+    from grokinterp.models import architecture_of
     from grokinterp.presets import PRESETS, get_preset
 
     for name in PRESETS:
         cfg = get_preset(name)
         t, m = cfg.task, cfg.model
-        print(f"{name:<22} {t.describe()}{_split(t)}, {_model_short(m)}, wd {cfg.train.weight_decay}, "
+        print(f"{name:<22} {t.describe()}{_split(t)}, {architecture_of(m).short(m)}, wd {cfg.train.weight_decay}, "
               f"{cfg.train.steps} steps")
     return 0
-
-
-def _model_short(m) -> str:
-    """The sizes that matter for the model's architecture (an MLP has no attention, an attention-only
-    transformer no MLP)."""
-    if m.arch == "transformer":
-        width = "attention-only" if m.attn_only else f"d_mlp {m.d_mlp}"
-        return f"{m.n_layers}L transformer d_model {m.d_model} {width}"
-    if m.arch == "power":
-        return f"{m.n_layers}L Power et al. transformer d_model {m.d_model} d_mlp {m.d_mlp}"
-    if m.arch == "mlp":
-        return f"pair MLP d_model {m.d_model} d_mlp {m.d_mlp}"
-    if m.arch == "toy":
-        return f"toy adder d_model {m.d_model}, {m.n_layers} x {m.d_mlp} hidden"
-    if m.arch == "onehot-mlp":
-        return f"one-hot MLP {m.n_layers} x {m.d_mlp} hidden"
-    return f"MLP {m.n_layers} x {m.d_mlp} hidden"
 
 
 def _split(t) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from grokinterp.errors import ConfigError
+from grokinterp.models.config import ModelConfig
+from grokinterp.models.registry import architecture_of, architectures
 from grokinterp.tasks.registry import TaskSpec, get_family
 
 # The fields of the flat task section that config.json files written before the family registry hold for
@@ -35,61 +37,10 @@ def TaskConfig(family: str = "modular", **values: Any) -> TaskSpec:  # noqa: N80
     return spec_type(**values)
 
 
-ARCHS = ("transformer", "mlp", "toy", "image-mlp", "onehot-mlp", "power")
-
-
-@dataclass
-class ModelConfig:
-    """A TransformerLens-native transformer (see `grokinterp.models`)."""
-
-    n_layers: int = 1
-    d_model: int = 128
-    n_heads: int = 4
-    d_head: int = 32
-    d_mlp: int = 512
-    act_fn: str = "relu"  # relu | gelu | tanh (tanh: toy and image MLPs only)
-    normalization_type: str | None = None  # None | "LN"
-    attn_only: bool = False
-    # transformer | mlp (a pair MLP: concat of the two operand embeddings -> ReLU -> logits) | toy (Liu et al.:
-    # the two embeddings summed -> n_layers hidden layers of d_mlp -> logits) | image-mlp (pixels -> n_layers
-    # hidden layers of d_mlp -> logits; Omnigrok's MNIST MLP is n_layers 2, d_mlp 200) | onehot-mlp (the one-hot
-    # codes of the two operands concatenated -> n_layers hidden layers of d_mlp -> logits; Prieto et al. 2025's
-    # MLP is n_layers 2, d_mlp 200, biases none) | power (Power et al.
-    # 2022's post-LayerNorm transformer, `grokinterp.power`: sinusoidal positions, no biases, untied output)
-    arch: str = "transformer"
-    init: str = "paper"  # "paper": N(0, 1/d_model), W_U N(0, 1/d_vocab_out) (Nanda et al.); "tl": TL gpt2 init
-    biases: str = "mlp"  # which biases train: "mlp" (b_in, b_out; the paper), "all", or "none" (all frozen at 0)
-    seed: int = 0  # seed of the parameter init
-    dropout: float = 0.0  # arch power: dropout on every block's FFN output while training (Power et al.'s code)
-
-    def validate(self) -> None:
-        for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.act_fn not in ("relu", "gelu", "tanh"):
-            raise ConfigError(f"model.act_fn must be 'relu', 'gelu' or 'tanh', got {self.act_fn!r}")
-        if self.act_fn == "tanh" and self.arch in ("transformer", "mlp"):
-            raise ConfigError("model.act_fn='tanh' is for model.arch 'toy', 'image-mlp' and 'onehot-mlp'")
-        if self.normalization_type not in (None, "LN"):
-            raise ConfigError(f"model.normalization_type must be null or 'LN', got {self.normalization_type!r}")
-        if self.arch not in ARCHS:
-            raise ConfigError(f"model.arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
-        if self.init not in ("paper", "tl"):
-            raise ConfigError(f"model.init must be 'paper' or 'tl', got {self.init!r}")
-        if self.biases not in ("mlp", "all", "none"):
-            raise ConfigError(f"model.biases must be 'mlp', 'all' or 'none', got {self.biases!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
-        if self.dropout > 0 and self.arch != "power":
-            raise ConfigError("model.dropout is for model.arch='power' (Power et al.'s FFN dropout)")
-        if self.arch == "power" and (self.attn_only or self.normalization_type is not None):
-            raise ConfigError("model.arch='power' has its own post-LayerNorm blocks: leave model.attn_only false and "
-                              "model.normalization_type null")
-
-
 @dataclass
 class TrainConfig:
-    """AdamW on the answer-position cross-entropy, with a dense checkpoint schedule."""
+    """The optimiser (AdamW, or Muon on the hidden matrices), its loss (cross-entropy, squared error or StableMax on
+    the scored answer positions), the step budget and the dense checkpoint schedule."""
 
     steps: int = 25_000  # optimizer steps (the step budget)
     lr: float = 1e-3
@@ -214,15 +165,14 @@ class RunConfig:
         kind = get_family(self.task.family).kind
         if self.task.infinite and self.train.batch_size < 1:
             raise ConfigError("task.mode='infinite' draws a fresh batch every step: set train.batch_size >= 1")
-        if self.model.arch in ("mlp", "toy", "onehot-mlp") and kind != "pairs":
-            raise ConfigError(f"model.arch={self.model.arch!r} reads two operands: it needs a task of pairs "
-                              f"(task.family={self.task.family!r} is of kind {kind!r})")
-        if (kind == "vectors") != (self.model.arch == "image-mlp"):
+        arch = architecture_of(self.model)
+        if kind not in arch.task_kinds:
+            fits = [a.name for a in architectures().values() if kind in a.task_kinds]
             raise ConfigError(f"task.family={self.task.family!r} (kind {kind!r}) and model.arch={self.model.arch!r} "
-                              "do not go together: tasks of float vectors train model.arch='image-mlp', and only them")
-        if self.train.weight_noise > 0 and self.train.engine == "hooked" and self.model.arch == "transformer":
-            raise ConfigError("train.weight_noise on the TransformerLens transformer needs train.engine=fused (the "
-                              "bridge cannot run on substituted weights)")
+                              f"do not go together: model.arch={self.model.arch!r} reads tasks of kind "
+                              f"{' or '.join(sorted(arch.task_kinds))}, and tasks of kind {kind!r} train model.arch "
+                              f"{' or '.join(map(repr, fits))}")
+        arch.check_run(self)
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self

@@ -59,7 +59,8 @@ import torch
 from torch import Tensor
 
 from grokinterp.config import ConfigError, RunConfig
-from grokinterp.models import BUFFERS, bridge_config, build_model, is_bias, is_trainable, named_tensors, weight_sq
+from grokinterp.models import BUFFERS, architecture_of, build_model, is_bias, is_trainable, named_tensors, weight_sq
+from grokinterp.models.transformer import bridge_config
 from grokinterp.record import config_record
 from grokinterp.store import RunStore
 from grokinterp.tasks import Task, make_task
@@ -318,7 +319,7 @@ def check_fits(sd: dict[str, Tensor], cfg: RunConfig, task: Task, record: dict[s
     act = record.get("act_fn") or record.get("act_type")
     if isinstance(act, str) and act.lower() in ("relu", "gelu") and act.lower() != cfg.model.act_fn:
         fixes.append(f"model.act_fn={act.lower()}")
-    if cfg.model.arch != "transformer":
+    if not architecture_of(cfg.model).tl_native:
         other.append(f"a transformer, not model.arch={cfg.model.arch}")
     if fixes or other:
         hint = f" (add {' '.join('--set ' + f for f in fixes)})" if fixes else ""
@@ -380,7 +381,7 @@ def check_split(split: tuple[Tensor, Tensor], task: Task) -> None:
 
 def metrics_row(step: int, tensors: dict[str, Tensor], cfg: RunConfig, task: Task) -> dict:
     """A metrics row of the imported weights, computed as the trainer computes its own (grokinterp.train)."""
-    from grokinterp.scored import fused_scored
+    from grokinterp.models import fused_scored
     from grokinterp.train import record_metrics
 
     row: dict[str, Any] = {"step": step}

@@ -128,7 +128,7 @@ def _repeat_subseq_infinite() -> RunConfig:
 
 def _repeat_subseq_512() -> RunConfig:
     """Nanda's finite run as he ran it: 512 training sequences (4 batches of 128), weight decay 1, and a
-    budget past his generalisation at step ~198k (300k steps; hours on CPU: docs/repeat-subseq-512.toml)."""
+    budget past his generalisation at step ~198k (300k steps; hours on CPU: configs/sweeps/repeat-subseq-512.toml)."""
     cfg = _repeat_subseq()
     cfg.task.n_train = 512
     cfg.train.steps = 300_000

@@ -35,6 +35,7 @@ docstring.
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -45,15 +46,14 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from grokinterp import engine
+from grokinterp import models, scoring
 from grokinterp.allocator import keep_freed_memory
 from grokinterp.analysis import collapse, fourier, groups, induction, irreps, representation
 from grokinterp.analysis import hessian as hessian_measures
 from grokinterp.analysis import llc as llc_measures
 from grokinterp.analysis import phases as phase_detect
-from grokinterp.models import BUFFERS, is_trainable, weight_sq
+from grokinterp.models import BUFFERS, architecture_of, fused_scored, is_trainable, weight_sq
 from grokinterp.runs import Run
-from grokinterp.scored import fused_scored
 from grokinterp.tasks import Task, family_of
 
 COLUMNS = (
@@ -213,7 +213,7 @@ def checkpoint_measures(
     train_idx: Tensor, test_idx: Tensor, basis: Basis,
 ) -> dict[str, float]:
     """All measures of one checkpoint; `tokens`/`labels` are every pair in `a * p + b` order."""
-    logits = engine.fused_logits(params, run_cfg.model, tokens, (2,))[:, 0]  # (pairs, d_vocab_out)
+    logits = models.fused_logits(params, run_cfg.model, tokens, (2,))[:, 0]  # (pairs, d_vocab_out)
     return _measures_from_logits(logits, params, labels, train_idx, test_idx, basis)
 
 
@@ -246,11 +246,9 @@ def _measures_from_logits(logits, params, labels, train_idx, test_idx, basis: Ba
 def why_not_measurable(run_cfg) -> str | None:
     """None when the progress measures apply to a run config, else why not: they read a transformer's
     weights, on a task whose answers are (a ± b) mod p (trig terms of a ± b) or products in S_n."""
-    if run_cfg.model.arch == "power":
-        return ("progress measures read the TransformerLens transformer's weights (W_E, W_L = W_U W_out); this run "
-                "is Power et al.'s post-LayerNorm model (model.arch='power')")
-    if run_cfg.model.arch != "transformer":
-        return f"progress measures read a transformer's weights; this run is a {run_cfg.model.arch!r}"
+    no_measures = architecture_of(run_cfg.model).no_measures
+    if no_measures is not None:
+        return no_measures
     t = run_cfg.task
     s = t.structure()
     if s is not None and s.kind == "cyclic" and s.sum_sign is None:
@@ -268,6 +266,40 @@ def grokked_step(run: Run) -> int | None:
     return next((s for s in run.steps if (acc.get(s) or 0.0) >= threshold), None)
 
 
+def _checker_frame(filename: str) -> bool:
+    """A frame of a runtime type checker's wrapper (jaxtyping's `@jaxtyped`, beartype's generated code,
+    typeguard), which the test suite's import hook puts around every function of this package."""
+    import os
+
+    import jaxtyping
+
+    packages = [os.path.dirname(jaxtyping.__file__)]
+    for name in ("beartype", "typeguard"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            packages.append(os.path.dirname(module.__file__))
+    return filename.startswith("<@beartype") or any(filename.startswith(p + os.sep) for p in packages)
+
+
+def _user_stacklevel() -> int:
+    """The `stacklevel` that makes a warning raised by the caller of this function name the first frame
+    outside grokinterp and the type checkers' wrappers: the user's line, however deep the call came from
+    (`warnings.warn(..., skip_file_prefixes=...)` does this from Python 3.12)."""
+    import os
+
+    import grokinterp
+
+    package = os.path.dirname(grokinterp.__file__) + os.sep
+    frame = sys._getframe(1)
+    while frame.f_back is not None and _checker_frame(frame.f_code.co_filename):  # wrappers around this one
+        frame = frame.f_back
+    level = 1  # `frame` is the function that warns
+    while frame.f_back is not None and (frame.f_code.co_filename.startswith(package)
+                                        or _checker_frame(frame.f_code.co_filename)):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def default_keys(run: Run, step: int | None = None) -> list:
     """Key frequencies (Z_p: `fourier.key_frequencies` of the number embedding) or key irreps (S_n:
     `irreps.key_irreps` of the logit similarities on all pairs) of a checkpoint, by default the last (the
@@ -282,13 +314,13 @@ def default_keys(run: Run, step: int | None = None) -> list:
         if grokked_step(run) is None:
             warnings.warn(f"{run.path} has not grokked (test accuracy below {run.config.train.grok_threshold}); "
                           f"key components from its last checkpoint (step {step}) are unreliable: pass key_freqs",
-                          stacklevel=2)
+                          stacklevel=_user_stacklevel())
     params = run.state_dict(step)
     if s.kind == "cyclic":
         return fourier.key_frequencies(params["embed.weight"][:s.order], s.order)
     task = run.task()
     with torch.no_grad():
-        logits = engine.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :s.order]
+        logits = models.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :s.order]
     return irreps.key_irreps(irreps.logit_similarity(logits, task.labels[:, 0], s.degree), s.degree)
 
 
@@ -386,7 +418,7 @@ def training_loss_fn(run: Run, params: dict[str, Tensor], max_examples: int | No
 
         def regression_loss(trainable: dict[str, Tensor], idx: Tensor | None = None) -> Tensor:
             x, y = (xb, yb) if idx is None else (xb[idx], yb[idx])
-            logits = engine.fused_logits({**fixed, **trainable}, cfg.model, x, task.answer_pos)
+            logits = models.fused_logits({**fixed, **trainable}, cfg.model, x, task.answer_pos)
             return (logits[:, 0].to(dtype) - targets[y[:, 0]]).pow(2).mean()
 
         return regression_loss, {k: p64[k] for k in names}
@@ -396,8 +428,8 @@ def training_loss_fn(run: Run, params: dict[str, Tensor], max_examples: int | No
         if idx is None:
             return fused_scored(params, cfg.model, xb, task.answer_pos, yb).loss(cfg.train.loss)
         # all logits of the batch, masked in the loss: which rows are scored may not depend on vmapped data
-        logits = engine.fused_logits(params, cfg.model, xb[idx], task.answer_pos)
-        return engine.task_loss(logits, yb[idx], cfg.train.loss)
+        logits = models.fused_logits(params, cfg.model, xb[idx], task.answer_pos)
+        return scoring.task_loss(logits, yb[idx], cfg.train.loss)
 
     return loss_fn, {k: p64[k] for k in names}
 
@@ -461,7 +493,7 @@ def softmax_collapse(run: Run, steps: list[int] | None = None, *, dtype: torch.d
     scored = yb >= 0
 
     def measure(step: int, params: dict[str, Tensor]) -> dict:
-        logits = engine.fused_logits(params, cfg.model, xb, task.answer_pos)[scored]
+        logits = models.fused_logits(params, cfg.model, xb, task.answer_pos)[scored]
         return {"softmax_collapse": collapse.softmax_collapse(logits, dtype),
                 "zero_loss_fraction": collapse.zero_loss_fraction(logits, yb[scored], dtype)}
 

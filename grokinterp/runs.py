@@ -29,6 +29,29 @@ class Run:
     config: RunConfig
     store: RunStore = field(repr=False)
     record: dict = field(repr=False, default_factory=dict)  # config.json as written (with package versions)
+    _names: list[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def tensor_names(self) -> list[str]:
+        """The model's tensor names in its `state_dict()` order, the order the trainer wrote them in (built
+        once per Run from a fresh model of the run's config). A safetensors file does not keep that order, and
+        the order it loads in changes from process to process; seeded analyses that draw noise tensor by
+        tensor (`progress.llc`, `progress.hessian`) need one fixed order. Empty when the model cannot be
+        built here (e.g. a data set the task needs is missing): checkpoints then come in sorted name order."""
+        if self._names is None:
+            try:
+                task = make_task(self.config.task)
+                model = build_model(self.config.model, task.d_vocab, task.d_vocab_out, task.n_ctx, "cpu")
+                self._names = list(model.state_dict(keep_vars=True))  # = models.named_tensors(model)
+            except (OSError, ValueError):  # ConfigError is a ValueError; a missing data set an OSError
+                self._names = []
+        return self._names
+
+    def _in_model_order(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """`tensors` in the model's order (`tensor_names`), any names the model lacks after them, sorted."""
+        names = self.tensor_names()
+        known = set(names)
+        return {**{k: tensors[k] for k in names if k in tensors},
+                **{k: tensors[k] for k in sorted(tensors) if k not in known}}
 
     @property
     def steps(self) -> list[int]:
@@ -47,8 +70,9 @@ class Run:
         return [r["step"] for r in rows], [r[key] for r in rows]
 
     def state_dict(self, step: int | None = None) -> dict[str, Tensor]:
-        """Checkpoint tensors at `step` (default: the last), keyed by the model's state_dict names."""
-        return self.store.load_checkpoint(self.steps[-1] if step is None else step)
+        """Checkpoint tensors at `step` (default: the last), keyed by the model's state_dict names, in the
+        model's order (`tensor_names`), the same in every process."""
+        return self._in_model_order(self.store.load_checkpoint(self.steps[-1] if step is None else step))
 
     def task(self) -> Task:
         """The task with this run's saved train/test split."""
@@ -65,15 +89,16 @@ class Run:
         return model
 
     def checkpoints(self, steps: list[int] | None = None):
-        """Iterator of (step, tensors) over the checkpoints at `steps` (default: all), loaded one at a time.
-        A checkpoint that fails verification (`CheckpointError`) is skipped with a warning naming its file."""
+        """Iterator of (step, tensors) over the checkpoints at `steps` (default: all), loaded one at a time,
+        each in the model's order (as `state_dict`). A checkpoint that fails verification (`CheckpointError`)
+        is skipped with a warning naming its file."""
         import warnings
 
         from grokinterp.store import CheckpointError
 
         for step in self.steps if steps is None else steps:
             try:
-                tensors = self.store.load_checkpoint(step)
+                tensors = self._in_model_order(self.store.load_checkpoint(step))
             except CheckpointError as e:
                 warnings.warn(f"skipping step {step}: {e}", stacklevel=2)
                 continue

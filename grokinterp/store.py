@@ -356,7 +356,9 @@ class RunStore:
     ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         data = self._check_entry(rel, entry)
         try:
-            return _st_load(data), _header_metadata(data)
+            # sorted by name: safetensors loads in an order that changes from process to process
+            # (`runs.Run.state_dict` puts a checkpoint in its model's order)
+            return dict(sorted(_st_load(data).items())), _header_metadata(data)
         except Exception as e:  # verified bytes that still fail to parse: written corrupt
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise CheckpointError(f"checkpoint {self.path / rel} is corrupt: {msg}") from None

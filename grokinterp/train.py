@@ -29,14 +29,23 @@ from pathlib import Path
 
 import torch
 
-from grokinterp import accel, engine
+from grokinterp import accel, models
 from grokinterp.allocator import keep_freed_memory
 from grokinterp.analysis.collapse import softmax_collapse
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
 from grokinterp.loop import Slot, checkpoint_schedule, lr_at, run_loop, warmup_factor
-from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters, weight_sq
+from grokinterp.models import (
+    EMBEDDING_PARAMS,
+    architecture_of,
+    build_model,
+    fused_scored,
+    load_tensors_,
+    named_tensors,
+    trainable_parameters,
+    weight_sq,
+)
 from grokinterp.record import config_from_record, config_record
-from grokinterp.scored import Scored, fused_scored
+from grokinterp.scoring import Scored
 from grokinterp.store import CheckpointError, RunLockedError, RunStore
 from grokinterp.tasks import Task, make_task
 
@@ -72,7 +81,6 @@ class TrainResult:
 
 # ----------------------------------------------------------------------------------------------- optimizer
 
-EMBEDDING_PARAMS = frozenset({"embed.weight", "transfer.A", "transfer.B"})
 
 
 def param_groups(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> list[dict]:
@@ -88,23 +96,6 @@ def param_groups(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> list[
     groups = [{"params": rest, "base_lr": t.lr, "lr": t.lr, "weight_decay": t.weight_decay},
               {"params": emb, "base_lr": e_lr, "lr": e_lr, "weight_decay": e_wd}]
     return [g for g in groups if g["params"]]
-
-
-# embeddings and the unembedding stay on AdamW under Muon (Jordan et al.'s rule: Muon is for hidden layers)
-NOT_MUON = EMBEDDING_PARAMS | {"pos_embed.weight", "unembed.weight"}
-
-
-def muon_names(params: dict[str, torch.Tensor], arch: str = "transformer") -> list[str]:
-    """The tensors `train.optimizer=muon` gives to Muon: every 2-D trainable tensor but the (un)embeddings; in
-    the MLPs of `grokinterp.mlps` (tensors `layers.{i}.weight`) also not the readout (the last layer), nor for
-    `onehot-mlp` the first, a lookup table of the one-hot codes."""
-    layers = sorted(int(n.split(".")[1]) for n in params if n.startswith("layers.") and n.endswith(".weight"))
-    skip = set(NOT_MUON)
-    if layers:
-        skip.add(f"layers.{layers[-1]}.weight")
-        if arch == "onehot-mlp":
-            skip.add(f"layers.{layers[0]}.weight")
-    return [n for n, p in params.items() if p.ndim == 2 and n not in skip]
 
 
 class Optimizers:
@@ -141,10 +132,10 @@ def make_adamw(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> torch.o
 
 def make_optimizer(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> Optimizers:
     """AdamW on every trainable tensor, or (`train.optimizer=muon`) `torch.optim.Muon` on the hidden matrices
-    (`muon_names`) with the same lr and weight decay (its "match_rms_adamw" scaling, Liu et al. 2025, makes
-    AdamW's settings carry over) and AdamW on the rest."""
+    (the architecture's `muon_names`) with the same lr and weight decay (its "match_rms_adamw" scaling, Liu et
+    al. 2025, makes AdamW's settings carry over) and AdamW on the rest."""
     t = cfg.train
-    hidden = set(muon_names(params, cfg.model.arch)) if t.optimizer == "muon" else set()
+    hidden = set(architecture_of(cfg.model).muon_names(params)) if t.optimizer == "muon" else set()
     rest = {n: p for n, p in params.items() if n not in hidden}
     opts = [make_adamw(cfg, rest)] if rest else []
     if hidden:
@@ -311,7 +302,7 @@ class SingleStepper:
         if self.cfg.train.engine != "hooked":
             return fused_scored(params, self.cfg.model, tokens, ans, labels, dropout_generator=generator)
         if params is self.params and generator is None:
-            return Scored.from_logits(engine.hooked_logits(self.model, tokens, ans), labels)
+            return Scored.from_logits(models.hooked_logits(self.model, tokens, ans), labels)
         kw = {"dropout_generator": generator} if generator is not None else {}
         logits = torch.func.functional_call(self.model, params, (tokens,), kw)
         return Scored.from_logits(logits[:, list(ans)], labels)

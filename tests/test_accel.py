@@ -190,14 +190,14 @@ def weak_run(tmp_path_factory):
 
 
 def test_weak_mlp_trains_and_both_engines_agree(weak_run):
-    from grokinterp import engine
+    from grokinterp import models
 
     rows = weak_run.metrics
     assert rows[-1]["train_loss"] < 0.85 * rows[0]["train_loss"] and rows[-1]["train_acc"] > 3 * rows[0]["train_acc"]
     task = weak_run.task()
     model = weak_run.model()
-    a = engine.hooked_logits(model, task.tokens, (2,))
-    b = engine.fused_logits(weak_run.state_dict(), weak_run.config.model, task.tokens, (2,))
+    a = models.hooked_logits(model, task.tokens, (2,))
+    b = models.fused_logits(weak_run.state_dict(), weak_run.config.model, task.tokens, (2,))
     assert torch.allclose(a, b)
     assert weak_run.state_dict()["embed.weight"].shape == (18, 4)
 

@@ -75,7 +75,7 @@ def test_file_for_a_run_directory(command, run, capsys):
 
 
 def test_file_for_a_sweep_directory(tmp_path, capsys):
-    spec, file = str(ROOT / "docs" / "lr-wd.toml"), tmp_path / "file"
+    spec, file = str(ROOT / "configs" / "sweeps" / "lr-wd.toml"), tmp_path / "file"
     file.write_text("x")
     assert main(["sweep", spec, "--out", str(file), "--no-progress"]) == 2
     assert "is a file, not a sweep directory" in error_line(capsys)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from grokinterp.config import ModelConfig
-from grokinterp.engine import accuracy, answer_loss, fused_logits, hooked_logits
-from grokinterp.models import build_model, is_bias, named_tensors, trainable_parameters
+from grokinterp.models import build_model, fused_logits, hooked_logits, is_bias, named_tensors, trainable_parameters
+from grokinterp.scoring import accuracy, answer_loss
 
 D_VOCAB = 7
 

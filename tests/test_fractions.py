@@ -130,15 +130,15 @@ def test_the_fraction_sweep_specs_expand():
 
     from grokinterp.sweep import expand, load_spec
 
-    docs = Path(__file__).resolve().parents[1] / "docs"
-    full = expand(load_spec(docs / "power-fractions.toml"))
+    specs = Path(__file__).resolve().parents[1] / "configs" / "sweeps"
+    full = expand(load_spec(specs / "power-fractions.toml"))
     assert len(full) == 13 * 11 * 3
     assert {r.config.task.describe() for r in full} >= {"x/y mod 97", "x*y in S5"}
     assert all(r.config.model.arch == "power" and r.config.task.format == "power" for r in full)
-    cpu = expand(load_spec(docs / "power-fractions-cpu.toml"))
+    cpu = expand(load_spec(specs / "power-fractions-cpu.toml"))
     assert all(r.config.model.arch == "power" and "task.frac_train" in r.overrides for r in cpu)
     for name, n, group in (("power-regularisers.toml", 18, "S5"), ("power-regularisers-cpu.toml", 6, "S4")):
-        runs = expand(load_spec(docs / name))
+        runs = expand(load_spec(specs / name))
         assert len(runs) == n and all(r.config.task.describe() == f"x*y in {group}" for r in runs)
         assert {(r.config.model.dropout, r.config.train.weight_noise, r.config.train.batch_size) for r in runs} == {
             (0.0, 0.0, -1), (0.1, 0.0, -1), (0.0, 0.01, -1), (0.0, 0.0, 0)}

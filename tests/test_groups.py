@@ -99,7 +99,8 @@ def test_character_tables_satisfy_orthogonality():
         assert sum(d * d for d in ct.dims) == math.factorial(n)
     ct = G.character_table(5)
     row = dict(zip(ct.classes, ct.chi[ct.irreps.index((3, 2))]))
-    # research B3: [3,2] = 5, 1, 1, -1, 1, -1, 0 on e, (2), (2,2), (3), (3,2), (4), (5)
+    # S5's character table (Fulton and Harris 1991, §3.1): [3,2] = 5, 1, 1, -1, 1, -1, 0 on e, (2), (2,2), (3),
+    # (3,2), (4), (5)
     assert [row[c] for c in [(1,) * 5, (2, 1, 1, 1), (2, 2, 1), (3, 1, 1), (3, 2), (4, 1), (5,)]] == [
         5, 1, 1, -1, 1, -1, 0]
     assert [G.irrep_name(lam) for lam in ct.irreps] == [
@@ -166,7 +167,8 @@ def test_irrep_fractions_recover_planted_irreps():
         fr = G.irrep_fractions(m, 5)
         assert fr[G.irrep_name(lam)] == pytest.approx(1.0, abs=1e-9)
         assert sum(fr.values()) == pytest.approx(1.0)
-    # functions constant on the cosets of D5 live in trivial + sign + [3,2] + [2,2,1] (research A5)
+    # functions constant on the cosets of D5 (Power et al. 2022, Fig. 6) live in trivial + sign + [3,2] + [2,2,1]
+    # (Ind_D5(1), below)
     fr = G.irrep_fractions(rng.normal(size=(12, 32))[G.coset_labels(G.subgroup(D5_GENS), 5)], 5)
     assert fr["trivial"] + fr["sign"] + fr["3,2"] + fr["2,2,1"] == pytest.approx(1.0)
     assert fr["standard"] < 1e-12 and fr["3,1,1"] < 1e-12
@@ -175,8 +177,9 @@ def test_irrep_fractions_recover_planted_irreps():
     assert fr["3,1,1"] == pytest.approx(36 / 120, rel=0.05)
 
 
-def test_induced_trivial_matches_the_research_table():
-    # research B3: Ind_H(1) for D5, an S4 point stabiliser, A4, V4 in A5, and the regular representation
+def test_induced_trivial_matches_known_decompositions():
+    # Ind_H(1) (S5 acting on the cosets of H; by Frobenius reciprocity from the character table) for D5, an S4
+    # point stabiliser, A4, and the regular representation
     assert G.induced_trivial(G.subgroup(D5_GENS), 5) == {"trivial": 1, "3,2": 1, "2,2,1": 1, "sign": 1}
     s4 = G.subgroup([G.from_cycles(5, (0, 1)), G.from_cycles(5, (0, 1, 2, 3))])
     assert G.induced_trivial(s4, 5) == {"trivial": 1, "standard": 1}

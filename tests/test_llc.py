@@ -85,7 +85,22 @@ def test_chains_together_and_one_by_one_agree_and_the_seed_decides():
     assert not np.allclose(am.loss_trace, a.loss_trace)  # minibatch losses, not the full one
     assert a.loss_trace.shape == (3, 50)
     assert not np.allclose(a.per_chain, c.per_chain)
-    assert np.isclose(a.std, a.per_chain.std()) and np.isclose(a.mean, a.per_chain.mean())
+    assert np.isclose(a.std, a.per_chain.std(ddof=1)) and np.isclose(a.mean, a.per_chain.mean())
+
+
+def test_the_chains_std_is_the_sample_std_as_devinterps():
+    """devinterp's `llc/std` is torch's `std()` over the chains' LLCs: unbiased (ddof 1), not ddof 0."""
+    trace = np.zeros((3, 2))
+
+    def planted(per_chain):
+        return llc.LLCEstimate(np.array(per_chain), trace[: len(per_chain)], 0.0, 1.0, 1e-3, 1.0)
+
+    est = planted([1.0, 2.0, 6.0])  # mean 3; squared deviations 4 + 1 + 9 = 14
+    assert est.mean == 3.0
+    assert est.std == pytest.approx(math.sqrt(14 / 2))  # ddof 0 would give sqrt(14 / 3)
+    assert est.std == pytest.approx(float(torch.tensor([1.0, 2.0, 6.0], dtype=torch.float64).std()))
+    assert planted([1.0, 3.0]).std == pytest.approx(math.sqrt(2))  # ddof 0: 1
+    assert math.isnan(planted([5.0]).std)  # one chain has no spread to estimate
 
 
 def test_a_too_large_step_is_reported_as_diverged_and_bad_arguments_fail():
@@ -118,6 +133,38 @@ def test_llc_over_a_runs_checkpoints(tmp_path):
     assert table.llc_init_loss[-1] == pytest.approx(logged[steps[-1]], rel=1e-4)
     mb = progress.llc(run, steps[-1:], num_chains=2, num_draws=30, num_burnin=0, batch_size=32, progress=False)
     assert mb.meta["batch_size"] == 32 and mb.llc_init_loss[0] == pytest.approx(table.llc_init_loss[-1], rel=1e-6)
+
+
+SEEDED_MEASURES = """
+import sys
+from grokinterp import load_run, progress
+run = load_run(sys.argv[1])
+step = run.steps[-1]
+llc = progress.llc(run, [step], seed=0, num_chains=2, num_draws=5, num_burnin=0, progress=False)
+hess = progress.hessian(run, [step], n_samples=2, max_iter=3, seed=0, progress=False)
+print(repr(float(llc.llc[0])), repr(float(hess.top_eigenvalue[0])), repr(float(hess.trace[0])))
+"""
+
+
+def test_seeded_llc_and_hessian_are_the_same_in_every_process(tmp_path):
+    """The chains' noise and the Hessian probes are drawn tensor by tensor: in the model's order, not in the
+    order safetensors loads a checkpoint in (which changes from process to process)."""
+    import os
+    import subprocess
+    import sys
+
+    from grokinterp.train import train
+    from tests.helpers import tiny
+
+    train(tiny(**{"train.steps": 20, "train.ckpt_every": 20, "train.ckpt_log_points": 0}), tmp_path / "run",
+          progress=False)
+    procs = [subprocess.Popen([sys.executable, "-c", SEEDED_MEASURES, str(tmp_path / "run")],
+                              env={**os.environ, "PYTHONHASHSEED": str(hash_seed), "OMP_NUM_THREADS": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for hash_seed in (1, 2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    first, second = (out.split() for out, _ in outs)
+    assert len(first) == 3 and first == second
 
 
 def test_report_shows_softmax_collapse_and_on_request_the_hessian_and_llc(tmp_path, capsys, monkeypatch):

@@ -10,7 +10,7 @@ from grokinterp.presets import get_preset
 from grokinterp.report import omnigrok
 from grokinterp.report.sweep import build_sweep_report
 from grokinterp.sweep import load_spec, run_sweep
-from tests.test_sweep import write_spec
+from tests.sweep.helpers import write_spec
 
 
 def rows(train_loss, test_loss, train_acc=1.0, test_acc=0.5, steps=(0, 10)):

@@ -15,7 +15,7 @@ from grokinterp.report.sections import ReportContext
 from grokinterp.sweep import expand, load_spec
 from grokinterp.train import train
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+SWEEP_SPECS = Path(__file__).resolve().parent.parent / "configs" / "sweeps"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_max_element_task_trains_to_its_answer(tmp_path):
 
 
 def test_the_512_sequence_spec_is_nandas_finite_run():
-    runs = expand(load_spec(DOCS / "repeat-subseq-512.toml"))
+    runs = expand(load_spec(SWEEP_SPECS / "repeat-subseq-512.toml"))
     assert len(runs) == 3
     assert sorted(r.config.model.seed for r in runs) == [0, 1, 2]
     for r in runs:

@@ -13,11 +13,10 @@ import torch
 from torch import nn
 
 from grokinterp.config import ConfigError
-from grokinterp.engine import fused_logits
-from grokinterp.power import build_power_model, sinusoid
+from grokinterp.models import fused_logits, fused_scored
+from grokinterp.models.power import build_power_model, sinusoid
 from grokinterp.presets import PRESETS, get_preset
 from grokinterp.runs import load_run
-from grokinterp.scored import fused_scored
 from grokinterp.tasks import make_task
 from grokinterp.train import SingleStepper, batch_size, train
 

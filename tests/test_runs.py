@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import grokinterp
-from grokinterp import engine
+from grokinterp import models
 from grokinterp.models import named_tensors
 from grokinterp.store import CheckpointError
 from grokinterp.train import train
@@ -47,9 +47,20 @@ def test_stacked_checkpoints_feed_the_fused_forward(run_dir):
     x = task.tokens[task.test_idx]
     for i, step in enumerate(steps):
         params = {k: v[i] for k, v in stacked.items()}
-        ref = engine.hooked_logits(run.model(step), x, task.answer_pos)
-        got = engine.fused_logits(params, run.config.model, x, task.answer_pos)
+        ref = models.hooked_logits(run.model(step), x, task.answer_pos)
+        got = models.fused_logits(params, run.config.model, x, task.answer_pos)
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_checkpoints_come_in_the_models_order(run_dir):
+    """safetensors loads a file's tensors in an order that changes per process; a run's checkpoints come in
+    the model's state_dict order (what seeded analyses draw their noise in), whatever the file's order."""
+    run = grokinterp.load_run(run_dir)
+    order = list(named_tensors(run.model(0)))
+    assert list(run.state_dict(20)) == order
+    assert all(list(tensors) == order for _, tensors in run.checkpoints([0, 60]))
+    assert list(run.stacked([0, 20])[1]) == order
+    assert list(run.store.load_checkpoint(20)) == sorted(order)  # the store's own order: by name
 
 
 def test_model_load_changes_parameters(run_dir):

@@ -8,7 +8,7 @@ import torch
 
 from grokinterp import load_run, progress
 from grokinterp.config import ConfigError, RunConfig
-from grokinterp.engine import accuracy, answer_loss
+from grokinterp.scoring import accuracy, answer_loss
 from grokinterp.tasks import make_task
 from grokinterp.tasks.digits import addition_examples
 from grokinterp.tasks.sequences import repeat_examples
@@ -120,7 +120,7 @@ def test_infinite_mode_resume_is_bitwise_identical(tmp_path, threads):
 
 
 def test_token_accuracy_counts_scored_positions():
-    from grokinterp.engine import token_accuracy
+    from grokinterp.scoring import token_accuracy
 
     logits = torch.log(torch.tensor([[[0.9, 0.1], [0.9, 0.1], [0.2, 0.8]]]))
     assert token_accuracy(logits, torch.tensor([[0, 1, -1]])) == 0.5

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from grokinterp import accel, engine
+from grokinterp import accel, scoring
 from grokinterp.analysis.collapse import softmax_collapse, zero_loss_fraction
 from grokinterp.train import train
 from tests.helpers import tiny
@@ -29,16 +29,16 @@ def test_softmax_collapse_counts_rows_whose_other_classes_vanish_in_float32():
 def test_stablemax_is_their_formula_and_a_distribution():
     x = torch.tensor([[-3.0, -0.5, 0.0, 2.0]], dtype=torch.float64)
     s = torch.tensor([[1 / 4, 1 / 1.5, 1.0, 3.0]], dtype=torch.float64)
-    assert torch.allclose(engine.stablemax(x), s / s.sum())
-    assert torch.allclose(engine.log_stablemax(x), (s / s.sum()).log())
+    assert torch.allclose(scoring.stablemax(x), s / s.sum())
+    assert torch.allclose(scoring.log_stablemax(x), (s / s.sum()).log())
     # large logits do not collapse: the runner-up keeps a probability float32 can hold
     big = torch.tensor([[1000.0, 999.0, 0.0]])
-    assert engine.stablemax(big)[0, 1] > 0.4 and torch.softmax(big, -1)[0, 2] == 0
+    assert scoring.stablemax(big)[0, 1] > 0.4 and torch.softmax(big, -1)[0, 2] == 0
     # the gradient is finite at x = 1, where the unused branch 1 / (1 - x) would divide by zero
     z = torch.tensor([[1.0, -1.0]], dtype=torch.float64, requires_grad=True)
-    engine.stablemax_loss(z[:, None], torch.tensor([[0]])).backward()
+    scoring.stablemax_loss(z[:, None], torch.tensor([[0]])).backward()
     assert torch.isfinite(z.grad).all()
-    assert math.isclose(engine.task_loss(z[:, None].detach(), torch.tensor([[0]]), "stablemax").item(),
+    assert math.isclose(scoring.task_loss(z[:, None].detach(), torch.tensor([[0]]), "stablemax").item(),
                         -math.log(2 / 2.5))
 
 
@@ -67,7 +67,7 @@ def test_the_options_train(tmp_path, overrides):
 
 
 def test_training_rows_log_the_collapse_of_the_training_predictions():
-    from grokinterp.scored import Scored
+    from grokinterp.scoring import Scored
     from grokinterp.tasks import make_task
     from grokinterp.train import record_metrics
 
@@ -98,16 +98,18 @@ def test_collapse_over_checkpoints_matches_the_logged_rows(tmp_path):
 
 
 def test_muon_takes_the_hidden_matrices_and_orthogonalises_their_update():
+    from grokinterp.models import get_architecture
     from grokinterp.tasks import make_task
-    from grokinterp.train import SingleStepper, make_optimizer, muon_names
+    from grokinterp.train import SingleStepper, make_optimizer
 
     cfg = tiny(**{"train.optimizer": "muon", "train.weight_decay": 0.0})
-    hidden = muon_names(SingleStepper(cfg, make_task(cfg.task), torch.device("cpu")).trainable)
+    stepper = SingleStepper(cfg, make_task(cfg.task), torch.device("cpu"))
+    hidden = get_architecture("transformer").muon_names(stepper.trainable)
     assert {"blocks.0.mlp.in.weight", "blocks.0.attn.q.weight"} <= set(hidden)
     assert not {"embed.weight", "unembed.weight", "pos_embed.weight"} & set(hidden)
     mlp = {f"layers.{i}.weight": torch.zeros(4, 4) for i in range(3)} | {"layers.1.bias": torch.zeros(4)}
-    assert muon_names(mlp, "image-mlp") == ["layers.0.weight", "layers.1.weight"]  # not the readout
-    assert muon_names(mlp, "onehot-mlp") == ["layers.1.weight"]  # nor the one-hot lookup
+    assert get_architecture("image-mlp").muon_names(mlp) == ["layers.0.weight", "layers.1.weight"]  # not the readout
+    assert get_architecture("onehot-mlp").muon_names(mlp) == ["layers.1.weight"]  # nor the one-hot lookup
     # a planted gradient with singular values 1 .. 0.05: Muon's step has them all near one size; AdamW's
     # first step on the embedding is lr * sign(g)
     g = torch.Generator().manual_seed(0)

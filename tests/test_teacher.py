@@ -11,7 +11,7 @@ import torch
 from grokinterp import load_run
 from grokinterp.config import ConfigError
 from grokinterp.presets import get_preset
-from grokinterp.scored import Scored
+from grokinterp.scoring import Scored
 from grokinterp.tasks import make_task
 from grokinterp.tasks.teacher import teacher_outputs, teacher_params
 from grokinterp.train import train

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from grokinterp import engine
+from grokinterp import models, scoring
 from grokinterp.config import ConfigError, TaskConfig
 from grokinterp.models import build_model, named_tensors
 from grokinterp.presets import get_preset
@@ -38,8 +38,8 @@ def test_toy_model_hooked_forward_equals_fused_and_has_hooks():
     assert set(params) == {"embed.weight", "decoder.0.weight", "decoder.0.bias", "decoder.1.weight",
                            "decoder.1.bias", "decoder.2.weight", "decoder.2.bias"}
     assert float(params["embed.weight"].detach().abs().max()) <= 0.5  # Liu et al.'s U[-1/2, 1/2]
-    fused = engine.fused_logits(params, cfg.model, task.tokens, task.answer_pos)
-    hooked = engine.hooked_logits(model, task.tokens, task.answer_pos)
+    fused = models.fused_logits(params, cfg.model, task.tokens, task.answer_pos)
+    hooked = models.hooked_logits(model, task.tokens, task.answer_pos)
     torch.testing.assert_close(fused, hooked)
     _, cache = model.run_with_cache(task.tokens[:4])
     E = params["embed.weight"]
@@ -71,8 +71,8 @@ def test_mse_loss_is_torch_mse_on_one_hot():
     logits = torch.randn(7, 1, 10, generator=g)
     labels = torch.randint(0, 10, (7, 1), generator=g)
     want = torch.nn.functional.mse_loss(logits[:, 0], torch.nn.functional.one_hot(labels[:, 0], 10).float())
-    assert engine.task_loss(logits, labels, "mse").item() == pytest.approx(want.item(), rel=1e-6)
-    assert engine.task_loss(logits, labels, "ce").item() == pytest.approx(engine.answer_loss(logits, labels).item())
+    assert scoring.task_loss(logits, labels, "mse").item() == pytest.approx(want.item(), rel=1e-6)
+    assert scoring.task_loss(logits, labels, "ce").item() == pytest.approx(scoring.answer_loss(logits, labels).item())
 
 
 def test_digits_task_is_offline_seeded_and_scaled():
@@ -171,16 +171,16 @@ def test_onehot_mlp_is_prieto_et_al_s_mlp_and_its_engines_agree():
     codes = cache["hook_input"]
     assert codes.shape == (20, 26) and bool((codes.sum(1) == 2).all())
     assert torch.equal(codes[:, :13].argmax(1), tokens[:, 0]) and torch.equal(codes[:, 13:].argmax(1), tokens[:, 1])
-    fused = engine.fused_logits(params, cfg.model, tokens, task.answer_pos)
-    hooked = engine.hooked_logits(model, tokens, task.answer_pos)
+    fused = models.fused_logits(params, cfg.model, tokens, task.answer_pos)
+    hooked = models.hooked_logits(model, tokens, task.answer_pos)
     torch.testing.assert_close(fused, hooked)
     labels = task.labels[:20]
     weights = [params[n] for n in shapes]
-    g_fused = torch.autograd.grad(engine.answer_loss(fused, labels), weights)
-    g_hooked = torch.autograd.grad(engine.answer_loss(hooked, labels), weights)
+    g_fused = torch.autograd.grad(scoring.answer_loss(fused, labels), weights)
+    g_hooked = torch.autograd.grad(scoring.answer_loss(hooked, labels), weights)
     for a, b in zip(g_fused, g_hooked):
         torch.testing.assert_close(a, b)
-    swapped = engine.fused_logits(params, cfg.model, tokens[:, [1, 0, 2]], task.answer_pos)
+    swapped = models.fused_logits(params, cfg.model, tokens[:, [1, 0, 2]], task.answer_pos)
     assert not torch.allclose(swapped, fused)  # a and b have their own input blocks
 
 

@@ -2,7 +2,7 @@
 projectors; the group half of the S5 analyses (the elements and products come from `grokinterp.symmetric`,
 logits in irreps are in `irreps`).
 
-Conventions (DESIGN.md; openai/grok, Chughtai et al. 2023 and Stander et al. 2024 use the same):
+Conventions (docs/design.md, its conventions section; openai/grok, Chughtai et al. 2023 and Stander et al. 2024 use the same):
 - a permutation is a 0-indexed one-line tuple `x = (x[0], ..., x[n-1])`;
 - the elements of S_n are numbered in `itertools.permutations(range(n))` order (token i of the task);
 - the product applies the **left factor first**: `(x*y)[i] = y[x[i]]`, i.e. x*y is "x, then y". In
@@ -471,7 +471,7 @@ def projector(lam: Partition, n: int) -> Float[np.ndarray, "g g"]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# coset clustering of vectors indexed by group elements (Power et al. 2022, Fig. 6; research A6)
+# coset clustering of vectors indexed by group elements (Power et al. 2022, Fig. 6)
 
 
 @dataclass(frozen=True)
@@ -592,7 +592,7 @@ def coset_clustering(
     `vectors` has one row per element of S_n in `itertools.permutations(range(n))` order (e.g. the
     unembedding rows of the permutation tokens, W_U[:, :n!].T). Each partition is scored by pseudo-F
     (Calinski–Harabasz), which, unlike variance ratios, does not tie between a subgroup and its own
-    subgroups (research A6). The p-values come from `n_permutations` shuffles of the rows (the same
+    subgroups. The p-values come from `n_permutations` shuffles of the rows (the same
     shuffles for every partition). `normalize` scales rows to unit norm first. Returns one
     `PartitionScore` per partition, best (largest pseudo-F) first.
     """
@@ -693,7 +693,7 @@ def induced_trivial(h, n: int) -> dict[str, int]:
 
 def power_d5() -> Subgroup:
     """Power et al. 2022's S5 subgroup <(0 3)(1 4), (1 2)(3 4)>: a D5 (order 10, index 12) inside A5, whose
-    cosets (or a conjugate's) their output layer clustered into (research A5)."""
+    cosets (or a conjugate's) their output layer clustered into (their Fig. 6)."""
     return subgroup([from_cycles(5, (0, 3), (1, 4)), from_cycles(5, (1, 2), (3, 4))], 5)
 
 

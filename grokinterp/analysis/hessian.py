@@ -8,6 +8,10 @@ reverse, `torch.func.jvp` of `torch.func.grad`):
 - trace (Hutchinson 1990): tr H = E[z . Hz] over Rademacher z, estimated from `n_samples` probes, which
   `torch.func.vmap` runs together.
 
+The random vectors are drawn tensor by tensor in the order of the params dict's keys, so one seed gives one
+result only for one key order: pass the tensors in a fixed order (`Run.state_dict` and `Run.checkpoints` give
+the model's), never in the order a file happened to load in.
+
 Sharpness of this kind is what the slingshot and edge-of-stability accounts of grokking track (Thilak et al.
 2022; Cohen et al. 2021); per-checkpoint curves come from calling these on each checkpoint's parameters.
 """

@@ -14,7 +14,8 @@ sampled by SGLD (Welling and Teh 2011, without a step-size schedule), each chain
 (devinterp's `SGLD` update with `noise_level` 1 and no weight decay). The loss of each draw is the one at the
 point whose gradient is taken (before the update), as devinterp records it; `num_burnin` steps are dropped.
 Each chain gives n beta (mean of its draws - L_n(w*)); the estimate is the mean over chains and `.std` their
-spread (population std, as devinterp's xarray reduction). Gradients are full-batch by default (`loss_fn` the
+spread, the sample std (ddof 1, nan for one chain), as devinterp 1.3.2's `LLCEstimator` reports `llc/std`
+(torch's `std()`, unbiased). This module follows that version's algorithm (its `SGLD` and `LLCEstimator`). Gradients are full-batch by default (`loss_fn` the
 mean over all n samples); with `batch_size` m they are devinterp's minibatch gradients (grad of the mean over
 m samples drawn afresh each step), and the trace holds the minibatch losses. `torch.func.vmap` runs the
 chains together.
@@ -54,7 +55,10 @@ class LLCEstimate:
 
     @property
     def std(self) -> float:
-        return float(self.per_chain.std())
+        """Sample std over the chains (ddof 1, as devinterp's `llc/std`); nan with one chain."""
+        if len(self.per_chain) < 2:
+            return float("nan")
+        return float(self.per_chain.std(ddof=1))
 
     @property
     def diverged(self) -> bool:
@@ -83,7 +87,9 @@ def estimate(loss_fn: Callable[..., Tensor], params: Params, n: int, *, seed: in
     then holds the minibatch losses and the initial loss is `loss_fn(params, arange(n))`.
 
     `vectorise=False` runs the chains one by one (for a loss that `torch.func.vmap` cannot batch); both give
-    the same numbers for one seed."""
+    the same numbers for one seed. The noise is drawn tensor by tensor in the order of `params`' keys, so one
+    seed gives one result only for one key order: pass the tensors in a fixed order (`Run.state_dict` and
+    `Run.checkpoints` give the model's), never in the order a file happened to load in."""
     if num_chains < 1 or num_draws < 1 or num_burnin < 0 or steps_between_draws < 1:
         raise ValueError("num_chains, num_draws and steps_between_draws must be >= 1 and num_burnin >= 0")
     if epsilon <= 0 or gamma < 0:

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from grokinterp.models import architecture_of
 from grokinterp.report.html import Section, render_html
 from grokinterp.report.sections import ReportContext, builders, register
 from grokinterp.tasks import family_of
@@ -29,20 +30,6 @@ def _load_builtin_sections() -> None:
     import grokinterp.report.stability  # noqa: F401  (softmax collapse, Hessian and LLC, every family)
 
 
-def _model_line(m) -> str:
-    if m.arch == "transformer":
-        return (f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
-                f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}")
-    if m.arch == "power":
-        return (f"Power et al.'s transformer: {m.n_layers} post-LayerNorm layer(s), d_model {m.d_model}, "
-                f"{m.n_heads} heads x {m.d_head}, FFN {m.d_mlp} ({m.act_fn}, no biases), dropout {m.dropout}")
-    what = {"mlp": "pair MLP (operand embeddings concatenated)", "toy": "toy adder (operand embeddings summed)",
-            "image-mlp": "image MLP", "onehot-mlp": "one-hot MLP (operand codes concatenated)"}[m.arch]
-    layers = "1 hidden layer" if m.arch == "mlp" else f"{m.n_layers} hidden layer(s)"
-    emb = "" if m.arch in ("image-mlp", "onehot-mlp") else f"d_model {m.d_model}, "
-    return f"{what}: {emb}{layers} of {m.d_mlp}, {m.act_fn}, init {m.init}"
-
-
 def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
     cfg, rows = ctx.run.config, ctx.run.metrics
     t, m, tr = cfg.task, cfg.model, cfg.train
@@ -52,7 +39,7 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
         ("task", f"{t.describe()} ({t.family}), "
                  + (f"{t.frac_train:.0%} of pairs in train, " if family_of(t).kind == "pairs" else "")
                  + f"split seed {t.seed}"),
-        ("model", _model_line(m)),
+        ("model", architecture_of(m).describe(m)),
         ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}"
                       + (f" (embedding: lr {tr.embed_lr if tr.embed_lr is not None else tr.lr:g}, weight decay "
                          f"{tr.embed_weight_decay if tr.embed_weight_decay is not None else tr.weight_decay:g})"

@@ -8,6 +8,7 @@ import torch
 
 from grokinterp import progress
 from grokinterp.analysis import fourier
+from grokinterp.models import architecture_of
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.sections import ReportContext, register
@@ -68,7 +69,7 @@ def progress_measures(ctx: ReportContext) -> list[Section]:
 @register("modular")
 def per_step_figures(ctx: ReportContext) -> list[Section]:
     run, p = ctx.run, ctx.run.config.task.p
-    if run.config.model.arch != "transformer":
+    if not architecture_of(run.config.model).tl_native:
         return embedding_sections(ctx)
     task = run.task()
     sections = []
@@ -135,7 +136,7 @@ def embedding_sections(ctx: ReportContext) -> list[Section]:
     transformer): the operand embedding in its principal components, its Fourier norms and, for x*y and x/y,
     its discrete-log view."""
     sections = []
-    arch = ctx.run.config.model.arch
+    arch = architecture_of(ctx.run.config.model)
     for step in ctx.steps:
         W_E = ctx.run.state_dict(step)["embed.weight"][: ctx.run.config.task.n_answers]
         figs = [figures.embedding_pca(W_E, n_components=min(4, W_E.shape[1]))]
@@ -143,12 +144,10 @@ def embedding_sections(ctx: ReportContext) -> list[Section]:
         if structure is not None and structure.kind == "cyclic":
             figs.append(figures.fourier_norms(fourier.component_norms(W_E), fourier.fourier_labels(W_E.shape[0]),
                                               "Norm of the embedding per Fourier component"))
-        text = ("A pair MLP's operand embedding (GrokTransfer transfers it into a transformer)." if arch == "mlp"
-                else "The operand embedding of Power et al.'s transformer (rows of the p numbers).")
+        text = arch.embedding_note
         dlog = dlog_view(ctx.run.config.task, W_E)
         if dlog is not None:
             figs.append(dlog[0])
             text += " " + dlog[1]
-        title = "The weak model's embedding" if arch == "mlp" else "The embedding"
-        sections.append(Section(f"{title} at step {step}", figs, text))
+        sections.append(Section(f"{arch.embedding_title} at step {step}", figs, text))
     return sections

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grokinterp import engine
+from grokinterp import models
 from grokinterp.analysis import groups, irreps
+from grokinterp.models import architecture_of
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.modular import progress_table, run_phases, training_curves
@@ -22,12 +23,13 @@ TOP_PARTITIONS = 10
 register("permutation")(training_curves)
 
 
-def output_rows(params: dict[str, torch.Tensor], n_answers: int, arch: str = "transformer") -> dict[str, np.ndarray]:
+def output_rows(params: dict[str, torch.Tensor], n_answers: int,
+                neuron_logit_map: bool = True) -> dict[str, np.ndarray]:
     """The matrices with one row per group element: W_E (embedding), W_U (unembedding rows, the 'output
-    layer' of Power et al.) and, for the one-layer transformer, W_L = W_U^T W_out (the neuron-logit map)."""
+    layer' of Power et al.) and, with `neuron_logit_map` (the TL-native transformer), W_L = W_U^T W_out."""
     from grokinterp.analysis import fourier
 
-    if arch == "power":  # two post-LayerNorm layers: no single neuron-logit map
+    if not neuron_logit_map:  # e.g. Power et al.'s two post-LayerNorm layers: no single neuron-logit map
         mats = {"W_E": params["embed.weight"][:n_answers], "W_U": params["unembed.weight"][:n_answers]}
     else:
         W_E, W_L = fourier.weights_from_state(params, n_answers)
@@ -55,7 +57,7 @@ def irrep_traces(run: Run, steps: list[int]) -> tuple[dict[str, dict[str, np.nda
             for name, m in output_rows(params, t.n_answers).items():
                 for irrep, f in groups.irrep_fractions(m, t.n).items():
                     fracs.setdefault(name, {}).setdefault(irrep, []).append(f)
-            logits = engine.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
+            logits = models.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
             for irrep, s in irreps.logit_similarity(logits, task.labels[:, 0], t.n).items():
                 sims.setdefault(irrep, []).append(s)
     return ({k: {i: np.array(v) for i, v in d.items()} for k, d in fracs.items()},
@@ -108,13 +110,13 @@ def power_d5_line(ranked: list[groups.PartitionScore], rows: np.ndarray,
 @register("permutation")
 def output_layer_cosets(ctx: ReportContext) -> list[Section]:
     run, t = ctx.run, ctx.run.config.task
-    arch = run.config.model.arch
-    if arch not in ("transformer", "power"):
+    arch = architecture_of(run.config.model)
+    if not arch.unembedding:
         return []
     sections = []
     for step in ctx.steps:
         ctx.progress(f"coset clustering at step {step}")
-        rows_by_matrix = output_rows(run.state_dict(step), t.n_answers, arch)
+        rows_by_matrix = output_rows(run.state_dict(step), t.n_answers, arch.tl_native)
         fr = {name: groups.irrep_fractions(m, t.n) for name, m in rows_by_matrix.items()}
         figs = []
         summary = []

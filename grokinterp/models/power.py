@@ -17,7 +17,7 @@ A decoder-only transformer with a causal mask and **post-LayerNorm** blocks (`mo
 - Weight noise (their `--weight_noise`, `train.weight_noise` here) is added to every weight in the training
   forward by the trainer (`grokinterp.train`), not by this module.
 
-Tensor names follow the TL-native models (`grokinterp.models`): `embed.weight` (d_vocab, d_model),
+Tensor names follow the TL-native models (`grokinterp.models.transformer`): `embed.weight` (d_vocab, d_model),
 `blocks.l.attn.{q,k,v}.weight` (n_heads d_head, d_model), `blocks.l.attn.o.weight` (d_model, n_heads d_head),
 `blocks.l.ln1.{weight,bias}`, `blocks.l.mlp.in.weight` (d_mlp, d_model), `blocks.l.mlp.out.weight`
 (d_model, d_mlp), `blocks.l.ln2.{weight,bias}`, `unembed.weight` (d_vocab_out, d_model). The sinusoid is a
@@ -41,7 +41,10 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from grokinterp.config import ModelConfig
+from grokinterp.errors import ConfigError
+from grokinterp.models.config import ModelConfig
+from grokinterp.models.params import position_index
+from grokinterp.models.registry import Architecture, register
 
 Hook = Callable[[str, Tensor], Tensor]
 
@@ -60,14 +63,6 @@ def _no_hook(name: str, x: Tensor) -> Tensor:
 
 def _ln(params: dict[str, Tensor], name: str, x: Tensor) -> Tensor:
     return F.layer_norm(x, x.shape[-1:], params[f"{name}.weight"], params[f"{name}.bias"], 1e-5)
-
-
-def position_index(answer_pos: tuple[int, ...]) -> slice | list[int]:
-    """Answer positions as an index: contiguous ones as a slice (its backward is a copy, not a scattered
-    add), others as a list. Shared with `grokinterp.engine`."""
-    first = answer_pos[0]
-    return slice(first, first + len(answer_pos)) if answer_pos == tuple(range(first, first + len(answer_pos))) \
-        else list(answer_pos)
 
 
 def power_resid(
@@ -172,7 +167,7 @@ def build_power_model(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: i
         return m
 
     class PowerTransformer(HookedRootModule):
-        """Power et al.'s transformer (`grokinterp.power`); `forward(tokens)` gives logits at every position."""
+        """Power et al.'s transformer (`grokinterp.models.power`); `forward(tokens)` gives logits at every position."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -215,3 +210,37 @@ def build_power_model(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: i
                                 dropout_generator=dropout_generator)
 
     return PowerTransformer().to(device)
+
+
+def check(cfg: ModelConfig) -> None:
+    if cfg.attn_only or cfg.normalization_type is not None:
+        raise ConfigError("model.arch='power' has its own post-LayerNorm blocks: leave model.attn_only false and "
+                          "model.normalization_type null")
+
+
+def describe(m: ModelConfig) -> str:
+    return (f"Power et al.'s transformer: {m.n_layers} post-LayerNorm layer(s), d_model {m.d_model}, "
+            f"{m.n_heads} heads x {m.d_head}, FFN {m.d_mlp} ({m.act_fn}, no biases), dropout {m.dropout}")
+
+
+def short(m: ModelConfig) -> str:
+    return f"{m.n_layers}L Power et al. transformer d_model {m.d_model} d_mlp {m.d_mlp}"
+
+
+ARCH = register(Architecture(
+    name="power",
+    summary="Power et al. 2022's post-LayerNorm transformer: sinusoidal positions, no biases, untied output",
+    build=build_power_model,
+    logits=power_logits,
+    resid=power_resid,
+    describe=describe,
+    short=short,
+    task_kinds=frozenset({"pairs", "sampled"}),
+    check=check,
+    embedding_note="The operand embedding of Power et al.'s transformer (rows of the p numbers).",
+    unembedding=True,
+    no_measures=("progress measures read the TransformerLens transformer's weights (W_E, W_L = W_U W_out); this "
+                 "run is Power et al.'s post-LayerNorm model (model.arch='power')"),
+    batchable=False,
+    act_fns=("relu", "gelu", "tanh"),
+))

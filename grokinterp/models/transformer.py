@@ -1,9 +1,27 @@
-"""The two training engines: `hooked` (the TransformerLens forward on all positions) and `fused` (only what
-the loss needs, on the same parameters).
+"""The TransformerLens-native transformer (`model.arch = "transformer"`), built from scratch with TransformerLens 4.
 
-`fused_logits(params, cfg, tokens, answer_pos)` is a pure function of the model config, the checkpoint
-tensors (named as in `grokinterp.models`) and the tokens. It computes the same function as the hooked model
-read at `answer_pos`, and differs only in what it skips and in floating-point summation order:
+`build_model` boots a TL-native model (`TransformerBridge.boot_native`) and switches on compatibility mode,
+which gives the HookedTransformer interface: `W_E`, `W_U`, `blocks[0].attn.W_Q`, `run_with_cache`, and the
+standard hook names (`blocks.0.mlp.hook_post`, `blocks.0.attn.hook_pattern`, ...).
+
+Parameters are addressed by the bridge's `state_dict()` names (`embed.weight` (d_vocab, d_model),
+`blocks.0.attn.q.weight` (n_heads*d_head, d_model), `blocks.0.mlp.in.weight` (d_mlp, d_model),
+`unembed.weight` (d_vocab_out, d_model), ...): these are the keys of every checkpoint, and the fused forward
+(`fused_resid`, below) computes on exactly these tensors.
+
+Inits:
+- "paper" (Nanda et al. 2023, `transformers.py`): every weight N(0, 1/d_model) except the unembedding,
+  N(0, 1/d_vocab_out); biases 0.
+- "tl": TransformerLens's default (gpt2 scheme, std 0.8/sqrt(d_model), output projections scaled by
+  1/sqrt(2 n_layers)).
+
+The native model always has attention and MLP biases; `biases` chooses which of them train ("mlp": only
+`b_in`/`b_out`, as in the paper, where the attention has no biases at all; "none"; "all"). Frozen biases
+stay exactly 0, which is the same function as having none.
+
+The fused forward (`transformer_logits(params, cfg, tokens, answer_pos)`) is a pure function of the model
+config, the checkpoint tensors (named as above) and the tokens. It computes the same function as the hooked
+model read at `answer_pos`, and differs only in what it skips and in floating-point summation order:
 
 - Layer 0 sees only `W_E[token] + W_pos[pos]`, a function of (token, position). When the batch is larger
   than the vocabulary, the layer-0 LayerNorm and the Q/K/V projections are computed once per
@@ -13,25 +31,93 @@ read at `answer_pos`, and differs only in what it skips and in floating-point su
   values still at every position they can see).
 - Attention over longer sequences (query x key > 64 entries, outside the layer-0 tables) runs in torch's
   fused `scaled_dot_product_attention` kernel.
-- `fused_resid` stops before the unembedding, so that `grokinterp.scored` can unembed only the scored
-  entries (label not -1).
-
-`answer_loss` is the cross-entropy on the answer positions with the log-softmax in float64 (late in
-grokking the train loss is ~1e-7, below float32 resolution of log-probabilities near 0).
+- `fused_resid` stops before the unembedding, so that scoring (`grokinterp.models.forward.fused_scored`)
+  can unembed only the scored entries (label not -1).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
-from grokinterp.config import ModelConfig
-from grokinterp.models import is_trainable
-from grokinterp.power import position_index, power_logits
+from grokinterp.errors import ConfigError
+from grokinterp.models.config import ModelConfig, refuse_dropout
+from grokinterp.models.params import freeze_biases_, is_bias, is_trainable, named_tensors, position_index, unembed
+from grokinterp.models.registry import Architecture, register
+
+
+def _import_tl():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import transformer_lens.model_bridge.sources.native  # noqa: F401  (attaches boot_native)
+        from transformer_lens.config import TransformerBridgeConfig
+        from transformer_lens.model_bridge import TransformerBridge
+    return TransformerBridge, TransformerBridgeConfig
+
+
+def bridge_config(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int):
+    """The `TransformerBridgeConfig` of a model config on a task with these vocabulary sizes."""
+    _, TransformerBridgeConfig = _import_tl()
+    return TransformerBridgeConfig(
+        n_layers=cfg.n_layers,
+        d_model=cfg.d_model,
+        n_heads=cfg.n_heads,
+        d_head=cfg.d_head,
+        d_mlp=cfg.d_mlp,
+        act_fn=cfg.act_fn,
+        normalization_type=cfg.normalization_type,
+        attn_only=cfg.attn_only,
+        d_vocab=d_vocab,
+        d_vocab_out=d_vocab_out,
+        n_ctx=n_ctx,
+        seed=cfg.seed,
+        init_weights=True,
+    )
+
+
+@torch.no_grad()
+def paper_init_(params: dict[str, Tensor], cfg: ModelConfig, d_vocab_out: int) -> None:
+    """Nanda et al.'s init: randn / sqrt(d_model) for every weight, randn / sqrt(d_vocab) for W_U, biases 0."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    for name, t in params.items():
+        if not isinstance(t, torch.nn.Parameter):
+            continue
+        if ".ln" in name or name.startswith("ln_final"):
+            t.fill_(1.0 if name.endswith(".weight") else 0.0)
+        elif is_bias(name):
+            t.zero_()
+        else:
+            scale = d_vocab_out if name == "unembed.weight" else cfg.d_model
+            t.copy_(torch.randn(t.shape, generator=g) / math.sqrt(scale))
+
+
+def build_transformer(
+    cfg: ModelConfig,
+    d_vocab: int,
+    d_vocab_out: int,
+    n_ctx: int,
+    device: str | torch.device = "cpu",
+):
+    """A hooked TL-native transformer (a `TransformerBridge` in compatibility mode), initialised by `cfg`."""
+    TransformerBridge, _ = _import_tl()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = TransformerBridge.boot_native(bridge_config(cfg, d_vocab, d_vocab_out, n_ctx))
+        model.enable_compatibility_mode()
+    params = named_tensors(model)
+    if cfg.init == "paper":
+        paper_init_(params, cfg, d_vocab_out)
+    freeze_biases_(params, cfg.biases)
+    if torch.device(device) != torch.device("cpu"):  # boot_native builds on the CPU; .to() prints a line
+        model = model.to(device)
+    return model
+
+
 
 EVAL_CHUNK_TOKENS = 12_288  # see `fused_resid`
 
@@ -51,7 +137,7 @@ def _ln(params: dict[str, Tensor], name: str, cfg: ModelConfig, x: Tensor) -> Te
 
 def _bias(params: dict[str, Tensor], cfg: ModelConfig, name: str) -> Tensor | None:
     """The bias `name`, or None for a frozen one: `model.biases` freezes them at exactly 0 (see
-    `grokinterp.models`), and a matmul without a bias skips addmm's copy of it into every output row."""
+    `grokinterp.models.params`), and a matmul without a bias skips addmm's copy of it into every output row."""
     return params[name] if is_trainable(name, cfg.biases) else None
 
 
@@ -84,36 +170,21 @@ def _long_attention(q: Tensor, k: Tensor, v: Tensor, q_pos: Tensor, causal: Tens
     return z.transpose(1, 2)
 
 
-def _mlp_logits(params: dict[str, Tensor], cfg: ModelConfig, inputs: Tensor) -> Tensor:
-    if cfg.arch == "mlp":
-        from grokinterp.models import pair_mlp_logits
-
-        return pair_mlp_logits(params, inputs)
-    from grokinterp.mlps import image_mlp_logits, onehot_mlp_logits, toy_logits
-
-    logits = {"toy": toy_logits, "image-mlp": image_mlp_logits, "onehot-mlp": onehot_mlp_logits}[cfg.arch]
-    return logits(params, cfg, inputs)
-
-
-def fused_logits(
+def transformer_logits(
     params: dict[str, Tensor],
     cfg: ModelConfig,
     tokens: Shaped[Tensor, "batch pos"],
     answer_pos: tuple[int, ...],
 ) -> Float[Tensor, "batch n_answer d_vocab_out"]:
-    """Logits at `answer_pos` of the TL-native transformer (or of the MLPs) with these parameters; `tokens`
-    are token ids, or float pixels for the image MLP."""
-    if cfg.arch == "power":
-        return power_logits(params, cfg, tokens, answer_pos)
-    if cfg.arch != "transformer":
-        logits = _mlp_logits(params, cfg, tokens)
-        return logits[:, None, :].expand(logits.shape[0], len(answer_pos), logits.shape[-1])
+    """Logits at `answer_pos` of the TL-native transformer with these parameters."""
     return unembed(params, fused_resid(params, cfg, tokens, answer_pos))
 
 
-def unembed(params: dict[str, Tensor], resid: Float[Tensor, "... d_model"]) -> Float[Tensor, "... d_vocab_out"]:
-    """`W_U` (and its bias buffer) applied to final residuals (after `ln_final`)."""
-    return F.linear(resid, params["unembed.weight"], params.get("unembed.bias"))
+def transformer_resid(params: dict[str, Tensor], cfg: ModelConfig, tokens: Int[Tensor, "batch pos"],
+                      answer_pos: tuple[int, ...], dropout_generator: torch.Generator | None = None
+                      ) -> Float[Tensor, "batch n_answer d_model"]:
+    """`fused_resid` as the registry calls it (the transformer has no dropout)."""
+    return fused_resid(params, cfg, tokens, answer_pos)
 
 
 def fused_resid(
@@ -194,95 +265,37 @@ def fused_resid(
     return _ln(params, "ln_final", cfg, x)
 
 
-def hooked_logits(
-    model: torch.nn.Module, tokens: Int[Tensor, "batch pos"], answer_pos: tuple[int, ...]
-) -> Float[Tensor, "batch n_answer d_vocab_out"]:
-    """Logits at `answer_pos` from the full TransformerLens forward (every position computed)."""
-    return model(tokens)[:, list(answer_pos)]
+def check(cfg: ModelConfig) -> None:
+    refuse_dropout(cfg)
 
 
-def answer_loss(
-    logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
-) -> Float[Tensor, ""]:
-    """Mean cross-entropy over examples and scored answer positions (label -1 = not scored), log-softmax in
-    float64."""
-    return scored_nll(logits.to(torch.float64).log_softmax(dim=-1), labels)
+def check_run(run_cfg) -> None:
+    if run_cfg.train.weight_noise > 0 and run_cfg.train.engine == "hooked":
+        raise ConfigError("train.weight_noise on the TransformerLens transformer needs train.engine=fused (the "
+                          "bridge cannot run on substituted weights)")
 
 
-def scored_nll(logp: Float[Tensor, "batch n_answer d_vocab_out"],
-               labels: Int[Tensor, "batch n_answer"]) -> Float[Tensor, ""]:
-    """Mean -logp[label] over the scored entries (label -1 = not scored)."""
-    scored = labels >= 0
-    nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
-    return torch.where(scored, nll, 0.0).sum() / scored.sum().clamp(min=1)
+def describe(m: ModelConfig) -> str:
+    return (f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
+            f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}")
 
 
-def mse_loss(
-    logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
-) -> Float[Tensor, ""]:
-    """Mean squared error against one-hot targets, averaged over outputs, examples and scored positions
-    (`nn.MSELoss()` on one-hot labels, Omnigrok's MNIST loss), in float64."""
-    scored = labels >= 0
-    target = torch.nn.functional.one_hot(labels.clamp(min=0), logits.shape[-1]).to(torch.float64)
-    sq = (logits.to(torch.float64) - target).pow(2).mean(dim=-1)
-    return torch.where(scored, sq, 0.0).sum() / scored.sum().clamp(min=1)
+def short(m: ModelConfig) -> str:
+    width = "attention-only" if m.attn_only else f"d_mlp {m.d_mlp}"
+    return f"{m.n_layers}L transformer d_model {m.d_model} {width}"
 
 
-def _stablemax_s(x: Tensor) -> Tensor:
-    # s(x) = x + 1 for x >= 0 and 1 / (1 - x) for x < 0; each branch sees only its own half, so neither
-    # produces an inf (and a NaN gradient) on the other side of 0
-    return torch.where(x >= 0, x.clamp(min=0) + 1, 1 / (1 - x.clamp(max=0)))
-
-
-def stablemax(logits: Float[Tensor, "*shape"], dim: int = -1) -> Float[Tensor, "*shape"]:
-    """StableMax (Prieto et al. 2025, "Grokking at the edge of numerical stability"): s(x_i) / sum_j s(x_j)
-    with s(x) = x + 1 for x >= 0 and 1 / (1 - x) for x < 0. It grows linearly where softmax grows
-    exponentially, so large logits do not push the other classes' terms below float resolution."""
-    s = _stablemax_s(logits)
-    return s / s.sum(dim=dim, keepdim=True)
-
-
-def log_stablemax(logits: Float[Tensor, "*shape"], dim: int = -1) -> Float[Tensor, "*shape"]:
-    """log `stablemax`."""
-    s = _stablemax_s(logits)
-    return s.log() - s.sum(dim=dim, keepdim=True).log()
-
-
-def stablemax_loss(
-    logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
-) -> Float[Tensor, ""]:
-    """Mean StableMax cross-entropy -log stablemax(z)_label over the scored positions, in float64."""
-    return scored_nll(log_stablemax(logits.to(torch.float64)), labels)
-
-
-LOSSES = {"ce": answer_loss, "mse": mse_loss, "stablemax": stablemax_loss}
-
-
-def task_loss(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"],
-              kind: str = "ce") -> Float[Tensor, ""]:
-    """The training loss `kind` ("ce": `answer_loss`, "mse": `mse_loss`, "stablemax": `stablemax_loss`)."""
-    return LOSSES[kind](logits, labels)
-
-
-def position_losses(
-    logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]
-) -> tuple[list[float], list[float]]:
-    """Per answer position: mean cross-entropy and accuracy over the examples where it is scored."""
-    logp = logits.to(torch.float64).log_softmax(dim=-1)
-    scored = labels >= 0
-    nll = -logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
-    n = scored.sum(0).clamp(min=1)
-    right = (logits.argmax(dim=-1) == labels) & scored
-    return ((torch.where(scored, nll, 0.0).sum(0) / n).tolist(), (right.sum(0) / n).tolist())
-
-
-def accuracy(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]) -> float:
-    """Fraction of examples whose every scored answer position is predicted exactly."""
-    return ((logits.argmax(dim=-1) == labels) | (labels < 0)).all(dim=-1).float().mean().item()
-
-
-def token_accuracy(logits: Float[Tensor, "batch n_answer d_vocab_out"], labels: Int[Tensor, "batch n_answer"]) -> float:
-    """Fraction of scored answer positions (label >= 0) predicted exactly."""
-    scored = labels >= 0
-    right = (logits.argmax(dim=-1) == labels) & scored
-    return (right.sum() / scored.sum().clamp(min=1)).item()
+ARCH = register(Architecture(
+    name="transformer",
+    summary="the TransformerLens-native transformer (Nanda et al.'s one-layer model and its relatives)",
+    build=build_transformer,
+    logits=transformer_logits,
+    resid=transformer_resid,
+    describe=describe,
+    short=short,
+    task_kinds=frozenset({"pairs", "sampled"}),
+    check=check,
+    check_run=check_run,
+    tl_native=True,
+    unembedding=True,
+))

@@ -1,10 +1,10 @@
 """The SLURM executor of `grokinterp sweep --executor slurm`, through submitit (`pip install 'grokinterp[slurm]'`).
 
-Each unit of work (one run, or a model batch of runs) is one SLURM job running `grokinterp.sweep.run_batch`, the
-same function the local and Ray executors run; the sweep directory must be on a filesystem the compute nodes see
+Each unit of work (one run, or a model batch of runs) is one SLURM job running `grokinterp.sweep.jobs.run_batch`,
+the same function the local and Ray executors run; the sweep directory must be on a filesystem the compute nodes see
 at the same path. submitit's own files (job scripts, logs, pickled results) go to `folder` (SWEEP_DIR/slurm by
-default). With `cluster="local"` submitit runs the jobs as processes on this machine, which is how the tests run
-it (and how a spec can be tried before it goes to a cluster).
+default). With `cluster="local"` submitit runs the jobs as processes on this machine, which is how the tests run it
+(and how a spec can be tried before it goes to a cluster).
 
 Restarts: killing the sweep command does not cancel jobs already on the cluster. Running it again skips runs
 whose status says done; a run whose directory is still locked by a job of the earlier command is waited for,
@@ -22,7 +22,7 @@ from typing import Any
 
 from grokinterp.config import ConfigError
 from grokinterp.store import RunLockedError, RunStore
-from grokinterp.sweep import Job, OnDone, failed_records, read_status, run_batch
+from grokinterp.sweep.jobs import Job, OnDone, failed_records, read_status, run_batch
 
 SUBMITIT_MISSING = "the slurm executor needs submitit: pip install 'grokinterp[slurm]'"
 CLUSTERS = ("slurm", "local")

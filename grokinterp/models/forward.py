@@ -1,0 +1,56 @@
+"""The forwards every architecture shares, dispatched through the registry: `build_model`, the fused
+`fused_logits` and `fused_scored` (pure functions of the config, the checkpoint tensors and the tokens), and
+`hooked_logits` (the hooked model's own forward, every position computed)."""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Float, Int, Shaped
+from torch import Tensor
+
+from grokinterp.models.config import ModelConfig
+from grokinterp.models.params import unembed
+from grokinterp.models.registry import get_architecture
+from grokinterp.scoring import Scored, select
+
+
+def build_model(
+    cfg: ModelConfig,
+    d_vocab: int,
+    d_vocab_out: int,
+    n_ctx: int,
+    device: str | torch.device = "cpu",
+) -> torch.nn.Module:
+    """The hooked model of architecture `cfg.arch`, initialised by `cfg`."""
+    return get_architecture(cfg.arch).build(cfg, d_vocab, d_vocab_out, n_ctx, device)
+
+
+def fused_logits(
+    params: dict[str, Tensor],
+    cfg: ModelConfig,
+    tokens: Shaped[Tensor, "batch pos"],
+    answer_pos: tuple[int, ...],
+) -> Float[Tensor, "batch n_answer d_vocab_out"]:
+    """Logits at `answer_pos` of the model with these parameters; `tokens` are token ids, or float pixels for
+    the image MLP. The same function as the hooked model read at `answer_pos`, computing only what it needs."""
+    return get_architecture(cfg.arch).logits(params, cfg, tokens, answer_pos)
+
+
+def fused_scored(params: dict[str, Tensor], cfg: ModelConfig, tokens: Tensor, answer_pos: tuple[int, ...],
+                 labels: Int[Tensor, "batch n_answer"], dropout_generator: torch.Generator | None = None) -> Scored:
+    """`Scored` from the fused forward, unembedding only the scored rows of the final residual stream where the
+    model has an unembedding. `dropout_generator`: a training forward of a model with dropout (Power et al.'s),
+    with dropout masks drawn from it."""
+    arch = get_architecture(cfg.arch)
+    if arch.resid is None:
+        return Scored.from_logits(arch.logits(params, cfg, tokens, answer_pos), labels)
+    resid = arch.resid(params, cfg, tokens, answer_pos, dropout_generator=dropout_generator)
+    resid, labels_s, rows = select(resid, labels)
+    return Scored(unembed(params, resid), labels_s, rows, *labels.shape)
+
+
+def hooked_logits(
+    model: torch.nn.Module, tokens: Int[Tensor, "batch pos"], answer_pos: tuple[int, ...]
+) -> Float[Tensor, "batch n_answer d_vocab_out"]:
+    """Logits at `answer_pos` from the model's full forward (every position computed)."""
+    return model(tokens)[:, list(answer_pos)]

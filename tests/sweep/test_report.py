@@ -1,0 +1,63 @@
+"""The report of a sweep directory (grokinterp.report.sweep): run phases and the phase diagram."""
+
+from __future__ import annotations
+
+from grokinterp import cli
+from grokinterp.report.sweep import classify_run, phase_diagram, phase_grid, sweep_phases
+from grokinterp.sweep.read import load_sweep
+from tests.sweep.helpers import NAMES
+
+
+def _rows(train_at: int | None, test_at: int | None, last: int = 6000) -> list[dict]:
+    """Accuracy 0.1 before and 1.0 from the given steps, logged every 100 steps."""
+    return [{"step": s, "train_acc": 1.0 if train_at is not None and s >= train_at else 0.1,
+             "test_acc": 1.0 if test_at is not None and s >= test_at else 0.1} for s in range(0, last + 1, 100)]
+
+
+def test_phase_grid_planted():
+    # x = weight_decay, y = lr; each cell's curves are built to land in one phase
+    planted = {  # (lr, wd): (state, t_train, t_test)
+        (1e-3, 0.0): ("done", 200, None),  # memorization
+        (1e-3, 1.0): ("done", 200, 3000),  # grokking (gap 2800 > 1000)
+        (3e-3, 0.0): ("done", None, None),  # confusion
+        (3e-3, 1.0): ("done", 200, 500),  # comprehension (gap 300)
+        (1e-2, 0.0): ("failed", None, None),
+        (1e-2, 1.0): ("interrupted", 200, 500),
+    }
+    runs = [classify_run(f"lr={lr}_wd={wd}", {"train.lr": lr, "train.weight_decay": wd}, state, _rows(a, b))
+            for (lr, wd), (state, a, b) in planted.items()]
+    grid = phase_grid(runs, "train.weight_decay", [0.0, 1.0], "train.lr", [1e-3, 3e-3, 1e-2])
+    assert grid.labels() == [["memorization", "grokking"], ["confusion", "comprehension"], ["failed", "unfinished"]]
+    assert (grid.cells[0][1].t_train, grid.cells[0][1].t_test) == (200, 3000)
+    assert (grid.cells[1][1].t_train, grid.cells[1][1].t_test) == (200, 500)
+    assert grid.cells[2][1].phase is None and grid.cells[2][1].final["step"] == 6000
+    # a smaller gap makes the grokking cell comprehension; a missing cell stays empty
+    fast = classify_run("x", {}, "done", _rows(200, 3000), gap=5000)
+    assert fast.phase == "comprehension"
+    partial = phase_grid(runs[:1], "train.weight_decay", [0.0, 1.0], "train.lr", [1e-3])
+    assert partial.labels() == [["memorization", None]]
+    fig = phase_diagram(grid)
+    heat = fig.data[0]
+    assert [list(r) for r in heat.text] == grid.labels()
+    assert list(heat.z[0]) == [2, 1] and list(heat.z[2]) == [4, 5]  # codes: the order of PHASES, failed, unfinished
+    assert "t_test: 3000" in heat.hovertext[0][1] and "lr=0.001_wd=1.0" in heat.hovertext[0][1]
+    assert [t.name for t in fig.data[1:]] == ["comprehension", "grokking", "memorization", "confusion", "failed",
+                                              "unfinished"]
+    assert list(heat.x) == ["0", "1"] and list(heat.y) == ["0.001", "0.003", "0.01"]
+
+
+def test_report_of_a_sweep_directory(tiny_sweep, capsys):
+    out, _ = tiny_sweep
+    assert cli.main(["report", str(out), "--threshold", "0.1", "--gap", "10"]) == 0
+    assert "report written to" in capsys.readouterr().out
+    html = (out / "report.html").read_text()
+    assert "Phase diagram" in html and "Test accuracy" in html
+    for name in ("comprehension", "grokking", "memorization", "confusion", *NAMES):
+        assert name in html
+    runs, _ = sweep_phases(load_sweep(out), threshold=0.1, gap=10)
+    assert all(r.phase is not None for r in runs)
+    # at the default threshold none of the 30-step runs reaches 90% train accuracy
+    runs, _ = sweep_phases(load_sweep(out))
+    assert [r.phase for r in runs] == ["confusion"] * 4
+    assert cli.main(["report", str(out), "--steps", "10"]) == 2
+    assert "--steps is for run reports" in capsys.readouterr().err
