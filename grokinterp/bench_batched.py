@@ -1,5 +1,5 @@
 """`python -m grokinterp.bench sweep`: one process training M small runs one after another with
-`train()` against the same M runs trained together with `grokinterp.batched.train_batched`
+`train()` against the same M runs trained together with `grokinterp.train.batched.train_batched`
 (`torch.func.vmap` over stacked parameters).
 
 Default: the toy-add preset (Liu et al.'s toy model) on a 5 x 5 grid of decoder learning rate x decoder
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grokinterp.batched import train_batched
 from grokinterp.presets import get_preset
 from grokinterp.runs import load_run
 from grokinterp.train import train
+from grokinterp.train.batched import train_batched
 
 
 def _phase(run) -> str:

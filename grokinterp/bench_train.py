@@ -37,7 +37,8 @@ from grokinterp.models import fused_scored
 from grokinterp.presets import PRESETS, get_preset
 from grokinterp.scoring import Scored
 from grokinterp.tasks import make_task
-from grokinterp.train import SingleStepper, train
+from grokinterp.train import train
+from grokinterp.train.single import SingleStepper
 
 LOOP_START = 100
 
@@ -97,8 +98,12 @@ def _engine_rel_diff(stepper: SingleStepper, step: int) -> float:
     """|fused - hooked| / |hooked| of the training loss on the stepper's current parameters and batch."""
     cfg, task = stepper.cfg, stepper.task
     xb, yb, _ = stepper.train_batch(step)
-    f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb).loss(cfg.train.loss).item()
-    h = Scored.from_logits(models.hooked_logits(stepper.model, xb, task.answer_pos), yb).loss(cfg.train.loss).item()
+    f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb)
+    h = Scored.from_logits(models.hooked_logits(stepper.model, xb, task.answer_pos), yb)
+    if stepper.targets is not None:  # a regression (teacher-student): labels are row ids, scored as training does
+        targets = stepper.targets[yb.reshape(-1)]
+        f, h = f.with_targets(targets, task.tolerance), h.with_targets(targets, task.tolerance)
+    f, h = f.loss(cfg.train.loss).item(), h.loss(cfg.train.loss).item()
     return abs(f - h) / max(abs(h), 1e-30)
 
 

@@ -62,7 +62,7 @@ class TrainConfig:
     grok_threshold: float = 0.99  # test accuracy that counts as grokked (--stop-when-grokked)
     seed: int = 0  # minibatch order (unused with full batch), weight noise and dropout masks
     weight_noise: float = 0.0  # std of Gaussian noise added to every weight in each training forward (Power et al.)
-    log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.explog)
+    log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.train.explog)
     flush_denormal: bool = False  # CPU: compute subnormal floats as 0 while training (fast where they arise)
 
     def validate(self) -> None:
@@ -110,7 +110,7 @@ class TrainConfig:
 
 @dataclass
 class AccelConfig:
-    """Ways to speed grokking up or change it (see `grokinterp.accel`): Grokfast gradient filters (Lee et
+    """Ways to speed grokking up or change it (see `grokinterp.train.accel`): Grokfast gradient filters (Lee et
     al. 2024) and Omnigrok's initialisation scale and fixed weight norm (Liu et al. 2023)."""
 
     grokfast: str = "none"  # none | ema | ma: low-pass gradient filter amplified before the optimizer step

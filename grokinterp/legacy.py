@@ -382,7 +382,7 @@ def check_split(split: tuple[Tensor, Tensor], task: Task) -> None:
 def metrics_row(step: int, tensors: dict[str, Tensor], cfg: RunConfig, task: Task) -> dict:
     """A metrics row of the imported weights, computed as the trainer computes its own (grokinterp.train)."""
     from grokinterp.models import fused_scored
-    from grokinterp.train import record_metrics
+    from grokinterp.scoring import record_metrics
 
     row: dict[str, Any] = {"step": step}
     with torch.no_grad():

@@ -47,7 +47,6 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from grokinterp import models, scoring
-from grokinterp.allocator import keep_freed_memory
 from grokinterp.analysis import collapse, fourier, groups, induction, irreps, representation
 from grokinterp.analysis import hessian as hessian_measures
 from grokinterp.analysis import llc as llc_measures
@@ -55,6 +54,7 @@ from grokinterp.analysis import phases as phase_detect
 from grokinterp.models import BUFFERS, architecture_of, fused_scored, is_trainable, weight_sq
 from grokinterp.runs import Run
 from grokinterp.tasks import Task, family_of
+from grokinterp.train.allocator import keep_freed_memory
 
 COLUMNS = (
     "step", "train_loss", "test_loss", "train_acc", "test_acc", "restricted_loss", "restricted_acc",

@@ -4,7 +4,8 @@
   train loss is ~1e-7, below float32 resolution of log-probabilities near 0); `mse_loss` (squared error on
   one-hot targets, Omnigrok's MNIST loss); `stablemax_loss` (Prieto et al. 2025); `task_loss` picks one by
   `train.loss`. Label -1 marks an entry that is not scored.
-- `accuracy` (every scored position of an example right), `token_accuracy`, `position_losses`.
+- `accuracy` (every scored position of an example right), `token_accuracy`, `position_losses`;
+  `record_metrics` writes them into a metrics row (`metrics.jsonl`) as training and importing log them.
 - `Scored`: the predictions at the scored entries only (the (example, answer position) pairs whose label is not
   -1). Sequence tasks read the model at many positions but score few of them (repeat-subseq: 30 of 84 per
   sequence), so the training step and its metrics unembed, log-softmax and compare only those rows. Its loss
@@ -18,10 +19,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+
+from grokinterp.analysis.collapse import softmax_collapse
+
+if TYPE_CHECKING:
+    from grokinterp.config import RunConfig
+    from grokinterp.tasks import Task
 
 
 def answer_loss(
@@ -196,3 +204,17 @@ def select(x: Float[Tensor, "batch n_answer d"], labels: Int[Tensor, "batch n_an
         return flat, flat_labels, None
     # index_select's backward adds each row once into zeros: deterministic (unlike indexing's index_put)
     return flat.index_select(0, rows), flat_labels.index_select(0, rows), rows
+
+
+def record_metrics(cfg: RunConfig, task: Task, pred: Scored, row: dict, prefix: str,
+                   loss: float | None = None) -> None:
+    """Loss and accuracy of the predictions into the metrics row `row` as `{prefix}_loss`, `{prefix}_acc` (and per
+    position)."""
+    row[f"{prefix}_loss"] = pred.loss(cfg.train.loss).item() if loss is None else loss
+    row[f"{prefix}_acc"] = pred.accuracy()
+    if prefix == "train" and pred.targets is None:  # a regression has no softmax to collapse
+        row["train_softmax_collapse"] = softmax_collapse(pred.logits.detach())
+    if len(task.answer_pos) > 1:
+        row[f"{prefix}_token_acc"] = pred.token_accuracy()
+    if task.per_position:
+        row[f"{prefix}_loss_pos"], row[f"{prefix}_acc_pos"] = pred.position_losses()

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from grokinterp import accel, load_run
+from grokinterp import load_run
 from grokinterp.config import ConfigError
 from grokinterp.models import trainable_parameters
-from grokinterp.train import train
+from grokinterp.train import accel, train
 from tests.helpers import tiny
 
 

@@ -1,4 +1,4 @@
-"""Model batching (`grokinterp.batched`): many small runs trained together with torch.func.vmap, each into
+"""Model batching (`grokinterp.train.batched`): many small runs trained together with torch.func.vmap, each into
 its own run directory, against the same runs trained one by one."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from grokinterp import load_run
-from grokinterp.batched import batch_key, train_batched, why_not_batchable
 from grokinterp.config import ConfigError
 from grokinterp.presets import get_preset
 from grokinterp.train import train
+from grokinterp.train.batched import batch_key, train_batched, why_not_batchable
 from tests.helpers import tiny
 
 TOY = {"train.steps": 120, "train.device": "cpu", "train.ckpt_every": 40, "model.d_mlp": 32}

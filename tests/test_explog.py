@@ -1,4 +1,4 @@
-"""Optional experiment logging (grokinterp.explog): TensorBoard and wandb, offline, mirror metrics.jsonl."""
+"""Optional experiment logging (grokinterp.train.explog): TensorBoard and wandb, offline, mirror metrics.jsonl."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from grokinterp import explog, load_run
+from grokinterp import load_run
+from grokinterp.train import explog, train
 from grokinterp.train import main as train_main
-from grokinterp.train import train
 from tests.helpers import as_set_args, tiny
 
 SHORT = {"train.steps": 30, "train.log_every": 10}

@@ -192,7 +192,7 @@ def test_induced_trivial_matches_known_decompositions():
 
 
 def test_power_d5_ranks_first_on_its_planted_cosets_and_its_irreps_hold_the_rows():
-    from grokinterp.report.permutation import power_d5_line
+    from grokinterp.report.sections.permutation import power_d5_line
 
     d5 = G.power_d5()
     assert d5.order == 10 and d5.elements == G.subgroup(D5_GENS).elements

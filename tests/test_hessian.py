@@ -64,3 +64,20 @@ def test_hessian_over_a_runs_checkpoints(tmp_path):
         rq = float(sum((v[k] * hv[k]).sum() for k in v) / sum((v[k] * v[k]).sum() for k in v))
         assert rq <= top * 1.01
     assert top > 0 and math.isfinite(table["trace"][-1])
+
+
+def test_the_first_hessian_vector_product_of_a_process_warns_nothing():
+    """torch registers its forward-mode decompositions with the deprecated `torch.jit.script` on a process's
+    first `jvp`; the warning that raises is torch's own, and hvp keeps it out of the user's output. Run in a
+    fresh process: that registration happens once per process."""
+    import subprocess
+    import sys
+
+    code = ("import torch\n"
+            "from grokinterp.analysis.hessian import hvp\n"
+            "p = {'w': torch.ones(3, dtype=torch.float64)}\n"
+            "print(hvp(lambda q: (q['w'] ** 3).sum(), p, {'w': torch.ones(3, dtype=torch.float64)})['w'].tolist())\n")
+    out = subprocess.run([sys.executable, "-W", "error:`torch.jit.script`:DeprecationWarning", "-c", code],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["[6.0,", "6.0,", "6.0]"]  # d^2/dw^2 w^3 = 6 w at w = 1

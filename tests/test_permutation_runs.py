@@ -14,7 +14,7 @@ from grokinterp.analysis import irreps
 from grokinterp.config import RunConfig
 from grokinterp.presets import get_preset
 from grokinterp.report import build_report
-from grokinterp.report.permutation import output_rows
+from grokinterp.report.sections.permutation import output_rows
 from grokinterp.tasks import make_task
 
 

@@ -18,7 +18,8 @@ from grokinterp.models.power import build_power_model, sinusoid
 from grokinterp.presets import PRESETS, get_preset
 from grokinterp.runs import load_run
 from grokinterp.tasks import make_task
-from grokinterp.train import SingleStepper, batch_size, train
+from grokinterp.train import train
+from grokinterp.train.single import SingleStepper, batch_size
 
 SMALL = {"task.p": 13, "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 64,
          "train.steps": 12, "train.ckpt_every": 6, "train.ckpt_log_points": 0, "train.log_every": 3,
@@ -232,7 +233,7 @@ def test_bad_settings_are_refused_in_one_line(override, words):
 
 def test_dlog_view_finds_a_planted_subtraction_frequency():
     from grokinterp.analysis.fourier import dlog_order
-    from grokinterp.report.modular import dlog_view
+    from grokinterp.report.sections.modular import dlog_view
     from grokinterp.tasks.modular import ModularSpec
 
     p, k = 13, 2

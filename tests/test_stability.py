@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from grokinterp import accel, scoring
+from grokinterp import scoring
 from grokinterp.analysis.collapse import softmax_collapse, zero_loss_fraction
-from grokinterp.train import train
+from grokinterp.train import accel, train
 from tests.helpers import tiny
 
 
@@ -67,9 +67,8 @@ def test_the_options_train(tmp_path, overrides):
 
 
 def test_training_rows_log_the_collapse_of_the_training_predictions():
-    from grokinterp.scoring import Scored
+    from grokinterp.scoring import Scored, record_metrics
     from grokinterp.tasks import make_task
-    from grokinterp.train import record_metrics
 
     cfg = tiny()
     task = make_task(cfg.task)
@@ -100,7 +99,8 @@ def test_collapse_over_checkpoints_matches_the_logged_rows(tmp_path):
 def test_muon_takes_the_hidden_matrices_and_orthogonalises_their_update():
     from grokinterp.models import get_architecture
     from grokinterp.tasks import make_task
-    from grokinterp.train import SingleStepper, make_optimizer
+    from grokinterp.train.optim import make_optimizer
+    from grokinterp.train.single import SingleStepper
 
     cfg = tiny(**{"train.optimizer": "muon", "train.weight_decay": 0.0})
     stepper = SingleStepper(cfg, make_task(cfg.task), torch.device("cpu"))

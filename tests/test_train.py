@@ -16,7 +16,8 @@ import torch
 from grokinterp.config import ConfigError
 from grokinterp.runs import load_run
 from grokinterp.store import RunLockedError, RunStore
-from grokinterp.train import checkpoint_schedule, lr_at, train
+from grokinterp.train import train
+from grokinterp.train.loop import checkpoint_schedule, lr_at
 from tests.helpers import GROKS, TINY, as_set_args, tiny
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,7 +2,8 @@
 projectors; the group half of the S5 analyses (the elements and products come from `grokinterp.symmetric`,
 logits in irreps are in `irreps`).
 
-Conventions (docs/design.md, its conventions section; openai/grok, Chughtai et al. 2023 and Stander et al. 2024 use the same):
+Conventions (docs/design.md, section "Conventions"; openai/grok, Chughtai et al. 2023 and Stander et al.
+2024 use the same):
 - a permutation is a 0-indexed one-line tuple `x = (x[0], ..., x[n-1])`;
 - the elements of S_n are numbered in `itertools.permutations(range(n))` order (token i of the task);
 - the product applies the **left factor first**: `(x*y)[i] = y[x[i]]`, i.e. x*y is "x, then y". In

@@ -18,6 +18,7 @@ Sharpness of this kind is what the slingshot and edge-of-stability accounts of g
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +30,11 @@ Params = dict[str, Tensor]
 
 def hvp(loss_fn: Callable[[Params], Tensor], params: Params, v: Params) -> Params:
     """The Hessian-vector product H v of `loss_fn` at `params` (dicts with the same keys and shapes)."""
-    return torch.func.jvp(torch.func.grad(loss_fn), (params,), (v,))[1]
+    with warnings.catch_warnings():
+        # torch's first forward-mode AD call in a process registers its jvp decompositions with
+        # `torch.jit.script`, which recent torch (2.13 here) deprecates with a warning that names no code of ours
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+        return torch.func.jvp(torch.func.grad(loss_fn), (params,), (v,))[1]
 
 
 def _dot(a: Params, b: Params) -> Tensor:

@@ -15,10 +15,10 @@ sampled by SGLD (Welling and Teh 2011, without a step-size schedule), each chain
 point whose gradient is taken (before the update), as devinterp records it; `num_burnin` steps are dropped.
 Each chain gives n beta (mean of its draws - L_n(w*)); the estimate is the mean over chains and `.std` their
 spread, the sample std (ddof 1, nan for one chain), as devinterp 1.3.2's `LLCEstimator` reports `llc/std`
-(torch's `std()`, unbiased). This module follows that version's algorithm (its `SGLD` and `LLCEstimator`). Gradients are full-batch by default (`loss_fn` the
-mean over all n samples); with `batch_size` m they are devinterp's minibatch gradients (grad of the mean over
-m samples drawn afresh each step), and the trace holds the minibatch losses. `torch.func.vmap` runs the
-chains together.
+(torch's `std()`, unbiased); the algorithm here is that version's (its `SGLD` and `LLCEstimator`).
+Gradients are full-batch by default (`loss_fn` the mean over all n samples); with `batch_size` m they are
+devinterp's minibatch gradients (grad of the mean over m samples drawn afresh each step), and the trace holds
+the minibatch losses. `torch.func.vmap` runs the chains together.
 
 A regular model with d parameters has LLC d/2; singular models (products of parameters at 0, redundant
 neurons) have less, which is what makes the LLC a measure of the effective complexity a network has learned.

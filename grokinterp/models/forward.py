@@ -50,7 +50,7 @@ def fused_scored(params: dict[str, Tensor], cfg: ModelConfig, tokens: Tensor, an
 
 
 def hooked_logits(
-    model: torch.nn.Module, tokens: Int[Tensor, "batch pos"], answer_pos: tuple[int, ...]
+    model: torch.nn.Module, tokens: Shaped[Tensor, "batch pos"], answer_pos: tuple[int, ...]
 ) -> Float[Tensor, "batch n_answer d_vocab_out"]:
     """Logits at `answer_pos` from the model's full forward (every position computed)."""
     return model(tokens)[:, list(answer_pos)]

@@ -96,6 +96,11 @@ def register(arch: Architecture) -> Architecture:
     return arch
 
 
+def unregister(name: str) -> None:
+    """Remove a registered architecture (for tests that register one of their own)."""
+    _ARCHITECTURES.pop(name, None)
+
+
 def architectures() -> dict[str, Architecture]:
     """Every registered architecture by name (the package `grokinterp.models` imports them all)."""
     return dict(_ARCHITECTURES)

@@ -21,15 +21,6 @@ from grokinterp.report.sections import ReportContext, builders, register
 from grokinterp.tasks import family_of
 
 
-def _load_builtin_sections() -> None:
-    import grokinterp.report.accel  # noqa: F401  (the weight-norm section of runs with accel settings)
-    import grokinterp.report.modular  # noqa: F401  (registers the "modular" sections)
-    import grokinterp.report.permutation  # noqa: F401  (registers the "permutation" sections)
-    import grokinterp.report.representation  # noqa: F401  (registers the "addition" and "images" sections)
-    import grokinterp.report.sampled  # noqa: F401  (registers the "digits" and "sequences" sections)
-    import grokinterp.report.stability  # noqa: F401  (softmax collapse, Hessian and LLC, every family)
-
-
 def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
     cfg, rows = ctx.run.config, ctx.run.metrics
     t, m, tr = cfg.task, cfg.model, cfg.train
@@ -68,13 +59,12 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
                  progress: bool | None = None, measures: tuple[str, ...] = ()) -> Path:
     """Write the HTML report of the run at `run_path` to `out` (a file, or a directory to write report.html
     into; default RUN/report.html); returns its path. `measures` adds the costlier curves of
-    `grokinterp.report.stability` ("hessian", "llc")."""
+    `grokinterp.report.sections.stability` ("hessian", "llc")."""
     from tqdm.auto import tqdm
 
     from grokinterp.runs import load_run
     from grokinterp.store import atomic_write_bytes
 
-    _load_builtin_sections()
     run = load_run(run_path)
     if not run.steps:
         raise ValueError(f"{run_path} has no checkpoints yet")
@@ -128,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated costlier curves to add: hessian, llc (a few seconds a checkpoint)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    from grokinterp.report.stability import MEASURES
+    from grokinterp.report.sections.stability import MEASURES
 
     measures = tuple(m for m in args.measures.split(",") if m)
     if any(m not in MEASURES for m in measures):

@@ -34,7 +34,7 @@ goes on. Executors: `local` trains in this process (jobs=1) or in `jobs` spawned
 `address`, to a cluster whose nodes see the sweep directory at the same path; `slurm` submits it as SLURM jobs
 through submitit (`grokinterp.sweep.slurm`; the same shared-path rule). With `--batch`, runs that
 differ only in learning rates, weight decays, init seed or scale are trained together as one
-`torch.func` model batch (`grokinterp.batched`), a unit of work for any executor.
+`torch.func` model batch (`grokinterp.train.batched`), a unit of work for any executor.
 
 The modules, each importing only modules listed above it (`slurm` only `jobs`; `executors` imports `slurm`
 when the slurm executor is asked for):

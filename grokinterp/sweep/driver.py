@@ -43,7 +43,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: str = "local", jobs: i
     run in expansion order (runs already done are not trained again: their record has `skipped` true).
 
     `batch`: runs that differ only in learning rates, weight decays, init seed or scale train together as
-    one vmapped model batch (`grokinterp.batched`), at most `max_batch` per batch (default: split evenly
+    one vmapped model batch (`grokinterp.train.batched`), at most `max_batch` per batch (default: split evenly
     over the `jobs` workers); the others train one by one.
 
     `jobs`: local, the number of worker processes (default 1: in this process); ray and slurm, the most tasks

@@ -61,12 +61,12 @@ def run_one(job: Job) -> dict[str, Any]:
 
 
 def run_batch(jobs: tuple[Job, ...]) -> list[dict[str, Any]]:
-    """Train several runs together (`grokinterp.batched.train_batched`, one vmapped model batch) and write
+    """Train several runs together (`grokinterp.train.batched.train_batched`, one vmapped model batch) and write
     their status files; when they cannot share a batch (e.g. they stopped at different steps) each is
     trained on its own by `run_one`. A failure of the batch is recorded for each of its runs."""
     if len(jobs) == 1:
         return [run_one(jobs[0])]
-    from grokinterp.batched import StepMismatch, train_batched
+    from grokinterp.train.batched import StepMismatch, train_batched
 
     t0 = time.perf_counter()
     try:
@@ -87,9 +87,9 @@ def run_batch(jobs: tuple[Job, ...]) -> list[dict[str, Any]]:
 
 
 def batch_units(jobs: list[Job], max_batch: int | None = None) -> list[tuple[Job, ...]]:
-    """Group jobs that can train as one model batch (same `grokinterp.batched.batch_key`, batchable, not
+    """Group jobs that can train as one model batch (same `grokinterp.train.batched.batch_key`, batchable, not
     stopping when grokked), at most `max_batch` per group; the others stay alone."""
-    from grokinterp.batched import batch_key, why_not_batchable
+    from grokinterp.train.batched import batch_key, why_not_batchable
 
     groups: dict[str, list[Job]] = {}
     units: list[tuple[Job, ...]] = []

@@ -99,13 +99,9 @@ def register(family: Family) -> Family:
     return family
 
 
-def _load_builtin() -> None:
-    import grokinterp.tasks  # noqa: F401  (imports and so registers every built-in family)
-
-
 def families() -> dict[str, Family]:
-    """Every registered family by name."""
-    _load_builtin()
+    """Every registered family by name (importing this module imports the package `grokinterp.tasks` first,
+    which imports, and so registers, every family module)."""
     return dict(_FAMILIES)
 
 

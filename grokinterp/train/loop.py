@@ -1,4 +1,4 @@
-"""The training loop, shared by single runs (`grokinterp.train`), model batches (`grokinterp.batched`) and the
+"""The training loop, shared by single runs (`grokinterp.train`), model batches (`grokinterp.train.batched`) and the
 benchmarks. It owns what every run does the same way: the step count, the log and checkpoint schedules, the
 metrics rows and the grokked step, Ctrl-C/SIGTERM, the progress bar and divergence; a `Stepper` owns the maths
 of one step for one run or for a batch of runs.
@@ -27,10 +27,10 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from grokinterp import explog
 from grokinterp.config import RunConfig
-from grokinterp.explog import MetricsLogger
 from grokinterp.store import RunStore
+from grokinterp.train import explog
+from grokinterp.train.explog import MetricsLogger
 
 FLUSH_SECONDS = 30.0
 

@@ -1,4 +1,4 @@
-"""Report sections on the weight norm, for every task family: for runs trained with `grokinterp.accel` settings
+"""Report sections on the weight norm, for every task family: for runs trained with `grokinterp.train.accel` settings
 (Grokfast, Omnigrok's init scale or fixed weight norm), the weight-norm trajectory against the losses
 (Omnigrok's LU picture: memorisation at large norm, generalisation once weight decay brings the norm down);
 for runs with weight decay, the norm over steps with its fitted exp(-gamma t) beside lr * wd
@@ -12,7 +12,7 @@ from grokinterp.analysis.normdecay import fit_norm_decay
 from grokinterp.config import AccelConfig
 from grokinterp.report import figures
 from grokinterp.report.html import Section
-from grokinterp.report.sections import ANY_FAMILY, ReportContext, register
+from grokinterp.report.sections.registry import ANY_FAMILY, ReportContext, register
 
 
 @register(ANY_FAMILY)

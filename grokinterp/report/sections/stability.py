@@ -12,7 +12,7 @@ import numpy as np
 
 from grokinterp.report import figures
 from grokinterp.report.html import Section
-from grokinterp.report.sections import ANY_FAMILY, ReportContext, register
+from grokinterp.report.sections.registry import ANY_FAMILY, ReportContext, register
 
 MEASURE_CHECKPOINTS = 12
 MEASURES = ("hessian", "llc")

@@ -8,8 +8,8 @@ from grokinterp import progress
 from grokinterp.analysis.phases import phase_of
 from grokinterp.report import figures
 from grokinterp.report.html import Section
-from grokinterp.report.modular import training_curves
-from grokinterp.report.sections import DEFAULT_SECTIONS, ReportContext, register
+from grokinterp.report.sections.common import training_curves
+from grokinterp.report.sections.registry import DEFAULT_SECTIONS, ReportContext, register
 
 for _family in ("addition", "images", DEFAULT_SECTIONS):
     register(_family)(training_curves)

@@ -11,7 +11,7 @@ GrokTransfer and fixed-norm training are not batched.
 
 The optimizer is AdamW written out on the stacked tensors with a learning rate and weight decay per run,
 the same update as `torch.optim.AdamW` (decoupled decay, then the bias-corrected Adam step), so a batched
-run follows its sequential twin to float rounding, not bitwise. The loop is `grokinterp.loop.run_loop`,
+run follows its sequential twin to float rounding, not bitwise. The loop is `grokinterp.train.loop.run_loop`,
 the one single runs use; `BatchedStepper` differs from theirs only in its forward (vmapped) and optimizer
 step. Each run directory gets what `train()` writes: config, split, metrics every `log_every` steps, the
 dense checkpoint schedule with the optimizer state (in `train()`'s names) in the latest ones, so `train()`
@@ -28,23 +28,25 @@ from pathlib import Path
 
 import torch
 
-from grokinterp import accel, scoring
-from grokinterp.allocator import keep_freed_memory
+from grokinterp import scoring
 from grokinterp.analysis.collapse import collapsed_rows
 from grokinterp.config import ConfigError, RunConfig
-from grokinterp.loop import Slot, run_loop, warmup_factor
 from grokinterp.models import (
     BUFFERS,
     EMBEDDING_PARAMS,
     architecture_of,
     build_model,
+    fused_logits,
     named_tensors,
     trainable_parameters,
 )
 from grokinterp.record import config_record
 from grokinterp.store import RunStore
 from grokinterp.tasks import Task, family_of, make_task
-from grokinterp.train import TrainResult, check_out_dir, open_run
+from grokinterp.train import TrainResult, accel
+from grokinterp.train.allocator import keep_freed_memory
+from grokinterp.train.loop import Slot, run_loop, warmup_factor
+from grokinterp.train.rundir import check_out_dir, open_run
 
 BATCHABLE_KEYS = frozenset({"train.lr", "train.weight_decay", "train.embed_lr", "train.embed_weight_decay",
                             "model.seed", "accel.init_scale", "train.grok_threshold", "preset"})
@@ -192,10 +194,10 @@ class BatchedStepper:
         self.sq_names = [n for n in self.names if n not in BUFFERS]
 
         def losses(p, xb, yb):
-            return scoring.task_loss(models.fused_logits(p, mcfg, xb, pos), yb, kind)
+            return scoring.task_loss(fused_logits(p, mcfg, xb, pos), yb, kind)
 
         def evaluate(p, xb, yb):
-            logits = models.fused_logits(p, mcfg, xb, pos)
+            logits = fused_logits(p, mcfg, xb, pos)
             acc = ((logits.argmax(dim=-1) == yb) | (yb < 0)).all(dim=-1).to(torch.float64).mean()
             scored = (yb >= 0).flatten()
             sc = (collapsed_rows(logits.flatten(0, -2)) & scored).sum() / scored.sum().clamp(min=1)

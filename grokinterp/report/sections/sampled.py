@@ -13,9 +13,9 @@ from grokinterp.analysis import argmax, induction
 from grokinterp.models import load_tensors_
 from grokinterp.report import figures
 from grokinterp.report.html import Section
-from grokinterp.report.modular import training_curves
-from grokinterp.report.permutation import sampled_steps
-from grokinterp.report.sections import ReportContext, register
+from grokinterp.report.sections.common import training_curves
+from grokinterp.report.sections.permutation import sampled_steps
+from grokinterp.report.sections.registry import ReportContext, register
 
 for _family in ("digits", "sequences"):
     register(_family)(training_curves)

@@ -13,8 +13,8 @@ from grokinterp.analysis import groups, irreps
 from grokinterp.models import architecture_of
 from grokinterp.report import figures
 from grokinterp.report.html import Section
-from grokinterp.report.modular import progress_table, run_phases, training_curves
-from grokinterp.report.sections import ReportContext, register
+from grokinterp.report.sections.common import progress_table, run_phases, training_curves
+from grokinterp.report.sections.registry import ReportContext, register
 from grokinterp.runs import Run
 
 MAX_TRACE_STEPS = 60  # checkpoints sampled for the per-step irrep curves

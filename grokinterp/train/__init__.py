@@ -1,0 +1,32 @@
+"""Training: `python -m grokinterp.train PRESET [--out DIR] [--set key=value ...] [--stop-when-grokked]`.
+
+`train(cfg, out)` runs AdamW on the answer-position loss and writes a run directory (see `grokinterp.runs.store`):
+a dense checkpoint schedule, a metrics row every `log_every` steps, and the optimizer state of the latest two
+checkpoints. The package:
+
+- `loop`: the loop shared by both steppers (`run_loop`), the checkpoint schedule and the lr schedule.
+- `single`: the single-run `Stepper`, with the set-ups of `accel` resolved before the loop starts.
+- `batched`: the model-batched `Stepper` (`torch.func` over stacked models of one shape).
+- `accel`: Grokfast, orthogonal gradients, GrokTransfer's embedding, the init scale and the fixed norm.
+- `optim`: AdamW and Muon, their parameter groups (the architecture decides which matrices Muon takes).
+- `rundir`: the run directory as both steppers write it; `run`: `train()`; `cli`: the command line.
+- `explog`: optional mirrors of the metrics (TensorBoard, wandb); `allocator`: CPU allocator settings.
+
+Running the same command again resumes from the latest checkpoint (or, if that one fails verification, from
+the one before it) and gives bitwise the same parameters as an uninterrupted run: on CPU nothing in a step
+depends on the thread count's summation order (see `grokinterp.models.transformer`) and minibatch order is a pure
+function of (seed, epoch). A larger `train.steps` extends a finished run (config.json then records the new
+budget). Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits with code 130.
+
+Step convention: "step s" is the state after s optimizer updates; step 0 is the initialisation.
+The learning rate of update s (0-based) is `lr * min(s / warmup_steps, 1)`, Nanda et al.'s
+`LambdaLR(lambda s: min(s / 10, 1))`, so the very first update has lr 0.
+"""
+
+from grokinterp.train.cli import main
+from grokinterp.train.loop import checkpoint_schedule, lr_at, warmup_factor
+from grokinterp.train.run import train
+from grokinterp.train.rundir import TrainResult
+from grokinterp.train.single import DivergedError
+
+__all__ = ["DivergedError", "TrainResult", "checkpoint_schedule", "lr_at", "main", "train", "warmup_factor"]

@@ -1,0 +1,45 @@
+"""`python -m grokinterp.train PRESET [--out DIR] [--set key=value ...] [--stop-when-grokked]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grokinterp.train.run import train, user_error
+
+
+def main(argv: list[str] | None = None) -> int:
+    from grokinterp.presets import PRESETS, get_preset
+
+    parser = argparse.ArgumentParser(prog="python -m grokinterp.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("preset", help=f"preset name ({', '.join(PRESETS)})")
+    parser.add_argument("--out", default=None, help="run directory (default: checkpoints/PRESET)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set train.weight_decay=0.3 (repeatable)")
+    parser.add_argument("--stop-when-grokked", action="store_true",
+                        help="stop at the first logged step with test accuracy >= train.grok_threshold")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        cfg = get_preset(args.preset).with_overrides(args.overrides)
+        out = Path(args.out) if args.out else Path("checkpoints") / args.preset
+        result = train(cfg, out, stop_when_grokked=args.stop_when_grokked,
+                       progress=False if args.no_progress else None)
+    except Exception as e:  # a user's mistake is one line; anything else is a bug and keeps its traceback
+        msg = user_error(e)
+        if msg is None:
+            raise
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    m = result.metrics
+    if result.interrupted:
+        print(f"interrupted at step {result.step}; checkpoint written to {result.out}. "
+              "Run the same command to resume.", file=sys.stderr)
+        return 130
+    summary = (f"step {result.step}: train_acc {m.get('train_acc', float('nan')):.4f} "
+               f"test_acc {m.get('test_acc', float('nan')):.4f} test_loss {m.get('test_loss', float('nan')):.3g}")
+    if result.grokked_step is not None:
+        summary += f"; grokked (test_acc >= {cfg.train.grok_threshold}) at step {result.grokked_step}"
+    print(f"{summary}\nrun written to {result.out}")
+    return 0
