@@ -22,8 +22,8 @@ import torch
 import grokinterp
 from grokinterp import models, progress
 from grokinterp.analysis import groups, irreps
+from grokinterp.progress.curves import irrep_traces, output_rows, sampled_steps
 from grokinterp.report import figures
-from grokinterp.report.sections.permutation import irrep_traces, output_rows, sampled_steps
 
 RUN = os.environ.get("GROKINTERP_RUN", "checkpoints/s5")
 SHOW = os.environ.get("GROKINTERP_SHOW", "0") == "1"  # fig.show() opens a browser tab per figure

@@ -29,7 +29,7 @@ import torch
 
 import grokinterp
 from grokinterp.analysis import representation as R
-from grokinterp.analysis.phases import phase_of
+from grokinterp.analysis.regimes import regime_of
 from grokinterp.report import figures
 
 RUN = os.environ.get("GROKINTERP_RUN", "checkpoints/toy-add")
@@ -47,8 +47,8 @@ print(run.config.task.describe(), "|", run.config.model.arch, "| steps", run.ste
 # %%
 rows = run.metrics
 steps = [r["step"] for r in rows]
-result = phase_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], steps)
-print(f"phase: {result.phase} (train >= 90% at {result.train_step}, test >= 90% at {result.test_step})")
+result = regime_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], steps)
+print(f"regime: {result.regime} (train >= 90% at {result.train_step}, test >= 90% at {result.test_step})")
 fig = figures.loss_curves(steps, [r["train_loss"] for r in rows], [r["test_loss"] for r in rows],
                           [r["train_acc"] for r in rows], [r["test_acc"] for r in rows])
 if SHOW:
@@ -114,17 +114,17 @@ if SHOW:
 
 # %%
 if (Path(SWEEP) / "sweep.json").exists():
-    from grokinterp.report.sweep import phase_diagram, phase_grid, sweep_phases
+    from grokinterp.report.sweep import regime_diagram, regime_grid, sweep_regimes
     from grokinterp.sweep import load_sweep
 
     sweep = load_sweep(SWEEP)
-    runs, _ = sweep_phases(sweep)
+    runs, _ = sweep_regimes(sweep)
     axes = list(sweep.spec.grid)
     if len(axes) == 2:
-        grid = phase_grid(runs, axes[0], sweep.spec.grid[axes[0]], axes[1], sweep.spec.grid[axes[1]])
+        grid = regime_grid(runs, axes[0], sweep.spec.grid[axes[0]], axes[1], sweep.spec.grid[axes[1]])
         for label in sorted({r.label for r in runs}):
             print(f"{label}: {sum(r.label == label for r in runs)} runs")
-        fig = phase_diagram(grid)
+        fig = regime_diagram(grid)
         if SHOW:
             fig.show()
 else:

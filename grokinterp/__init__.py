@@ -12,7 +12,7 @@ Public API::
 from grokinterp import analysis, progress
 from grokinterp.config import ConfigError, ModelConfig, RunConfig, TaskConfig, TrainConfig
 from grokinterp.presets import PRESETS, get_preset
-from grokinterp.runs import Run, load_run
+from grokinterp.runs.run import Run, load_run
 
 __version__ = "0.1.0"
 

@@ -39,8 +39,8 @@ def _split(t) -> str:
 
 
 def _info(argv: list[str]) -> int:
-    from grokinterp.runs import load_run
-    from grokinterp.store import MANIFEST, CheckpointError
+    from grokinterp.runs.run import load_run
+    from grokinterp.runs.store import MANIFEST, CheckpointError
 
     p = argparse.ArgumentParser(prog="grokinterp info")
     p.add_argument("run")
@@ -81,8 +81,8 @@ def _info(argv: list[str]) -> int:
 
 
 def _import(argv: list[str]) -> int:
-    from grokinterp.legacy import FORMATS, import_checkpoints
     from grokinterp.presets import PRESETS, get_preset
+    from grokinterp.runs.importing import FORMATS, import_checkpoints
 
     p = argparse.ArgumentParser(prog="grokinterp import",
                                 description=f"Convert checkpoint files ({', '.join(FORMATS)}; see docs/importing.md) "
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return sweep_main(rest)
     if cmd == "bench":
-        from grokinterp.bench import main as bench_main
+        from grokinterp.bench.cli import main as bench_main
 
         return bench_main(rest)
     print(f"error: unknown command {cmd!r} (commands: {', '.join(commands)})", file=sys.stderr)

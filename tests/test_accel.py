@@ -270,8 +270,8 @@ def test_weak_and_transfer_runs_have_reports(weak_run, tmp_path):
 
 
 def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_fastest(tmp_path, capsys):
-    from grokinterp import bench
-    from grokinterp.bench_grok import bench_grok
+    from grokinterp.bench import cli as bench
+    from grokinterp.bench.grok import bench_grok
 
     r = bench_grok("mod113-small", max_steps=20, thresholds=(0.01, 0.02), seeds=2, lrs=[1e-3], wds=(1.0, 3.0),
                    only=["groktransfer", "ortho-adamw", "stablemax"], transfer_acc=0.01, out=str(tmp_path),
@@ -289,7 +289,7 @@ def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_
     assert load_run(tmp_path / "groktransfer.seed0").config.accel.transfer_from == weak_dir
     assert len(r["combos"]) == 1 and " + " in r["combos"][0].variant.name
     # the methods run at the tuned baseline's lr; ⊥AdamW also at the preset's own lr and weight decay 0
-    from grokinterp.bench_grok import PLAIN, method_variants
+    from grokinterp.bench.grok import PLAIN, method_variants
 
     tuned = {**PLAIN, "train.lr": 3e-3, "train.weight_decay": 8.0}
     names = {v.name: v for v in method_variants(tuned, False, {}, 0.6, preset_lr=1e-3)}
@@ -297,7 +297,7 @@ def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_
     assert names["ortho-adamw lr 0.001"].overrides["train.weight_decay"] == 0.0
     assert names["muon"].overrides["train.lr"] == 3e-3 and "groktransfer" not in names
     assert "ortho-adamw lr 0.003" not in {v.name for v in method_variants(tuned, True, {}, 0.6, preset_lr=3e-3)}
-    from grokinterp.bench_grok import combine
+    from grokinterp.bench.grok import combine
 
     both = combine(names["stablemax"], names["grokfast-ema"], tuned).overrides  # each keeps its own method
     assert both["train.loss"] == "stablemax" and both["accel.grokfast"] == "ema" and both["train.lr"] == 3e-3
@@ -316,8 +316,8 @@ def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_
 
 
 def test_bench_grok_tune_methods_gives_every_method_the_baselines_grid(tmp_path, capsys):
-    from grokinterp import bench
-    from grokinterp.bench_grok import PLAIN, Variant, method_grid
+    from grokinterp.bench import cli as bench
+    from grokinterp.bench.grok import PLAIN, Variant, method_grid
 
     base = {**PLAIN, "train.lr": 1e-3, "train.weight_decay": 3.0}
     ortho = Variant("ortho-adamw", {**base, "accel.orthogonal_grad": True, "train.weight_decay": 0.0})
@@ -346,7 +346,7 @@ def test_bench_grok_tune_methods_gives_every_method_the_baselines_grid(tmp_path,
 
 
 def test_bench_grok_table_says_when_a_median_is_over_seeds_that_did_not_all_get_there(capsys):
-    from grokinterp.bench_grok import Summary, Trial, Variant, print_grok
+    from grokinterp.bench.grok import Summary, Trial, Variant, print_grok
 
     def summary(name, steps_99):
         s = Summary(Variant(name, {}))

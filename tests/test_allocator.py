@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from grokinterp.train.allocator import keep_freed_memory
+from grokinterp.allocator import keep_freed_memory
 
 PROBE = """
 import resource, sys, torch
-from grokinterp.train.allocator import keep_freed_memory
+from grokinterp.allocator import keep_freed_memory
 applied = keep_freed_memory()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

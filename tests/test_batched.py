@@ -101,7 +101,7 @@ def test_sweep_batch_mode_and_fallback_when_runs_are_at_different_steps(tmp_path
 
 
 def test_bench_sweep_prints_the_ratio(capsys):
-    from grokinterp.bench import main
+    from grokinterp.bench.cli import main
 
     assert main(["sweep", "--steps", "20", "--side", "2"]) == 0
     out = capsys.readouterr().out.strip().splitlines()

@@ -5,8 +5,8 @@ from collections import Counter
 import torch
 import torch.nn.functional as F
 
-from grokinterp import bench
-from grokinterp.bench_train import MatmulRecorder, distinct_presets, time_matmul
+from grokinterp.bench import cli as bench
+from grokinterp.bench.train import MatmulRecorder, distinct_presets, time_matmul
 
 
 def test_recorder_counts_a_linear_forward_and_backward():
@@ -55,7 +55,7 @@ def test_the_teacher_student_regression_benches_with_its_squared_error(capsys, m
     its squared error, as training scores it, not a one-hot loss over "classes"."""
     import jaxtyping
 
-    from grokinterp.bench_train import bench_preset
+    from grokinterp.bench.train import bench_preset
 
     # The suite's runtime type check stops the hooked engine before the bench is reached: the annotation of
     # `models.forward.hooked_logits` (tokens: Int[Tensor, "batch pos"]) does not admit the float inputs of

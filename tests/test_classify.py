@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grokinterp.analysis.phases import PHASES, classify, phase_of
+from grokinterp.analysis.regimes import REGIMES, classify, regime_of
 
 STEPS = np.arange(0, 10_001, 10)
 
@@ -24,7 +24,7 @@ def curves(kind: str) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * _sigmoid(500), 0.2 * _sigmoid(500)
 
 
-@pytest.mark.parametrize("kind", PHASES)
+@pytest.mark.parametrize("kind", REGIMES)
 def test_synthetic_curves_land_in_their_phase(kind):
     train, test = curves(kind)
     assert classify(train, test, STEPS) == kind
@@ -32,7 +32,7 @@ def test_synthetic_curves_land_in_their_phase(kind):
 
 def test_threshold_steps_gap_and_budget():
     train, test = curves("grokking")
-    r = phase_of(train, test, STEPS)
+    r = regime_of(train, test, STEPS)
     assert r.train_step == pytest.approx(720, abs=10) and 6000 < r.test_step < 6400
     assert classify(train, test, STEPS, gap=10_000) == "comprehension"  # the gap decides
     assert classify(train, test, STEPS, budget=5000) == "memorization"  # test never reached within the budget
@@ -61,9 +61,9 @@ def _steps_up(at: int | None, lo: float = 0.2, hi: float = 0.95) -> np.ndarray:
     ],
 )
 def test_planted_threshold_steps_at_the_boundaries(t_train, t_test, kind):
-    r = phase_of(_steps_up(t_train), _steps_up(t_test), STEPS, gap=1000)
+    r = regime_of(_steps_up(t_train), _steps_up(t_test), STEPS, gap=1000)
     assert (r.train_step, r.test_step) == (t_train, t_test)
-    assert r.phase == kind
+    assert r.regime == kind
 
 
 def test_gap_boundary_moves_with_gap_and_threshold_is_inclusive():
@@ -73,7 +73,7 @@ def test_gap_boundary_moves_with_gap_and_threshold_is_inclusive():
     # accuracy exactly at the threshold counts as reached (>=)
     assert classify(_steps_up(1000, hi=0.9), _steps_up(4000, hi=0.9), STEPS, gap=2990) == "grokking"
     # a budget that cuts train's crossing off but keeps test's: test reached, train not
-    assert phase_of(_steps_up(6000), _steps_up(3000), STEPS, budget=5000).phase == "comprehension"
+    assert regime_of(_steps_up(6000), _steps_up(3000), STEPS, budget=5000).regime == "comprehension"
 
 
 def test_bad_shapes():

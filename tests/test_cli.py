@@ -9,7 +9,7 @@ import pytest
 
 from grokinterp import cli
 from grokinterp import train as train_mod
-from grokinterp.store import RunStore
+from grokinterp.runs.store import RunStore
 from tests.helpers import TINY, as_set_args
 
 

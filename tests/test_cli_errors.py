@@ -144,7 +144,7 @@ def test_report_refused_by_the_filesystem(run, capsys, monkeypatch):
     def refuse(path, data):
         raise PermissionError(errno.EROFS, os.strerror(errno.EROFS), str(path.parent / f".{path.name}.tmp-1"))
 
-    monkeypatch.setattr("grokinterp.store.atomic_write_bytes", refuse)
+    monkeypatch.setattr("grokinterp.runs.store.atomic_write_bytes", refuse)
     assert main(["report", str(run), "--no-progress"]) == 2
     err = error_line(capsys)
     assert f"report not written to {run / 'report.html'}" in err and "pass -o FILE" in err
@@ -192,7 +192,7 @@ def test_full_disk(run, capsys, monkeypatch):
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("grokinterp.store.atomic_write_bytes", full)
+    monkeypatch.setattr("grokinterp.runs.store.atomic_write_bytes", full)
     assert main(["report", str(run), "--no-progress"]) == 2
     err = error_line(capsys)
     assert "No space left on device" in err and "pass -o" not in err
@@ -314,8 +314,8 @@ def test_train_on_a_run_with_a_corrupt_config(run, capsys):
 
 
 def test_info_on_a_run_that_never_started(tmp_path, capsys):
-    from grokinterp.record import config_record
-    from grokinterp.store import RunStore
+    from grokinterp.runs.record import config_record
+    from grokinterp.runs.store import RunStore
 
     store = RunStore(tmp_path / "r")
     with store.locked():

@@ -37,7 +37,8 @@ def imports_of(path: Path, name: str, known: set[str]) -> list[tuple[str, list[s
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
             if not base.startswith("grokinterp"):
                 continue
             for a in node.names:

@@ -1,4 +1,4 @@
-"""`grokinterp import`: checkpoint files of other grokking code (grokinterp.legacy).
+"""`grokinterp import`: checkpoint files of other grokking code (grokinterp.runs.importing).
 
 The files are built here from a model trained by this toolkit, rewritten by hand into each format's names and
 shapes; each format's logits are computed by that format's own forward (written out below from its code), and
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from grokinterp import load_run
 from grokinterp.cli import main
-from grokinterp.legacy import LegacyFormatError, nanda_split, read_file
+from grokinterp.runs.importing import LegacyFormatError, nanda_split, read_file
 from grokinterp.train import train
 from tests.helpers import tiny
 

@@ -56,14 +56,14 @@ def test_a_small_parity_network_memorises_first_and_groks_later(tmp_path):
     """The preset's recipe at width 128 (biases on): train accuracy 99% within a few hundred steps, test
     accuracy 99% thousands of steps later (8,600 on the machine that wrote this test)."""
     from grokinterp import load_run
-    from grokinterp.analysis.phases import phase_of
+    from grokinterp.analysis.regimes import regime_of
     from grokinterp.train import train
 
     cfg = get_preset("parity").with_overrides({"model.d_mlp": 128, "model.biases": "all", "train.steps": 16_000,
                                                "train.ckpt_every": 1000, "train.device": "cpu"})
     result = train(cfg, tmp_path / "p", stop_when_grokked=True, progress=False)
     rows = load_run(tmp_path / "p").metrics
-    phase = phase_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], [r["step"] for r in rows],
+    regime = regime_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], [r["step"] for r in rows],
                      threshold=0.99)
     assert result.grokked_step is not None
-    assert phase.phase == "grokking" and phase.train_step < 1500 and phase.test_step - phase.train_step > 2000
+    assert regime.regime == "grokking" and regime.train_step < 1500 and regime.test_step - regime.train_step > 2000

@@ -13,8 +13,8 @@ from grokinterp.analysis import groups as G
 from grokinterp.analysis import irreps
 from grokinterp.config import RunConfig
 from grokinterp.presets import get_preset
+from grokinterp.progress.curves import output_rows
 from grokinterp.report import build_report
-from grokinterp.report.sections.permutation import output_rows
 from grokinterp.tasks import make_task
 
 
@@ -59,7 +59,7 @@ def test_progress_measures_on_a_permutation_run(permutation_run):
     with torch.no_grad():
         logits = permutation_run.model(step)(task.tokens)[:, -1]
     basis = progress.basis_for(permutation_run.config, ["standard", "sign"])
-    row = progress._measures_from_logits(logits, permutation_run.state_dict(step), task.labels[:, 0], task.train_idx,
+    row = progress.measures_from_logits(logits, permutation_run.state_dict(step), task.labels[:, 0], task.train_idx,
                                          task.test_idx, basis)
     again = progress.measures(permutation_run, [step], ["standard", "sign"], progress=False)
     for col, value in row.items():

@@ -10,8 +10,8 @@ import pytest
 
 from grokinterp import load_run, progress
 from grokinterp.presets import get_preset
-from grokinterp.report.sections.sampled import head_scores_over_training, max_heads_over_training, top_head_attention
 from grokinterp.report.sections import ReportContext
+from grokinterp.report.sections.sampled import head_scores_over_training, max_heads_over_training, top_head_attention
 from grokinterp.sweep import expand, load_spec
 from grokinterp.train import train
 

@@ -16,7 +16,7 @@ from grokinterp.config import ConfigError
 from grokinterp.models import fused_logits, fused_scored
 from grokinterp.models.power import build_power_model, sinusoid
 from grokinterp.presets import PRESETS, get_preset
-from grokinterp.runs import load_run
+from grokinterp.runs.run import load_run
 from grokinterp.tasks import make_task
 from grokinterp.train import train
 from grokinterp.train.single import SingleStepper, batch_size

@@ -38,7 +38,7 @@ def test_vectorised_equals_a_loop_over_hooked_models(grokked):
         step = int(table.steps[i])
         with torch.no_grad():
             logits = run.model(step)(task.tokens)[:, -1]
-        row = progress._measures_from_logits(logits, run.state_dict(step), task.labels[:, 0], task.train_idx,
+        row = progress.measures_from_logits(logits, run.state_dict(step), task.labels[:, 0], task.train_idx,
                                              task.test_idx, progress.basis_for(run.config, table.key_freqs))
         for col, value in row.items():
             assert table[col][i] == pytest.approx(value, rel=1e-4, abs=1e-6), (step, col)

@@ -40,7 +40,7 @@ def test_report_cli_and_bad_input(grokked_run, tmp_path, capsys):
 
 
 def test_report_of_a_run_without_checkpoints_or_a_sum_circuit(tmp_path, capsys):
-    from grokinterp.store import RunStore
+    from grokinterp.runs.store import RunStore
 
     store = RunStore(tmp_path / "empty")
     with store.locked():

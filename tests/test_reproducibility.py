@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from grokinterp import load_run
-from grokinterp.record import config_record
-from grokinterp.store import RunStore
+from grokinterp.runs.record import config_record
+from grokinterp.runs.store import RunStore
 from grokinterp.train import main, train
 from tests.helpers import TINY, TINY_REPEAT, as_set_args, tiny
 

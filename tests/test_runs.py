@@ -10,7 +10,7 @@ import torch
 import grokinterp
 from grokinterp import models
 from grokinterp.models import named_tensors
-from grokinterp.store import CheckpointError
+from grokinterp.runs.store import CheckpointError
 from grokinterp.train import train
 from tests.helpers import tiny
 

@@ -1,4 +1,4 @@
-"""Tests for grokinterp.store: round trips, corruption detection, crash safety, locking, metrics."""
+"""Tests for grokinterp.runs.store: round trips, corruption detection, crash safety, locking, metrics."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import grokinterp.store as store_mod
-from grokinterp.store import (
+import grokinterp.runs.store as store_mod
+from grokinterp.runs.store import (
     FORMAT,
     CheckpointError,
     RunLockedError,
@@ -274,7 +274,7 @@ def test_atomic_write_helpers(tmp_path: Path) -> None:
 
 HOLDER = """
 import os, signal, sys, time
-from grokinterp.store import RunStore
+from grokinterp.runs.store import RunStore
 s = RunStore(sys.argv[1])
 s.acquire()
 open(sys.argv[2], "w").write(str(os.getpid()))

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from grokinterp.config import ConfigError
-from grokinterp.runs import load_run
-from grokinterp.store import RunLockedError, RunStore
+from grokinterp.runs.run import load_run
+from grokinterp.runs.store import RunLockedError, RunStore
 from grokinterp.train import train
 from grokinterp.train.loop import checkpoint_schedule, lr_at
 from tests.helpers import GROKS, TINY, as_set_args, tiny

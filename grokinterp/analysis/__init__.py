@@ -9,7 +9,9 @@
 - `grokinterp.analysis.irreps`: irreducible representations in the logits of S_n runs (Chughtai et al. 2023).
 - `grokinterp.analysis.llc`: the local learning coefficient by localised SGLD (Lau et al. 2023).
 - `grokinterp.analysis.normdecay`: weight-norm decay under weight decay (Liu et al. 2023, Omnigrok).
-- `grokinterp.analysis.phases`: phase changes and bumps on training curves; Liu et al. 2022's four phases.
+- `grokinterp.analysis.transitions`: phase changes and bumps on training curves.
+- `grokinterp.analysis.regimes`: Liu et al. 2022's four learning regimes (comprehension, grokking, memorization,
+  confusion).
 - `grokinterp.analysis.representation`: representation quality of addition embeddings (Liu et al. 2022).
 """
 

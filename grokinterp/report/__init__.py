@@ -40,7 +40,7 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
         ("steps", f"{ctx.run.steps[-1]} trained, {len(ctx.run.steps)} checkpoints"),
     ]
     if last:
-        if "wall_time" in last:  # an imported run (grokinterp.legacy) has none
+        if "wall_time" in last:  # an imported run (grokinterp.runs.importing) has none
             head.append(("wall time", f"{last['wall_time']:.0f} s"))
         head.append(("final", f"train acc {last['train_acc']:.4f}, test acc {last['test_acc']:.4f}, "
                               f"train loss {last['train_loss']:.3g}, test loss {last['test_loss']:.3g}"))
@@ -62,8 +62,8 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
     `grokinterp.report.sections.stability` ("hessian", "llc")."""
     from tqdm.auto import tqdm
 
-    from grokinterp.runs import load_run
-    from grokinterp.store import atomic_write_bytes
+    from grokinterp.runs.run import load_run
+    from grokinterp.runs.store import atomic_write_bytes
 
     run = load_run(run_path)
     if not run.steps:
@@ -102,7 +102,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from grokinterp.store import CheckpointError
+    from grokinterp.runs.store import CheckpointError
 
     parser = argparse.ArgumentParser(prog="grokinterp report", description="HTML figure report of a run or a sweep")
     parser.add_argument("run", help="run directory, or sweep directory (one holding sweep.json)")

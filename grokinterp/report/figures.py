@@ -118,7 +118,8 @@ def loss_curves(steps, train_loss, test_loss, train_acc, test_acc,
 
 
 def progress_measures(columns: dict[str, Any], phases: dict[str, int | None] | None = None) -> go.Figure:
-    """The progress measures of Nanda et al. Figs 6/7 in a 2x2 grid, from ProgressTable-style columns."""
+    """The progress measures of Nanda et al. Figs 6/7 in a 2x2 grid, from the columns of
+    `grokinterp.progress.measures`."""
     x = _np(columns["step"])
     fig = make_subplots(rows=2, cols=2, subplot_titles=(
         "Excluded loss", "Restricted loss", "Gini coefficient of Fourier norms", "Sum of squared weights"))

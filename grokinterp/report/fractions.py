@@ -220,7 +220,7 @@ def fraction_table(summaries: list[SeriesSummary]) -> go.Figure:
 
 def sweep_fraction_points(sweep, threshold: float = THRESHOLD) -> list[FractionPoint]:
     """`fraction_points` of every run of a `grokinterp.sweep.Sweep` that varies `task.frac_train`."""
-    from grokinterp.store import RunStore
+    from grokinterp.runs.store import RunStore
 
     runs = []
     for run in sweep.runs:

@@ -168,7 +168,7 @@ def size_figure(series: dict[str, list[tuple[int, float, float, int]]], chance: 
 
 def sweep_runs(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[tuple[str, dict[str, Any], str, list]]:
     """The (name, overrides, state, metrics rows) of every run of a `grokinterp.sweep.Sweep`, from the rows
-    already read (`grokinterp.report.sweep.sweep_phases` returns them), for `lu_points` and `size_points`."""
+    already read (`grokinterp.report.sweep.sweep_regimes` returns them), for `lu_points` and `size_points`."""
     return [(run.name, run.overrides, sweep.state(run.name), metrics.get(run.name, [])) for run in sweep.runs]
 
 

@@ -2,14 +2,14 @@
 and the test accuracy of every run, as one self-contained HTML file (SWEEP_DIR/report.html).
 
 Each finished run is put in one of the four phases of Liu et al. 2022 ("Towards Understanding Grokking:
-An Effective Theory of Representation Learning", Fig. 6/7) by `grokinterp.analysis.phases.phase_of` on
+An Effective Theory of Representation Learning", Fig. 6/7) by `grokinterp.analysis.regimes.regime_of` on
 its metrics: comprehension, grokking, memorization or confusion, from the first steps t_train, t_test at
 which train / test accuracy reach `threshold` and the `gap` between them. Runs that failed are "failed",
 runs without a done status (interrupted, still running, not started) "unfinished".
 
-Pure parts (data in, no I/O): `classify_run` (metrics rows -> `RunPhase`), `phase_grid` (runs -> the cells
-of a two-axis grid), and the figure functions `phase_diagram`, `runs_table`, `accuracy_curves` (plotly
-Figures, in the style of `grokinterp.report.figures`; also `best_accuracy_bars`). `sweep_phases` reads a
+Pure parts (data in, no I/O): `classify_run` (metrics rows -> `RunRegime`), `regime_grid` (runs -> the cells
+of a two-axis grid), and the figure functions `regime_diagram`, `runs_table`, `accuracy_curves` (plotly
+Figures, in the style of `grokinterp.report.figures`; also `best_accuracy_bars`). `sweep_regimes` reads a
 sweep; `build_sweep_report` writes the page. A sweep over `task.frac_train` also gets Power et al.'s
 data-fraction figure and table (`grokinterp.report.fractions`); one over `accel.weight_norm` Omnigrok's LU
 landscape, one over `task.n_train` the critical training-set size (`grokinterp.report.omnigrok`).
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from grokinterp.analysis.phases import PHASES, phase_of
+from grokinterp.analysis.regimes import REGIMES, regime_of
 from grokinterp.report import fractions, omnigrok
 from grokinterp.report.figures import LOSS_NAMES, TEMPLATE
 from grokinterp.report.html import Section, render_html
@@ -39,18 +39,18 @@ PHASE_COLORS: dict[str, str] = {
     "failed": "#7f7f7f",
     "unfinished": "#d9d9d9",
 }
-LABELS = (*PHASES, "failed", "unfinished")
+LABELS = (*REGIMES, "failed", "unfinished")
 MAX_CURVE_POINTS = 400
 
 
 @dataclass(frozen=True)
-class RunPhase:
+class RunRegime:
     """One run of a sweep, classified."""
 
     name: str
     overrides: dict[str, Any]
     state: str  # done | failed | unfinished
-    phase: str | None  # one of PHASES for a done run, else None
+    phase: str | None  # one of REGIMES for a done run, else None
     t_train: int | None  # first step with train accuracy >= threshold
     t_test: int | None  # the same for test accuracy
     final: dict[str, Any] | None  # the last metrics row
@@ -58,42 +58,42 @@ class RunPhase:
     @property
     def label(self) -> str:
         """The phase, or "failed" / "unfinished"."""
-        return self.phase or ("failed" if self.state == "failed" else "unfinished")
+        return self.regime or ("failed" if self.state == "failed" else "unfinished")
 
 
 def classify_run(name: str, overrides: dict[str, Any], state: str, rows: list[dict[str, Any]], *,
-                 threshold: float = 0.9, gap: int = 1000, budget: int | None = None) -> RunPhase:
+                 threshold: float = 0.9, gap: int = 1000, budget: int | None = None) -> RunRegime:
     """The phase of one run from its metrics rows (dicts with step, train_acc, test_acc). `state` is the
     run's status ("done", "failed"; anything else counts as unfinished): only done runs get a phase."""
     rows = [r for r in rows if "train_acc" in r and "test_acc" in r]
     state = state if state in ("done", "failed") else "unfinished"
     final = rows[-1] if rows else None
     if state != "done" or not rows:
-        return RunPhase(name, overrides, state, None, None, None, final)
-    result = phase_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], [r["step"] for r in rows],
+        return RunRegime(name, overrides, state, None, None, None, final)
+    result = regime_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], [r["step"] for r in rows],
                       threshold=threshold, gap=gap, budget=budget)
-    return RunPhase(name, overrides, state, result.phase, result.train_step, result.test_step, final)
+    return RunRegime(name, overrides, state, result.regime, result.train_step, result.test_step, final)
 
 
 @dataclass(frozen=True)
-class PhaseGrid:
+class RegimeGrid:
     """The cells of a two-axis sweep: `cells[i][j]` is the run at y_values[i], x_values[j] (None if absent)."""
 
     x_key: str
     x_values: list[Any]
     y_key: str
     y_values: list[Any]
-    cells: list[list[RunPhase | None]]
+    cells: list[list[RunRegime | None]]
 
     def labels(self) -> list[list[str | None]]:
         """The label of every cell (a phase, failed, unfinished, or None for a missing run)."""
         return [[c.label if c is not None else None for c in row] for row in self.cells]
 
 
-def phase_grid(runs: list[RunPhase], x_key: str, x_values: list[Any], y_key: str,
-               y_values: list[Any]) -> PhaseGrid:
+def regime_grid(runs: list[RunRegime], x_key: str, x_values: list[Any], y_key: str,
+               y_values: list[Any]) -> RegimeGrid:
     """Place each run at the cell of its `x_key` and `y_key` override values (in the given value order)."""
-    cells: list[list[RunPhase | None]] = [[None] * len(x_values) for _ in y_values]
+    cells: list[list[RunRegime | None]] = [[None] * len(x_values) for _ in y_values]
     for run in runs:
         if x_key not in run.overrides or y_key not in run.overrides:
             continue
@@ -101,14 +101,14 @@ def phase_grid(runs: list[RunPhase], x_key: str, x_values: list[Any], y_key: str
         ys = [i for i, v in enumerate(y_values) if v == run.overrides[y_key]]
         if xs and ys:
             cells[ys[0]][xs[0]] = run
-    return PhaseGrid(x_key, list(x_values), y_key, list(y_values), cells)
+    return RegimeGrid(x_key, list(x_values), y_key, list(y_values), cells)
 
 
 def _step(s: int | None) -> str:
     return "-" if s is None else str(s)
 
 
-def phase_diagram(grid: PhaseGrid, title: str = "Phase diagram") -> go.Figure:
+def regime_diagram(grid: RegimeGrid, title: str = "Phase diagram") -> go.Figure:
     """A categorical heatmap of the grid, each cell coloured by its phase (Liu et al. 2022, Fig. 6), with
     the phase written in it, a legend of the phases and the run name, t_train and t_test on hover."""
     code = {label: i for i, label in enumerate(LABELS)}
@@ -129,7 +129,7 @@ def phase_diagram(grid: PhaseGrid, title: str = "Phase diagram") -> go.Figure:
                                showscale=False, xgap=2, ygap=2))
     present = {c.label for row in grid.cells for c in row if c is not None}
     for label in LABELS:  # heatmaps have no legend: one invisible marker trace per phase makes it
-        if label in PHASES or label in present:
+        if label in REGIMES or label in present:
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, showlegend=True,
                                      marker=dict(size=12, symbol="square", color=PHASE_COLORS[label])))
     fig.update_xaxes(type="category", title_text=grid.x_key)
@@ -143,16 +143,16 @@ def _translucent(hex_color: str, alpha: float = 0.3) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def runs_table(runs: list[RunPhase]) -> go.Figure:
+def runs_table(runs: list[RunRegime]) -> go.Figure:
     """Every run: name, overrides, state, phase, t_train, t_test and its final accuracies."""
-    def acc(r: RunPhase, key: str) -> str:
+    def acc(r: RunRegime, key: str) -> str:
         return f"{r.final[key]:.4f}" if r.final and key in r.final else "-"
 
     columns = {
         "run": [r.name for r in runs],
         "overrides": [", ".join(f"{k}={format_value(v)}" for k, v in r.overrides.items()) or "-" for r in runs],
         "state": [r.state for r in runs],
-        "phase": [r.phase or "-" for r in runs],
+        "regime": [r.regime or "-" for r in runs],
         "t_train": [_step(r.t_train) for r in runs],
         "t_test": [_step(r.t_test) for r in runs],
         "final step": [str(r.final["step"]) if r.final else "-" for r in runs],
@@ -187,7 +187,7 @@ def accuracy_curves(curves: list[tuple[str, Any, Any]], title: str = "Test accur
     return fig
 
 
-def best_accuracy_bars(runs: list[RunPhase], metrics: dict[str, list[dict[str, Any]]],
+def best_accuracy_bars(runs: list[RunRegime], metrics: dict[str, list[dict[str, Any]]],
                        title: str = "Best test accuracy within the budget") -> go.Figure:
     """One bar per run: its best logged test accuracy, with its final one as a marker (Power et al. 2022,
     Fig. 4: the regularisers compared by best validation accuracy within 10^5 steps)."""
@@ -202,10 +202,10 @@ def best_accuracy_bars(runs: list[RunPhase], metrics: dict[str, list[dict[str, A
     return fig
 
 
-def sweep_phases(sweep, *, threshold: float = 0.9, gap: int = 1000,
-                 budget: int | None = None) -> tuple[list[RunPhase], dict[str, list[dict[str, Any]]]]:
+def sweep_regimes(sweep, *, threshold: float = 0.9, gap: int = 1000,
+                 budget: int | None = None) -> tuple[list[RunRegime], dict[str, list[dict[str, Any]]]]:
     """Classify every run of a `grokinterp.sweep.Sweep`; returns the runs and each run's metrics rows."""
-    from grokinterp.store import RunStore
+    from grokinterp.runs.store import RunStore
 
     out, metrics = [], {}
     for run in sweep.runs:
@@ -222,7 +222,7 @@ def _varies(spec, key: str) -> bool:
 
 def omnigrok_sections(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[Section]:
     """The LU landscape of a sweep over `accel.weight_norm` and the critical-size figure of one over
-    `task.n_train` (`grokinterp.report.omnigrok`), from every run's metrics rows (as `sweep_phases` reads them)."""
+    `task.n_train` (`grokinterp.report.omnigrok`), from every run's metrics rows (as `sweep_regimes` reads them)."""
     spec, out = sweep.spec, []
     runs = omnigrok.sweep_runs(sweep, metrics)
     if _varies(spec, omnigrok.NORM_KEY):
@@ -253,16 +253,16 @@ def omnigrok_sections(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[S
 def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, threshold: float = 0.9,
                        gap: int = 1000) -> Path:
     """Write the HTML report of the sweep at `sweep_dir` (default file: SWEEP_DIR/report.html)."""
-    from grokinterp.store import atomic_write_bytes
+    from grokinterp.runs.store import atomic_write_bytes
 
     sweep = load_sweep(sweep_dir)
-    runs, metrics = sweep_phases(sweep, threshold=threshold, gap=gap)
+    runs, metrics = sweep_regimes(sweep, threshold=threshold, gap=gap)
     spec = sweep.spec
     sections: list[Section] = []
     axes = list(spec.grid)
     if len(axes) == 2 and len(spec.runs) <= 1:
-        grid = phase_grid(runs, axes[0], spec.grid[axes[0]], axes[1], spec.grid[axes[1]])
-        sections.append(Section("Phase diagram", [phase_diagram(grid)], text=(
+        grid = regime_grid(runs, axes[0], spec.grid[axes[0]], axes[1], spec.grid[axes[1]])
+        sections.append(Section("Phase diagram", [regime_diagram(grid)], text=(
             f"Each cell is one run, coloured by its phase (Liu et al. 2022): with t_train, t_test the first "
             f"steps at which train / test accuracy reach {threshold:g}, comprehension if t_test - t_train < "
             f"{gap}, grokking if not, memorization if only train accuracy reached it, confusion if train "

@@ -21,7 +21,7 @@ Every expanded config is built (and validated) before anything runs. Each run is
 values (`lr=0.001_weight_decay=1`) and trained by `grokinterp.train.train` into its own run directory::
 
     SWEEP_DIR/sweep.json            the spec and its expansion: name, overrides and config of every run
-    SWEEP_DIR/runs/NAME/            a run directory (grokinterp.store), loadable with grokinterp.load_run
+    SWEEP_DIR/runs/NAME/            a run directory (grokinterp.runs.store), loadable with grokinterp.load_run
     SWEEP_DIR/status/NAME.json      written when a run ends: state done | failed | interrupted, the error
                                     and its traceback, wall_s, the final metrics row, the overrides
     SWEEP_DIR/.lock                 flock of the running sweep command

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp.config import ConfigError
-from grokinterp.store import RunLockedError, RunStore, atomic_write_json
+from grokinterp.runs.store import RunLockedError, RunStore, atomic_write_json
 from grokinterp.sweep.executors import make_executor
 from grokinterp.sweep.jobs import Job, batch_units, read_status, status_file
 from grokinterp.sweep.read import FORMAT, read_sweep_json

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp.config import RunConfig
-from grokinterp.store import RunStore, atomic_write_json
+from grokinterp.runs.store import RunStore, atomic_write_json
 
 OnDone = Callable[[dict[str, Any]], None]  # what an executor calls with each status record
 

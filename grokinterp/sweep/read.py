@@ -1,7 +1,7 @@
 """Reading a sweep directory (`load_sweep`): its spec, its runs and their status records.
 
     SWEEP_DIR/sweep.json            the spec and its expansion: name, overrides and config of every run
-    SWEEP_DIR/runs/NAME/            a run directory (grokinterp.store), loadable with grokinterp.load_run
+    SWEEP_DIR/runs/NAME/            a run directory (grokinterp.runs.store), loadable with grokinterp.load_run
     SWEEP_DIR/status/NAME.json      written when a run ends (grokinterp.sweep.jobs)
 """
 
@@ -35,7 +35,7 @@ class Sweep:
 
     def run(self, name: str):
         """`grokinterp.load_run` of the run `name`."""
-        from grokinterp.runs import load_run
+        from grokinterp.runs.run import load_run
 
         return load_run(self.run_dir(name))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grokinterp.config import ConfigError
-from grokinterp.store import RunLockedError, RunStore
+from grokinterp.runs.store import RunLockedError, RunStore
 from grokinterp.sweep.jobs import Job, OnDone, failed_records, read_status, run_batch
 
 SUBMITIT_MISSING = "the slurm executor needs submitit: pip install 'grokinterp[slurm]'"

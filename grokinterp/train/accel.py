@@ -173,7 +173,7 @@ def weak_embedding(cfg) -> tuple[Tensor, int]:
     """(A, step): the weak run's embedding at its first checkpoint at or after test accuracy >=
     `accel.transfer_acc`; random with the same shape and scale when `accel.transfer_random`."""
     from grokinterp.config import ConfigError
-    from grokinterp.runs import load_run
+    from grokinterp.runs.run import load_run
 
     a = cfg.accel
     try:

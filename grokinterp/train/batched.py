@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from grokinterp import scoring
+from grokinterp.allocator import keep_freed_memory
 from grokinterp.analysis.collapse import collapsed_rows
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.models import (
@@ -40,11 +41,10 @@ from grokinterp.models import (
     named_tensors,
     trainable_parameters,
 )
-from grokinterp.record import config_record
-from grokinterp.store import RunStore
+from grokinterp.runs.record import config_record
+from grokinterp.runs.store import RunStore
 from grokinterp.tasks import Task, family_of, make_task
 from grokinterp.train import TrainResult, accel
-from grokinterp.train.allocator import keep_freed_memory
 from grokinterp.train.loop import Slot, run_loop, warmup_factor
 from grokinterp.train.rundir import check_out_dir, open_run
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from grokinterp.config import RunConfig
-from grokinterp.store import RunStore
+from grokinterp.runs.store import RunStore
 from grokinterp.train import explog
 from grokinterp.train.explog import MetricsLogger
 

@@ -11,7 +11,7 @@ from grokinterp.models import (
     EMBEDDING_PARAMS,
     architecture_of,
 )
-from grokinterp.store import CheckpointError
+from grokinterp.runs.store import CheckpointError
 
 
 def param_groups(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from grokinterp.config import ConfigError, RunConfig
-from grokinterp.store import CheckpointError, RunLockedError, RunStore
+from grokinterp.runs.store import CheckpointError, RunLockedError, RunStore
 from grokinterp.tasks import make_task
 from grokinterp.train.loop import Slot, run_loop
 from grokinterp.train.rundir import TrainResult, check_out_dir, open_run, write_record

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
-from grokinterp.record import config_from_record, config_record
-from grokinterp.store import RunStore
+from grokinterp.runs.record import config_from_record, config_record
+from grokinterp.runs.store import RunStore
 from grokinterp.tasks import Task
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import torch
 
 from grokinterp import models
+from grokinterp.allocator import keep_freed_memory
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.models import (
     build_model,
@@ -22,7 +23,6 @@ from grokinterp.models import (
 from grokinterp.scoring import Scored, record_metrics
 from grokinterp.tasks import Task
 from grokinterp.train import accel
-from grokinterp.train.allocator import keep_freed_memory
 from grokinterp.train.loop import lr_at, warmup_factor
 from grokinterp.train.optim import load_optimizer_tensors, make_optimizer, optimizer_tensors
 

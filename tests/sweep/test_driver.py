@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from grokinterp.config import ConfigError
-from grokinterp.store import RunStore
+from grokinterp.runs.store import RunStore
 from grokinterp.sweep.__main__ import main
 from grokinterp.sweep.driver import run_sweep
 from grokinterp.sweep.read import load_sweep

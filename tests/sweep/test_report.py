@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grokinterp import cli
-from grokinterp.report.sweep import classify_run, phase_diagram, phase_grid, sweep_phases
+from grokinterp.report.sweep import classify_run, regime_diagram, regime_grid, sweep_regimes
 from grokinterp.sweep.read import load_sweep
 from tests.sweep.helpers import NAMES
 
@@ -26,17 +26,17 @@ def test_phase_grid_planted():
     }
     runs = [classify_run(f"lr={lr}_wd={wd}", {"train.lr": lr, "train.weight_decay": wd}, state, _rows(a, b))
             for (lr, wd), (state, a, b) in planted.items()]
-    grid = phase_grid(runs, "train.weight_decay", [0.0, 1.0], "train.lr", [1e-3, 3e-3, 1e-2])
+    grid = regime_grid(runs, "train.weight_decay", [0.0, 1.0], "train.lr", [1e-3, 3e-3, 1e-2])
     assert grid.labels() == [["memorization", "grokking"], ["confusion", "comprehension"], ["failed", "unfinished"]]
     assert (grid.cells[0][1].t_train, grid.cells[0][1].t_test) == (200, 3000)
     assert (grid.cells[1][1].t_train, grid.cells[1][1].t_test) == (200, 500)
-    assert grid.cells[2][1].phase is None and grid.cells[2][1].final["step"] == 6000
+    assert grid.cells[2][1].regime is None and grid.cells[2][1].final["step"] == 6000
     # a smaller gap makes the grokking cell comprehension; a missing cell stays empty
     fast = classify_run("x", {}, "done", _rows(200, 3000), gap=5000)
-    assert fast.phase == "comprehension"
-    partial = phase_grid(runs[:1], "train.weight_decay", [0.0, 1.0], "train.lr", [1e-3])
+    assert fast.regime == "comprehension"
+    partial = regime_grid(runs[:1], "train.weight_decay", [0.0, 1.0], "train.lr", [1e-3])
     assert partial.labels() == [["memorization", None]]
-    fig = phase_diagram(grid)
+    fig = regime_diagram(grid)
     heat = fig.data[0]
     assert [list(r) for r in heat.text] == grid.labels()
     assert list(heat.z[0]) == [2, 1] and list(heat.z[2]) == [4, 5]  # codes: the order of PHASES, failed, unfinished
@@ -54,10 +54,10 @@ def test_report_of_a_sweep_directory(tiny_sweep, capsys):
     assert "Phase diagram" in html and "Test accuracy" in html
     for name in ("comprehension", "grokking", "memorization", "confusion", *NAMES):
         assert name in html
-    runs, _ = sweep_phases(load_sweep(out), threshold=0.1, gap=10)
-    assert all(r.phase is not None for r in runs)
+    runs, _ = sweep_regimes(load_sweep(out), threshold=0.1, gap=10)
+    assert all(r.regime is not None for r in runs)
     # at the default threshold none of the 30-step runs reaches 90% train accuracy
-    runs, _ = sweep_phases(load_sweep(out))
-    assert [r.phase for r in runs] == ["confusion"] * 4
+    runs, _ = sweep_regimes(load_sweep(out))
+    assert [r.regime for r in runs] == ["confusion"] * 4
     assert cli.main(["report", str(out), "--steps", "10"]) == 2
     assert "--steps is for run reports" in capsys.readouterr().err

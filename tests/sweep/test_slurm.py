@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grokinterp.config import ConfigError
-from grokinterp.store import RunStore
+from grokinterp.runs.store import RunStore
 from grokinterp.sweep.__main__ import main
 from grokinterp.sweep.executors import make_executor
 from grokinterp.sweep.jobs import Job, run_batch

@@ -6,62 +6,18 @@ the ranked partition table of `groups.coset_clustering`)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from grokinterp import models
-from grokinterp.analysis import groups, irreps
+from grokinterp.analysis import groups
 from grokinterp.models import architecture_of
+from grokinterp.progress.curves import irrep_traces, output_rows, sampled_steps
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.sections.common import progress_table, run_phases, training_curves
 from grokinterp.report.sections.registry import ReportContext, register
-from grokinterp.runs import Run
 
-MAX_TRACE_STEPS = 60  # checkpoints sampled for the per-step irrep curves
 TOP_PARTITIONS = 10
 
 register("permutation")(training_curves)
-
-
-def output_rows(params: dict[str, torch.Tensor], n_answers: int,
-                neuron_logit_map: bool = True) -> dict[str, np.ndarray]:
-    """The matrices with one row per group element: W_E (embedding), W_U (unembedding rows, the 'output
-    layer' of Power et al.) and, with `neuron_logit_map` (the TL-native transformer), W_L = W_U^T W_out."""
-    from grokinterp.analysis import fourier
-
-    if not neuron_logit_map:  # e.g. Power et al.'s two post-LayerNorm layers: no single neuron-logit map
-        mats = {"W_E": params["embed.weight"][:n_answers], "W_U": params["unembed.weight"][:n_answers]}
-    else:
-        W_E, W_L = fourier.weights_from_state(params, n_answers)
-        mats = {"W_E": W_E, "W_U": params["unembed.weight"][:n_answers], "W_L": W_L}
-    return {k: v.detach().cpu().numpy().astype(np.float64) for k, v in mats.items()}
-
-
-def sampled_steps(run: Run, k: int = MAX_TRACE_STEPS) -> list[int]:
-    steps = run.steps
-    if len(steps) <= k:
-        return list(steps)
-    idx = np.unique(np.round(np.linspace(0, len(steps) - 1, k)).astype(int))
-    return [steps[i] for i in idx]
-
-
-def irrep_traces(run: Run, steps: list[int]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
-    """Per checkpoint: irrep fractions of W_E, W_U and W_L, and the logit similarity of every irrep."""
-    t = run.config.task
-    task = run.task()
-    fracs: dict[str, dict[str, list[float]]] = {}
-    sims: dict[str, list[float]] = {}
-    with torch.no_grad():
-        for step in steps:
-            params = run.state_dict(step)
-            for name, m in output_rows(params, t.n_answers).items():
-                for irrep, f in groups.irrep_fractions(m, t.n).items():
-                    fracs.setdefault(name, {}).setdefault(irrep, []).append(f)
-            logits = models.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
-            for irrep, s in irreps.logit_similarity(logits, task.labels[:, 0], t.n).items():
-                sims.setdefault(irrep, []).append(s)
-    return ({k: {i: np.array(v) for i, v in d.items()} for k, d in fracs.items()},
-            {i: np.array(v) for i, v in sims.items()})
 
 
 @register("permutation")

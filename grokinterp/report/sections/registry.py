@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grokinterp.report.html import Section
-from grokinterp.runs import Run
+from grokinterp.runs.run import Run
 
 
 @dataclass

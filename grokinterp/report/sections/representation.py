@@ -5,7 +5,7 @@ and phase; the weight-norm section comes from `report.accel`)."""
 from __future__ import annotations
 
 from grokinterp import progress
-from grokinterp.analysis.phases import phase_of
+from grokinterp.analysis.regimes import regime_of
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.sections.common import training_curves
@@ -22,8 +22,8 @@ def phase_section(ctx: ReportContext) -> list[Section]:
     rows = ctx.run.metrics
     if not rows:
         return []
-    r = phase_of([x["train_acc"] for x in rows], [x["test_acc"] for x in rows], [x["step"] for x in rows])
-    return [Section("Phase", [], f"{r.phase}: train accuracy reached 90% at step {r.train_step}, test accuracy at "
+    r = regime_of([x["train_acc"] for x in rows], [x["test_acc"] for x in rows], [x["step"] for x in rows])
+    return [Section("Regime", [], f"{r.regime}: train accuracy reached 90% at step {r.train_step}, test accuracy at "
                     f"step {r.test_step} (Liu et al. 2022, Table 1: comprehension when the gap is under 1,000 "
                     "steps, grokking when it is longer, memorization when test accuracy never gets there, "
                     "confusion when train accuracy does not).")]

@@ -11,10 +11,10 @@ import torch
 from grokinterp import progress
 from grokinterp.analysis import argmax, induction
 from grokinterp.models import load_tensors_
+from grokinterp.progress.curves import sampled_steps
 from grokinterp.report import figures
 from grokinterp.report.html import Section
 from grokinterp.report.sections.common import training_curves
-from grokinterp.report.sections.permutation import sampled_steps
 from grokinterp.report.sections.registry import ReportContext, register
 
 for _family in ("digits", "sequences"):

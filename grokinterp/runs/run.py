@@ -16,8 +16,8 @@ from torch import Tensor
 
 from grokinterp.config import RunConfig
 from grokinterp.models import build_model, load_tensors_
-from grokinterp.record import config_from_record
-from grokinterp.store import RunStore
+from grokinterp.runs.record import config_from_record
+from grokinterp.runs.store import RunStore
 from grokinterp.tasks import Task, make_task
 
 
@@ -94,7 +94,7 @@ class Run:
         is skipped with a warning naming its file."""
         import warnings
 
-        from grokinterp.store import CheckpointError
+        from grokinterp.runs.store import CheckpointError
 
         for step in self.steps if steps is None else steps:
             try:
@@ -107,7 +107,7 @@ class Run:
     def stacked(self, steps: list[int] | None = None) -> tuple[list[int], dict[str, Tensor]]:
         """Tensors of several checkpoints stacked on a leading axis: (steps, {name: (n_ckpt, *shape)}).
         Checkpoints that fail verification are left out with a warning; the returned steps are those loaded."""
-        from grokinterp.store import CheckpointError
+        from grokinterp.runs.store import CheckpointError
 
         steps = self.steps if steps is None else list(steps)
         if not steps:

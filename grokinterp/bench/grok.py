@@ -51,7 +51,7 @@ import torch
 
 from grokinterp.models import architecture_of
 from grokinterp.presets import get_preset
-from grokinterp.runs import load_run
+from grokinterp.runs.run import load_run
 from grokinterp.train import train
 
 WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "train.lr": 3e-3}

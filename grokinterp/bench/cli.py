@@ -1,72 +1,17 @@
 """Benchmarks: `python -m grokinterp.bench train [--preset NAME | --all] [--steps 30] [--repeats 3]` (ms/step of
-the hooked and default engines against the machine's matmul floor, see `grokinterp.bench_train`); `progress`
-(see `bench_progress`); `grok` (a fair race to grok: tuned baselines and every acceleration method over seeds, see
-`grokinterp.bench_grok`); `sweep`
-(many small runs one by one vs batched with torch.func, see `grokinterp.bench_batched`).
+the hooked and default engines against the machine's matmul floor, see `grokinterp.bench.train`); `progress`
+(see `grokinterp.bench.progress`); `grok` (a fair race to grok: tuned baselines and every acceleration method
+over seeds, see `grokinterp.bench.grok`); `sweep` (many small runs one by one vs batched with torch.func, see
+`grokinterp.bench.batched`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 
-import torch
-
+from grokinterp.bench.progress import bench_progress, print_progress
 from grokinterp.config import ConfigError
-
-
-def bench_progress(run_path: str, steps_limit: int | None = None) -> dict:
-    """Time `progress.measures` (fused forward on stacked checkpoints) against a loop that loads every
-    checkpoint into a hooked TL model and runs `run_with_cache` on all pairs; compare the numbers."""
-    from grokinterp import progress
-    from grokinterp.runs import load_run
-
-    run = load_run(run_path)
-    steps = run.steps if steps_limit is None else run.steps[:: max(1, len(run.steps) // steps_limit)]
-    t0 = time.perf_counter()
-    table = progress.measures(run, steps, progress=False)
-    t_vec = time.perf_counter() - t0
-    key_freqs = list(table.key_freqs)
-    basis = progress.basis_for(run.config, key_freqs)
-    t0 = time.perf_counter()
-    task = run.task()
-    labels = task.labels[:, 0]
-    loop_rows = []
-    with torch.no_grad():
-        for step in steps:
-            model = run.model(step)
-            logits, cache = model.run_with_cache(task.tokens)
-            sd = run.state_dict(step)
-            loop_rows.append(progress._measures_from_logits(logits[:, -1], sd, labels, task.train_idx,
-                                                            task.test_idx, basis))
-    t_loop = time.perf_counter() - t0
-    worst, worst_col = 0.0, ""
-    for col in loop_rows[0]:
-        for i, row in enumerate(loop_rows):
-            a, b = table[col][i], row[col]
-            err = abs(a - b) / max(abs(b), 1e-3)  # relative, absolute below 1e-3
-            if err > worst:
-                worst, worst_col = err, col
-    return {"run": run_path, "n_ckpt": len(steps), "vectorised_s": t_vec, "loop_s": t_loop,
-            "max_rel_diff": worst, "worst_column": worst_col, "key_freqs": key_freqs,
-            "threads": torch.get_num_threads()}
-
-
-def print_progress(r: dict) -> None:
-    rows = [
-        ("run", r["run"]),
-        ("checkpoints", str(r["n_ckpt"])),
-        ("key frequencies", ", ".join(map(str, r["key_freqs"]))),
-        ("torch threads", str(r["threads"])),
-        ("vectorised (progress.measures) s", f"{r['vectorised_s']:.1f}"),
-        ("loop (TL model + run_with_cache) s", f"{r['loop_s']:.1f}"),
-        ("max rel diff of any measure", f"{r['max_rel_diff']:.1e} ({r['worst_column']})"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
-    print(f"vectorised/loop speedup: {r['loop_s'] / r['vectorised_s']:.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
     args = parser.parse_args(argv)
     if args.what == "sweep":
-        from grokinterp.bench_batched import bench_batched, print_batched
+        from grokinterp.bench.batched import bench_batched, print_batched
 
         try:
             print_batched(bench_batched(args.preset, args.steps, args.side, args.out))
@@ -118,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.what == "grok":
-        from grokinterp.bench_grok import bench_grok, print_grok
+        from grokinterp.bench.grok import bench_grok, print_grok
 
         try:
             gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
@@ -152,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.repeats < 1 or args.loop_steps < 0:
         print("error: --steps and --repeats must be >= 1, --loop-steps >= 0", file=sys.stderr)
         return 2
-    from grokinterp.bench_train import bench_train, distinct_presets, print_table
+    from grokinterp.bench.train import bench_train, distinct_presets, print_table
     from grokinterp.presets import PRESETS
 
     if not args.all and args.preset not in PRESETS:
@@ -161,7 +106,3 @@ def main(argv: list[str] | None = None) -> int:
     names = distinct_presets() if args.all else [args.preset]
     print_table(*bench_train(names, args.steps, args.repeats, args.loop_steps))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from grokinterp.presets import get_preset
-from grokinterp.runs import load_run
+from grokinterp.runs.run import load_run
 from grokinterp.train import train
 from grokinterp.train.batched import train_batched
 
 
 def _phase(run) -> str:
-    from grokinterp.analysis.phases import classify
+    from grokinterp.analysis.regimes import classify
 
     m = run.metrics
     return classify([r["train_acc"] for r in m], [r["test_acc"] for r in m], [r["step"] for r in m])

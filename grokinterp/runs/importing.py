@@ -61,8 +61,8 @@ from torch import Tensor
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.models import BUFFERS, architecture_of, build_model, is_bias, is_trainable, named_tensors, weight_sq
 from grokinterp.models.transformer import bridge_config
-from grokinterp.record import config_record
-from grokinterp.store import RunStore
+from grokinterp.runs.record import config_record
+from grokinterp.runs.store import RunStore
 from grokinterp.tasks import Task, make_task
 
 FORMATS = ("tl", "tl-demo", "nanda")
