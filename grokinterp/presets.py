@@ -241,7 +241,7 @@ def _parity() -> RunConfig:
 
 def _power(op: str) -> Callable[[], RunConfig]:
     """Power et al. 2022's set-up for one operation (`power-<op>`): their 2-layer post-LayerNorm transformer
-    (`grokinterp.power`: d_model 128, 4 heads, FFN 512 without biases, sinusoidal positions, untied output)
+    (`grokinterp.models.power`: d_model 128, 4 heads, FFN 512 without biases, sinusoidal positions, untied output)
     on their equations `<eos> a op b = c <eos>` (`task.format = "power"`, scored on c and the final <eos>);
     p = 97 or S5; 50% of the equations train (their headline x/y run); AdamW lr 1e-3, weight decay 1,
     betas (0.9, 0.98), 10 warm-up steps, minibatches of min(512, half the train set), 10^5 steps."""

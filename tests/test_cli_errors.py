@@ -284,7 +284,7 @@ def test_a_diverging_run_stops_with_one_line_and_strict_json(tmp_path, capsys):
 
 
 def test_train_on_a_full_disk(run, capsys, monkeypatch):
-    from grokinterp import store
+    from grokinterp.runs import store
 
     real = store.atomic_write_bytes
 

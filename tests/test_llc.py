@@ -169,7 +169,8 @@ def test_seeded_llc_and_hessian_are_the_same_in_every_process(tmp_path):
 
 def test_report_shows_softmax_collapse_and_on_request_the_hessian_and_llc(tmp_path, capsys, monkeypatch):
     from grokinterp import cli
-    from grokinterp.report import build_report, stability
+    from grokinterp.report import build_report
+    from grokinterp.report.sections import stability
     from grokinterp.report.sections.stability import spread_steps
     from grokinterp.train import train
     from tests.helpers import tiny

@@ -98,12 +98,12 @@ def test_digits_report_has_per_digit_losses(tmp_path):
 
 def test_toy_and_image_reports(toy_sweep_run, tmp_path):
     page = build_report(toy_sweep_run.path, tmp_path / "toy.html", progress=False).read_text()
-    for heading in ("Training curves", "Phase", "Representation", "RQI and test accuracy"):
+    for heading in ("Training curves", "Regime", "Representation", "RQI and test accuracy"):
         assert heading in page
     from grokinterp.presets import get_preset
 
     cfg = get_preset("digits-omnigrok").with_overrides({"train.steps": 20, "train.device": "cpu"})
     train(cfg, tmp_path / "digits", progress=False)
     page = build_report(tmp_path / "digits", progress=False).read_text()
-    for heading in ("Training curves", "Phase", "Weight norm and loss", "init_scale=8.0"):
+    for heading in ("Training curves", "Regime", "Weight norm and loss", "init_scale=8.0"):
         assert heading in page

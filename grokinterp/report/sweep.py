@@ -1,7 +1,7 @@
 """The report of a sweep directory (`grokinterp report SWEEP_DIR`): a phase diagram, a table of the runs
 and the test accuracy of every run, as one self-contained HTML file (SWEEP_DIR/report.html).
 
-Each finished run is put in one of the four phases of Liu et al. 2022 ("Towards Understanding Grokking:
+Each finished run is put in one of the four regimes of Liu et al. 2022 ("Towards Understanding Grokking:
 An Effective Theory of Representation Learning", Fig. 6/7) by `grokinterp.analysis.regimes.regime_of` on
 its metrics: comprehension, grokking, memorization or confusion, from the first steps t_train, t_test at
 which train / test accuracy reach `threshold` and the `gap` between them. Runs that failed are "failed",
@@ -30,8 +30,8 @@ from grokinterp.report.figures import LOSS_NAMES, TEMPLATE
 from grokinterp.report.html import Section, render_html
 from grokinterp.sweep import format_value, load_sweep
 
-#: Cell colour of each phase, and of runs without one.
-PHASE_COLORS: dict[str, str] = {
+#: Cell colour of each regime, and of runs without one.
+REGIME_COLORS: dict[str, str] = {
     "comprehension": "#2ca02c",
     "grokking": "#1f77b4",
     "memorization": "#ff7f0e",
@@ -50,21 +50,21 @@ class RunRegime:
     name: str
     overrides: dict[str, Any]
     state: str  # done | failed | unfinished
-    phase: str | None  # one of REGIMES for a done run, else None
+    regime: str | None  # one of REGIMES for a done run, else None
     t_train: int | None  # first step with train accuracy >= threshold
     t_test: int | None  # the same for test accuracy
     final: dict[str, Any] | None  # the last metrics row
 
     @property
     def label(self) -> str:
-        """The phase, or "failed" / "unfinished"."""
+        """The regime, or "failed" / "unfinished"."""
         return self.regime or ("failed" if self.state == "failed" else "unfinished")
 
 
 def classify_run(name: str, overrides: dict[str, Any], state: str, rows: list[dict[str, Any]], *,
                  threshold: float = 0.9, gap: int = 1000, budget: int | None = None) -> RunRegime:
-    """The phase of one run from its metrics rows (dicts with step, train_acc, test_acc). `state` is the
-    run's status ("done", "failed"; anything else counts as unfinished): only done runs get a phase."""
+    """The regime of one run from its metrics rows (dicts with step, train_acc, test_acc). `state` is the
+    run's status ("done", "failed"; anything else counts as unfinished): only done runs get a regime."""
     rows = [r for r in rows if "train_acc" in r and "test_acc" in r]
     state = state if state in ("done", "failed") else "unfinished"
     final = rows[-1] if rows else None
@@ -86,7 +86,7 @@ class RegimeGrid:
     cells: list[list[RunRegime | None]]
 
     def labels(self) -> list[list[str | None]]:
-        """The label of every cell (a phase, failed, unfinished, or None for a missing run)."""
+        """The label of every cell (a regime, failed, unfinished, or None for a missing run)."""
         return [[c.label if c is not None else None for c in row] for row in self.cells]
 
 
@@ -109,18 +109,18 @@ def _step(s: int | None) -> str:
 
 
 def regime_diagram(grid: RegimeGrid, title: str = "Phase diagram") -> go.Figure:
-    """A categorical heatmap of the grid, each cell coloured by its phase (Liu et al. 2022, Fig. 6), with
-    the phase written in it, a legend of the phases and the run name, t_train and t_test on hover."""
+    """A categorical heatmap of the grid, each cell coloured by its regime (Liu et al. 2022, Fig. 6), with
+    the regime written in it, a legend of the regimes and the run name, t_train and t_test on hover."""
     code = {label: i for i, label in enumerate(LABELS)}
     n = len(LABELS)
     colorscale = []
     for i, label in enumerate(LABELS):  # one flat band of colour per code
-        colorscale += [[i / n, PHASE_COLORS[label]], [(i + 1) / n, PHASE_COLORS[label]]]
+        colorscale += [[i / n, REGIME_COLORS[label]], [(i + 1) / n, REGIME_COLORS[label]]]
     z, text, hover = [], [], []
     for row in grid.cells:
         z.append([np.nan if c is None else code[c.label] for c in row])
         text.append(["" if c is None else c.label for c in row])
-        hover.append(["no run" if c is None else f"{c.name}<br>phase: {c.label}<br>t_train: {_step(c.t_train)}"
+        hover.append(["no run" if c is None else f"{c.name}<br>regime: {c.label}<br>t_train: {_step(c.t_train)}"
                       f"<br>t_test: {_step(c.t_test)}" for c in row])
     x = [format_value(v) for v in grid.x_values]
     y = [format_value(v) for v in grid.y_values]
@@ -128,10 +128,10 @@ def regime_diagram(grid: RegimeGrid, title: str = "Phase diagram") -> go.Figure:
                                hoverinfo="text", colorscale=colorscale, zmin=-0.5, zmax=n - 0.5,
                                showscale=False, xgap=2, ygap=2))
     present = {c.label for row in grid.cells for c in row if c is not None}
-    for label in LABELS:  # heatmaps have no legend: one invisible marker trace per phase makes it
+    for label in LABELS:  # heatmaps have no legend: one invisible marker trace per regime makes it
         if label in REGIMES or label in present:
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, showlegend=True,
-                                     marker=dict(size=12, symbol="square", color=PHASE_COLORS[label])))
+                                     marker=dict(size=12, symbol="square", color=REGIME_COLORS[label])))
     fig.update_xaxes(type="category", title_text=grid.x_key)
     fig.update_yaxes(type="category", title_text=grid.y_key)
     fig.update_layout(title=title, template=TEMPLATE, height=max(360, 120 + 60 * len(y)))
@@ -144,7 +144,7 @@ def _translucent(hex_color: str, alpha: float = 0.3) -> str:
 
 
 def runs_table(runs: list[RunRegime]) -> go.Figure:
-    """Every run: name, overrides, state, phase, t_train, t_test and its final accuracies."""
+    """Every run: name, overrides, state, regime, t_train, t_test and its final accuracies."""
     def acc(r: RunRegime, key: str) -> str:
         return f"{r.final[key]:.4f}" if r.final and key in r.final else "-"
 
@@ -159,7 +159,7 @@ def runs_table(runs: list[RunRegime]) -> go.Figure:
         "train acc": [acc(r, "train_acc") for r in runs],
         "test acc": [acc(r, "test_acc") for r in runs],
     }
-    fills = [[_translucent(PHASE_COLORS[r.label]) for r in runs]]  # the run column in its phase's colour
+    fills = [[_translucent(REGIME_COLORS[r.label]) for r in runs]]  # the run column in its regime's colour
     fig = go.Figure(go.Table(
         header=dict(values=list(columns), align="left", fill_color="#eeeeee", height=26),
         cells=dict(values=list(columns.values()), align="left", fill_color=fills + [["white"] * len(runs)] * 8,
@@ -263,7 +263,7 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
     if len(axes) == 2 and len(spec.runs) <= 1:
         grid = regime_grid(runs, axes[0], spec.grid[axes[0]], axes[1], spec.grid[axes[1]])
         sections.append(Section("Phase diagram", [regime_diagram(grid)], text=(
-            f"Each cell is one run, coloured by its phase (Liu et al. 2022): with t_train, t_test the first "
+            f"Each cell is one run, coloured by its regime (Liu et al. 2022): with t_train, t_test the first "
             f"steps at which train / test accuracy reach {threshold:g}, comprehension if t_test - t_train < "
             f"{gap}, grokking if not, memorization if only train accuracy reached it, confusion if train "
             f"accuracy did not. Grey: failed or unfinished runs.")))
@@ -296,7 +296,7 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
         ("set", ", ".join(f"{k}={format_value(v)}" for k, v in spec.set.items()) or "-"),
         ("grid", "; ".join(f"{k}: {', '.join(format_value(v) for v in vs)}" for k, vs in spec.grid.items()) or "-"),
         ("runs", f"{len(runs)}: " + ", ".join(f"{n} {label}" for label, n in counts.items() if n)),
-        ("phases", f"accuracy threshold {threshold:g}, gap {gap} steps"),
+        ("regimes", f"accuracy threshold {threshold:g}, gap {gap} steps"),
     ]
     page = render_html(f"grokinterp sweep report: {sweep.path.name}", header, sections)
     out = Path(out) if out else sweep.path / "report.html"

@@ -27,7 +27,7 @@ class Task:
     `per_position`: report loss and accuracy per answer position (e.g. per digit).
     Image tasks hold float pixel rows in `tokens` (one "answer position", 0) and `d_vocab` = pixels per image.
     Regression tasks have `targets`: the model's d_vocab_out outputs are compared with `targets[labels]` by
-    squared error (`grokinterp.scored.Scored.with_targets`).
+    squared error (`grokinterp.scoring.Scored.with_targets`).
     """
 
     tokens: Shaped[Tensor, "n n_in"]  # token ids (n, n_ctx); float pixels (n, n_pixels) for image tasks

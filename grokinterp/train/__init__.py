@@ -10,7 +10,7 @@ checkpoints. The package:
 - `accel`: Grokfast, orthogonal gradients, GrokTransfer's embedding, the init scale and the fixed norm.
 - `optim`: AdamW and Muon, their parameter groups (the architecture decides which matrices Muon takes).
 - `rundir`: the run directory as both steppers write it; `run`: `train()`; `cli`: the command line.
-- `explog`: optional mirrors of the metrics (TensorBoard, wandb); `allocator`: CPU allocator settings.
+- `explog`: optional mirrors of the metrics (TensorBoard, wandb). (CPU allocator settings: `grokinterp.allocator`.)
 
 Running the same command again resumes from the latest checkpoint (or, if that one fails verification, from
 the one before it) and gives bitwise the same parameters as an uninterrupted run: on CPU nothing in a step

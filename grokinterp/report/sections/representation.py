@@ -1,6 +1,6 @@
 """Report sections for Liu et al.'s toy addition runs (the representation over training: RQI, effective
 loss, PCA dimension; the final embedding; the run's phase) and for Omnigrok's image runs (training curves
-and phase; the weight-norm section comes from `report.accel`)."""
+and phase; the weight-norm section comes from `report.sections.accel`)."""
 
 from __future__ import annotations
 
