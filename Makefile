@@ -1,5 +1,5 @@
-# make test  : create .venv if missing, install grokinterp with its dev, ray, slurm and log extras, run the test suite
-#              on TEST_WORKERS=2 processes (pytest-xdist)
+# make test  : create .venv if missing, install grokinterp with its dev, ray, slurm and log extras (and Debian's
+#              chromium for the browser test), run the test suite on TEST_WORKERS=2 processes (pytest-xdist)
 # make demo  : create .venv if missing, install, train the mod-113 model through the end of cleanup (preset mod113-demo), write
 #              its figure report (8.5 min on 2 idle CPU cores from a fresh clone; rerun to resume after an interruption)
 VENV   ?= .venv
@@ -19,7 +19,17 @@ $(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
 	$(PY) -m pip install -q -e ".[dev,ray,slurm,log]"
 	touch $@
 
-install: $(VENV)/.installed
+# the browser test opens the report in Debian's Chromium: installed here (as root, with apt-get) when missing;
+# elsewhere the test is skipped and says why
+$(VENV)/.chromium: | $(PY)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+	  echo "chromium is not installed (Debian: apt-get install chromium): the browser test will be skipped"
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.chromium
 
 # the suite runs on TEST_WORKERS processes (pytest-xdist); TEST_WORKERS=0 runs it in this one
 TEST_WORKERS ?= 2

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
+from filelock import FileLock
 
 from tests.helpers import GROKS, GROKS_S4, TINY_REPEAT, tiny
 
@@ -37,27 +41,54 @@ def _seed_torch():
     yield
 
 
-@pytest.fixture(scope="session")
-def grokked_run(tmp_path_factory):
-    """A tiny model trained until well after it groks (about 20 s): shared by the end-to-end tests."""
-    from grokinterp import load_run
+def shared_dir(tmp_path_factory, name: str, make) -> Path:
+    """`make(path)` once per test session, however many pytest-xdist workers ask: the directory lies in the
+    session's base temporary directory, which every worker shares, and a file lock lets one worker make it while
+    the others wait (pytest-xdist's documented way to run a session fixture once). Training is resumable, so a
+    worker killed half way leaves nothing another cannot finish."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    out = base / f"shared-{name}"
+    with FileLock(str(out) + ".lock"):
+        if not (out / ".done").exists():
+            out.mkdir(exist_ok=True)
+            make(out)
+            (out / ".done").touch()
+    return out
+
+
+def train_past_grokking(cfg, out: Path, after: int) -> None:
+    """Train `cfg` until it groks (within its `train.steps`, whatever the CPU's float rounding makes of the
+    grokking step), then `after` steps more: a run with every phase, on any machine."""
     from grokinterp.train import train
 
-    out = tmp_path_factory.mktemp("grokked") / "run"
-    train(tiny(**GROKS), out, progress=False)
-    return load_run(out)
+    result = train(cfg, out, stop_when_grokked=True, progress=False)
+    if result.grokked_step is None:
+        raise AssertionError(f"the session run did not grok within {cfg.train.steps} steps: {result.metrics}")
+    train(cfg.with_overrides({"train.steps": result.grokked_step + after}), out, progress=False)
+
+
+@pytest.fixture(scope="session")
+def grokked_run(tmp_path_factory):
+    """A tiny model trained until it groks and 1,200 steps past it (about 20 s): shared by the end-to-end
+    tests."""
+    from grokinterp import load_run
+
+    out = shared_dir(tmp_path_factory, "grokked", lambda d: train_past_grokking(tiny(**GROKS), d / "run", 1200))
+    return load_run(out / "run")
 
 
 @pytest.fixture(scope="session")
 def permutation_run(tmp_path_factory):
-    """A small S4-composition model trained until it groks (about 30 s): the group analyses' end-to-end run."""
+    """A small S4-composition model trained until it groks and 800 steps past it (about 30 s): the group
+    analyses' end-to-end run."""
     from grokinterp import load_run
     from grokinterp.presets import get_preset
-    from grokinterp.train import train
 
-    out = tmp_path_factory.mktemp("s4") / "run"
-    train(get_preset("s5").with_overrides(GROKS_S4), out, progress=False)
-    return load_run(out)
+    cfg = get_preset("s5").with_overrides(GROKS_S4)
+    out = shared_dir(tmp_path_factory, "s4", lambda d: train_past_grokking(cfg, d / "run", 800))
+    return load_run(out / "run")
 
 
 @pytest.fixture(scope="session")
@@ -68,24 +99,27 @@ def sequence_run(tmp_path_factory):
     from grokinterp.config import RunConfig
     from grokinterp.train import train
 
-    out = tmp_path_factory.mktemp("repeat") / "run"
-    train(RunConfig().with_overrides(TINY_REPEAT), out, progress=False)
-    return load_run(out)
+    out = shared_dir(tmp_path_factory, "repeat",
+                     lambda d: train(RunConfig().with_overrides(TINY_REPEAT), d / "run", progress=False))
+    return load_run(out / "run")
+
+
+def train_transfer(root: Path) -> None:
+    from grokinterp.train import train
+
+    weak = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 16, "train.lr": 0.01, "train.steps": 40,
+            "train.ckpt_every": 20, "train.ckpt_log_points": 0}
+    train(tiny(**weak), root / "weak", progress=False)
+    train(tiny(**{"accel.transfer_from": str(root / "weak"), "accel.transfer_acc": 0.0, "train.steps": 30}),
+          root / "target", progress=False)
 
 
 @pytest.fixture(scope="session")
 def transfer_run(tmp_path_factory):
     """A tiny GrokTransfer run: a weak pair MLP (4-d embedding), then a transformer started from it."""
     from grokinterp import load_run
-    from grokinterp.train import train
 
-    root = tmp_path_factory.mktemp("transfer")
-    weak = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 16, "train.lr": 0.01, "train.steps": 40,
-            "train.ckpt_every": 20, "train.ckpt_log_points": 0}
-    train(tiny(**weak), root / "weak", progress=False)
-    train(tiny(**{"accel.transfer_from": str(root / "weak"), "accel.transfer_acc": 0.0, "train.steps": 30}),
-          root / "target", progress=False)
-    return load_run(root / "target")
+    return load_run(shared_dir(tmp_path_factory, "transfer", train_transfer) / "target")
 
 
 TOY_SWEEP_SPEC = """
@@ -105,34 +139,14 @@ def toy_sweep(tmp_path_factory):
     """A 2 x 2 sweep of Liu et al.'s toy model (decoder lr x decoder weight decay), 1,500 steps each."""
     from grokinterp.sweep import load_spec, load_sweep, run_sweep
 
-    root = tmp_path_factory.mktemp("toy-sweep")
-    (root / "spec.toml").write_text(TOY_SWEEP_SPEC)
-    run_sweep(load_spec(root / "spec.toml"), root / "sweep", progress=False)
-    return load_sweep(root / "sweep")
+    def make(root: Path) -> None:
+        (root / "spec.toml").write_text(TOY_SWEEP_SPEC)
+        run_sweep(load_spec(root / "spec.toml"), root / "sweep", progress=False)
+
+    return load_sweep(shared_dir(tmp_path_factory, "toy-sweep", make) / "sweep")
 
 
 @pytest.fixture(scope="session")
 def toy_sweep_run(toy_sweep):
     """The run of `toy_sweep` at the preset's own decoder lr (1e-4) and no weight decay."""
     return toy_sweep.run(toy_sweep.runs[0].name)
-
-
-
-# The modules whose tests share the session runs above (grokked_run, permutation_run, sequence_run,
-# transfer_run, toy_sweep_run): under `pytest -n N` (as `make test` runs it) they go to one worker together, so
-# that each run is trained once; every other module is a unit of its own. (xdist's own `--dist loadgroup` marks
-# cannot do this under pytest 9: xdist 3.8 renames items through an attribute pytest 9 no longer reads.)
-SHARED_RUN_MODULES = {f"tests/test_{name}.py" for name in
-                      ("progress", "report", "report_browser", "train", "permutation_runs", "induction_training")}
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
-    from xdist.scheduler import LoadScopeScheduling
-
-    class SharedRunScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "shared-runs" if module in SHARED_RUN_MODULES else module
-
-    return SharedRunScheduling(config, log)

@@ -15,6 +15,7 @@ from grokinterp.report.fractions import (
     growth_per_percent,
     series_summary,
 )
+from tests.helpers import REPO
 
 
 def _rows(t_train: int | None, t_val: int | None, budget: int = 1000, every: int = 10) -> list[dict]:
@@ -126,11 +127,10 @@ preset = "power-add"
 
 
 def test_the_fraction_sweep_specs_expand():
-    from pathlib import Path
 
     from grokinterp.sweep import expand, load_spec
 
-    specs = Path(__file__).resolve().parents[1] / "configs" / "sweeps"
+    specs = REPO / "configs" / "sweeps"
     full = expand(load_spec(specs / "power-fractions.toml"))
     assert len(full) == 13 * 11 * 3
     assert {r.config.task.describe() for r in full} >= {"x/y mod 97", "x*y in S5"}

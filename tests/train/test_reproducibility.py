@@ -17,9 +17,7 @@ from grokinterp import load_run
 from grokinterp.runs.record import config_record
 from grokinterp.runs.store import RunStore
 from grokinterp.train import main, train
-from tests.helpers import TINY, TINY_REPEAT, as_set_args, tiny
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO, TINY, TINY_REPEAT, as_set_args, tiny
 
 
 def _tensors(path: Path) -> dict[int, dict[str, torch.Tensor]]:

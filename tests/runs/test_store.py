@@ -23,8 +23,7 @@ from grokinterp.runs.store import (
     atomic_write_json,
     sha256_file,
 )
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 def model_tensors(seed: int) -> dict[str, torch.Tensor]:

@@ -12,9 +12,9 @@ import pytest
 from grokinterp import cli
 from grokinterp.report import build_report
 from grokinterp.train import train
-from tests.helpers import tiny
+from tests.helpers import REPO, tiny
 
-ANALYSES = Path(__file__).resolve().parents[1] / "analyses"
+ANALYSES = REPO / "analyses"
 
 
 def test_report_is_self_contained_and_has_every_figure(grokked_run, tmp_path):

@@ -17,6 +17,8 @@ from grokinterp.progress.curves import output_rows
 from grokinterp.report import build_report
 from grokinterp.tasks import make_task
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize("op", ["compose", "conj", "aba"])
 @pytest.mark.parametrize("n", [3, 4, 5])

@@ -4,7 +4,6 @@ alone: its module and its preset."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,8 +11,7 @@ import torch
 from grokinterp.config import ConfigError, RunConfig, TaskConfig
 from grokinterp.presets import get_preset
 from grokinterp.tasks import families, make_task
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 def test_labels_are_the_product_of_the_first_k_coordinates():
@@ -46,24 +44,7 @@ def test_parity_is_a_registered_family_of_vectors():
 
 def test_the_family_is_named_only_in_its_module_and_its_preset():
     hits = subprocess.run(["git", "grep", "-l", "-i", "parity", "--", "grokinterp/*.py", "grokinterp/**/*.py"],
-                          cwd=ROOT, capture_output=True, text=True).stdout.split()
+                          cwd=REPO, capture_output=True, text=True).stdout.split()
     if not hits:
         pytest.skip("not a git checkout")
     assert sorted(hits) == ["grokinterp/presets.py", "grokinterp/tasks/parity.py"]
-
-
-def test_a_small_parity_network_memorises_first_and_groks_later(tmp_path):
-    """The preset's recipe at width 128 (biases on): train accuracy 99% within a few hundred steps, test
-    accuracy 99% thousands of steps later (8,600 on the machine that wrote this test)."""
-    from grokinterp import load_run
-    from grokinterp.analysis.regimes import regime_of
-    from grokinterp.train import train
-
-    cfg = get_preset("parity").with_overrides({"model.d_mlp": 128, "model.biases": "all", "train.steps": 16_000,
-                                               "train.ckpt_every": 1000, "train.device": "cpu"})
-    result = train(cfg, tmp_path / "p", stop_when_grokked=True, progress=False)
-    rows = load_run(tmp_path / "p").metrics
-    regime = regime_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], [r["step"] for r in rows],
-                     threshold=0.99)
-    assert result.grokked_step is not None
-    assert regime.regime == "grokking" and regime.train_step < 1500 and regime.test_step - regime.train_step > 2000
