@@ -135,21 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "import":
         return _import(rest)
     if cmd == "train":
-        from grokinterp.train import main as train_main
+        import grokinterp.train
 
-        return train_main(rest)
+        return grokinterp.train.main(rest)
     if cmd == "report":
-        from grokinterp.report import main as report_main
+        import grokinterp.report
 
-        return report_main(rest)
+        return grokinterp.report.main(rest)
     if cmd == "sweep":
-        from grokinterp.sweep import main as sweep_main
+        import grokinterp.sweep
 
-        return sweep_main(rest)
+        return grokinterp.sweep.main(rest)
     if cmd == "bench":
-        from grokinterp.bench.cli import main as bench_main
+        import grokinterp.bench.cli
 
-        return bench_main(rest)
+        return grokinterp.bench.cli.main(rest)
     print(f"error: unknown command {cmd!r} (commands: {', '.join(commands)})", file=sys.stderr)
     return 2
 

@@ -65,6 +65,22 @@ class TrainConfig:
     log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.train.explog)
     flush_denormal: bool = False  # CPU: compute subnormal floats as 0 while training (fast where they arise)
 
+    def describe_optimizer(self) -> str:
+        """One line naming the optimiser and its settings (the report's header)."""
+        embed = ""
+        if self.embed_lr is not None or self.embed_weight_decay is not None:
+            e_lr = self.lr if self.embed_lr is None else self.embed_lr
+            e_wd = self.weight_decay if self.embed_weight_decay is None else self.embed_weight_decay
+            embed = f" (embedding: lr {e_lr:g}, weight decay {e_wd:g})"
+        adamw = f"betas {tuple(self.betas)}, eps {self.eps:g}"
+        if self.optimizer == "muon":
+            head = (f"Muon on the hidden matrices (lr {self.lr:g}, weight decay {self.weight_decay:g}, momentum "
+                    f"{self.muon_momentum:g}, AdamW-matched update scale), AdamW on the other tensors{embed} ({adamw})")
+        else:
+            head = f"AdamW lr {self.lr:g}, weight decay {self.weight_decay:g}{embed}, {adamw}"
+        return (f"{head}, warm-up {self.warmup_steps}, batch {'full' if self.batch_size == 0 else self.batch_size}, "
+                f"loss {self.loss}")
+
     def validate(self) -> None:
         if self.steps < 0:
             raise ConfigError(f"train.steps must be >= 0, got {self.steps}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from grokinterp.models import architecture_of
 from grokinterp.report.html import Section, render_html
 from grokinterp.report.sections import ReportContext, builders, register
+from grokinterp.report.sections.common import run_phases
 from grokinterp.tasks import family_of
 
 
@@ -31,12 +32,7 @@ def _header(ctx: ReportContext, phases: dict | None) -> list[tuple[str, str]]:
                  + (f"{t.frac_train:.0%} of pairs in train, " if family_of(t).kind == "pairs" else "")
                  + f"split seed {t.seed}"),
         ("model", architecture_of(m).describe(m)),
-        ("optimiser", f"AdamW lr {tr.lr:g}, weight decay {tr.weight_decay:g}"
-                      + (f" (embedding: lr {tr.embed_lr if tr.embed_lr is not None else tr.lr:g}, weight decay "
-                         f"{tr.embed_weight_decay if tr.embed_weight_decay is not None else tr.weight_decay:g})"
-                         if tr.embed_lr is not None or tr.embed_weight_decay is not None else "")
-                      + f", betas {tuple(tr.betas)}, warm-up {tr.warmup_steps}, "
-                      f"batch {'full' if tr.batch_size == 0 else tr.batch_size}, loss {tr.loss}"),
+        ("optimiser", tr.describe_optimizer()),
         ("steps", f"{ctx.run.steps[-1]} trained, {len(ctx.run.steps)} checkpoints"),
     ]
     if last:
@@ -84,9 +80,7 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
     bar.close()
     phases = None
     if ctx.cache.get("progress") is not None:
-        from grokinterp.progress import phases as detect
-
-        phases = detect(ctx.cache["progress"]).as_dict()
+        phases = run_phases(ctx)
     elif family_of(run.config.task).kind == "sampled":
         from grokinterp.progress import phase_changes
 

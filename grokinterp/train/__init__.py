@@ -1,6 +1,7 @@
 """Training: `python -m grokinterp.train PRESET [--out DIR] [--set key=value ...] [--stop-when-grokked]`.
 
-`train(cfg, out)` runs AdamW on the answer-position loss and writes a run directory (see `grokinterp.runs.store`):
+`train(cfg, out)` runs the run's optimiser (AdamW, or Muon on the hidden matrices) on its loss over the scored
+answer positions and writes a run directory (see `grokinterp.runs.store`):
 a dense checkpoint schedule, a metrics row every `log_every` steps, and the optimizer state of the latest two
 checkpoints. The package:
 

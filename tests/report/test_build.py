@@ -89,7 +89,7 @@ def test_sequence_report_has_head_scores_and_attention(sequence_run, tmp_path):
 
 
 def test_digits_report_has_per_digit_losses(tmp_path):
-    from tests.test_sampled_tasks import TINY_INF
+    from tests.tasks.test_sampled import TINY_INF
 
     train(tiny(**{**TINY_INF, "train.steps": 20}), tmp_path / "d", progress=False)
     page = build_report(tmp_path / "d", progress=False).read_text()
@@ -107,3 +107,13 @@ def test_toy_and_image_reports(toy_sweep_run, tmp_path):
     page = build_report(tmp_path / "digits", progress=False).read_text()
     for heading in ("Training curves", "Regime", "Weight norm and loss", "init_scale=8.0"):
         assert heading in page
+
+
+def test_the_header_names_the_runs_optimiser(tmp_path):
+    """A Muon run's report says Muon and shows its settings (it once said AdamW for every run)."""
+    cfg = tiny(**{"train.optimizer": "muon", "train.muon_momentum": 0.9, "train.steps": 4, "train.ckpt_every": 2})
+    train(cfg, tmp_path / "muon", progress=False)
+    html = build_report(tmp_path / "muon", tmp_path / "muon.html", steps=[4], progress=False).read_text()
+    assert "Muon on the hidden matrices" in html and "momentum 0.9" in html
+    adamw = tiny().train.describe_optimizer()
+    assert adamw.startswith("AdamW lr 0.001, weight decay 1") and "Muon" not in adamw
