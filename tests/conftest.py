@@ -151,3 +151,17 @@ def toy_sweep(tmp_path_factory):
 def toy_sweep_run(toy_sweep):
     """The run of `toy_sweep` at the preset's own decoder lr (1e-4) and no weight decay."""
     return toy_sweep.run(toy_sweep.runs[0].name)
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory):
+    """The sweep tests' 2x2 grid of tiny runs (tests/sweep/helpers.py), trained in this process (jobs=1); returns
+    its directory and status records."""
+    from grokinterp.sweep.driver import run_sweep
+    from grokinterp.sweep.spec import load_spec
+    from tests.sweep.helpers import GRID, TINY_SET, write_spec
+
+    root = tmp_path_factory.mktemp("sweep")
+    spec = load_spec(write_spec(root / "spec.toml", set_=TINY_SET, grid=GRID))
+    records = run_sweep(spec, root / "out", progress=False)
+    return root / "out", records

@@ -1,11 +1,15 @@
-"""Shared tiny configurations for the tests (p = 13..31, d_model 32)."""
+"""Shared tiny configurations for the tests (p = 13..31, d_model 32), and helpers that tests in several files
+use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from grokinterp.config import RunConfig
+import torch
+
+from grokinterp.config import ModelConfig, RunConfig
 from grokinterp.presets import get_preset
+from grokinterp.runs.run import load_run
 
 REPO = Path(__file__).resolve().parents[1]  # the repository root
 
@@ -62,3 +66,55 @@ def as_set_args(overrides: dict) -> list[str]:
     for k, v in overrides.items():
         out += ["--set", f"{k}={v}"]
     return out
+
+
+# the tiny Power et al. run (their transformer on x+y mod 13, a few steps) of the power-architecture tests
+POWER_SMALL = {"task.p": 13, "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 64,
+               "train.steps": 12, "train.ckpt_every": 6, "train.ckpt_log_points": 0, "train.log_every": 3,
+               "train.device": "cpu"}
+
+
+def power_small(**kw):
+    return get_preset("power-add").with_overrides({**POWER_SMALL, **kw})
+
+
+def small_model_config(**kw) -> ModelConfig:
+    """A 1-layer transformer's model config (d_model 16, 2 heads of 8, d_mlp 32)."""
+    base = dict(n_layers=1, d_model=16, n_heads=2, d_head=8, d_mlp=32)
+    base.update(kw)
+    return ModelConfig(**base)
+
+
+def task_cfg(**kw):
+    """The default run with these task.* values (and a batch size, in infinite mode)."""
+    return RunConfig().with_overrides({f"task.{k}": v for k, v in kw.items()}
+                                      | ({"train.batch_size": 16} if kw.get("mode") == "infinite" else {}))
+
+
+# tiny 3-digit addition on fresh batches
+TINY_INF = {"task.family": "digits", "task.mode": "infinite", "task.n_digits": 3, "task.n_test": 64,
+            "model.d_model": 32, "model.d_head": 8, "model.d_mlp": 64, "train.batch_size": 32,
+            "train.ckpt_every": 10, "train.ckpt_log_points": 0, "train.log_every": 5, "train.device": "cpu"}
+
+
+def final_tensors(path) -> dict[str, torch.Tensor]:
+    run = load_run(path)
+    return run.state_dict(run.steps[-1])
+
+
+def assert_bitwise_equal(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def metrics_wo_time(path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in load_run(path).metrics]
+
+
+def assert_close_relative(a: dict, b: dict, rtol: float) -> float:
+    """The largest difference between two state dicts relative to a's largest entry, asserted below rtol."""
+    scale = max(float(t.abs().max()) for t in a.values())
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a) / scale
+    assert worst < rtol, worst
+    return worst

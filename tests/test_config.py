@@ -7,6 +7,7 @@ import json
 import pytest
 
 from grokinterp.config import ConfigError, ModelConfig, RunConfig, TaskConfig, TrainConfig
+from tests.helpers import tiny
 
 
 def custom_config() -> RunConfig:
@@ -151,3 +152,13 @@ def test_differences_lists_changed_keys():
     other = base.with_overrides(["train.steps=5", "model.d_model=64", "task.seed=9", "train.betas=[0.5,0.6]"])
     assert sorted(base.differences(other)) == sorted(["train.steps", "model.d_model", "task.seed", "train.betas"])
     assert sorted(other.differences(base)) == sorted(base.differences(other))
+
+
+@pytest.mark.parametrize("override, needle", [
+    ({"accel.grokfast": "fft"}, "accel.grokfast"),
+    ({"accel.alpha": 1.0}, "accel.alpha"),
+    ({"accel.init_scale": 0}, "accel.init_scale"),
+])
+def test_accel_config_errors(override, needle):
+    with pytest.raises(ConfigError, match=needle):
+        tiny(**override)

@@ -1,17 +1,14 @@
-"""Nanda 2022's phase-change presets as users run them: 5-digit addition on fresh batches finishes every
-digit with a transition of its own; the max-element task trains; the 512-sequence spec is Nanda's run."""
+"""Presets as users run them: Nanda 2022's 5-digit addition on fresh batches finishes every digit with a
+transition of its own, and the 512-sequence spec is his run; Power et al.'s presets use their optimiser."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from grokinterp import load_run, progress
-from grokinterp.presets import get_preset
-from grokinterp.report.sections import ReportContext
-from grokinterp.report.sections.sampled import head_scores_over_training, max_heads_over_training, top_head_attention
+from grokinterp.presets import PRESETS, get_preset
 from grokinterp.sweep import expand, load_spec
 from grokinterp.train import train
 
@@ -39,21 +36,6 @@ def test_every_digit_of_add5_leaves_chance_in_a_transition_of_its_own(add5):
     assert steps[0] < 200 < steps[-1]  # the carry-out goes first, the later digits hundreds of steps after
 
 
-def test_max_element_task_trains_to_its_answer(tmp_path):
-    cfg = get_preset("max").with_overrides({"train.steps": 300, "train.ckpt_every": 100})
-    assert (cfg.task.op, cfg.task.seq_len, cfg.task.mode) == ("max", 10, "finite")
-    train(cfg, tmp_path / "run", progress=False)
-    run = load_run(tmp_path / "run")
-    last = run.metrics[-1]
-    assert last["train_acc"] == 1.0 and last["test_acc"] > 0.9  # majority answer (the top token) is ~25%
-    # the report finds the head that attends to the largest token (uniform attention would give ~0.1)
-    ctx = ReportContext(run, steps=[])
-    assert head_scores_over_training(ctx) == [] and top_head_attention(ctx) == []  # no induction sections
-    (section,) = max_heads_over_training(ctx)
-    best = float(re.search(r"puts (\d\.\d+) of its attention", section.text).group(1))
-    assert best > 0.5
-
-
 def test_the_512_sequence_spec_is_nandas_finite_run():
     runs = expand(load_spec(SWEEP_SPECS / "repeat-subseq-512.toml"))
     assert len(runs) == 3
@@ -63,3 +45,14 @@ def test_the_512_sequence_spec_is_nandas_finite_run():
         assert cfg.preset == "repeat-subseq-512" and cfg.task.n_train == 512 and cfg.task.mode == "finite"
         assert cfg.train.weight_decay == 1.0 and cfg.train.batch_size == 128
         assert cfg.train.steps > 198_000  # past the step where his run generalised
+
+
+def test_every_power_preset_validates_with_their_optimiser():
+    names = [n for n in PRESETS if n.startswith("power-")]
+    assert {"power-add", "power-sub", "power-div", "power-odd_div", "power-x2_y2", "power-x3_xy2_y",
+            "power-compose", "power-conj", "power-aba"} <= set(names)
+    for n in names:
+        cfg = get_preset(n)
+        assert cfg.model.arch == "power" and cfg.model.n_layers == 2 and cfg.train.steps == 100_000
+        assert cfg.train.betas == (0.9, 0.98) and cfg.train.weight_decay == 1.0 and cfg.train.batch_size == -1
+        assert getattr(cfg.task, "p", 97) == 97

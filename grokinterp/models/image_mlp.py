@@ -7,14 +7,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
 from grokinterp.models.config import ModelConfig, refuse_dropout
 from grokinterp.models.mlp_stack import (
+    at_answers,
     build_mlp_stack,
-    expand_to_answers,
     hook_classes,
     linears,
     mlp_layers,
@@ -49,17 +51,6 @@ def make_image_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int)
     return ImageMLP()
 
 
-def build_image_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int,
-                    device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A seeded `ImageMLP`."""
-    return build_mlp_stack(make_image_mlp, cfg, d_vocab, d_vocab_out, n_ctx, device)
-
-
-def image_mlp_forward(params: dict[str, Tensor], cfg: ModelConfig, pixels: Tensor,
-                      answer_pos: tuple[int, ...]) -> Tensor:
-    return expand_to_answers(image_mlp_logits(params, cfg, pixels), answer_pos)
-
-
 def readout_not_muon(params: dict[str, Tensor]) -> list[str]:
     """Every 2-D tensor but the readout (the last layer), which stays on AdamW."""
     return [n for n, p in params.items() if p.ndim == 2 and n != f"layers.{last_layer(params)}.weight"]
@@ -72,8 +63,8 @@ def last_layer(params: dict[str, Tensor]) -> int:
 ARCH = register(Architecture(
     name="image-mlp",
     summary="an MLP on float feature rows (Omnigrok's MNIST MLP: n_layers 2, d_mlp 200)",
-    build=build_image_mlp,
-    logits=image_mlp_forward,
+    build=partial(build_mlp_stack, make_image_mlp),
+    logits=at_answers(image_mlp_logits),
     describe=lambda m: stack_describe("image MLP", m, embedding=False),
     short=lambda m: f"MLP {m.n_layers} x {m.d_mlp} hidden",
     task_kinds=frozenset({"vectors"}),

@@ -78,6 +78,16 @@ def expand_to_answers(logits: Tensor, answer_pos: tuple[int, ...]) -> Tensor:
     return logits[:, None, :].expand(logits.shape[0], len(answer_pos), logits.shape[-1])
 
 
+def at_answers(logits: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """The registry's fused forward of a model whose logits read its operands only: `logits(params, cfg, inputs)`
+    at every answer position."""
+
+    def forward(params: dict[str, Tensor], cfg: ModelConfig, inputs: Tensor, answer_pos: tuple[int, ...]) -> Tensor:
+        return expand_to_answers(logits(params, cfg, inputs), answer_pos)
+
+    return forward
+
+
 def stack_describe(what: str, m: ModelConfig, embedding: bool) -> str:
     emb = f"d_model {m.d_model}, " if embedding else ""
     return f"{what}: {emb}{m.n_layers} hidden layer(s) of {m.d_mlp}, {m.act_fn}, init {m.init}"

@@ -9,6 +9,8 @@ preset's `biases = "none"` keeps the bias tensors frozen at 0, which is their `b
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
@@ -16,8 +18,8 @@ from torch import Tensor
 from grokinterp.models.config import ModelConfig, refuse_dropout
 from grokinterp.models.image_mlp import last_layer
 from grokinterp.models.mlp_stack import (
+    at_answers,
     build_mlp_stack,
-    expand_to_answers,
     hook_classes,
     linears,
     mlp_layers,
@@ -65,17 +67,6 @@ def make_onehot_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int
     return OneHotMLP()
 
 
-def build_onehot_mlp(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int,
-                     device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A seeded `OneHotMLP`."""
-    return build_mlp_stack(make_onehot_mlp, cfg, d_vocab, d_vocab_out, n_ctx, device)
-
-
-def onehot_mlp_forward(params: dict[str, Tensor], cfg: ModelConfig, tokens: Tensor,
-                       answer_pos: tuple[int, ...]) -> Tensor:
-    return expand_to_answers(onehot_mlp_logits(params, cfg, tokens), answer_pos)
-
-
 def hidden_only(params: dict[str, Tensor]) -> list[str]:
     """Every 2-D tensor but the readout (the last layer) and the first layer, a lookup table of the one-hot
     codes: those stay on AdamW."""
@@ -86,8 +77,8 @@ def hidden_only(params: dict[str, Tensor]) -> list[str]:
 ARCH = register(Architecture(
     name="onehot-mlp",
     summary="an MLP on the one-hot codes of both operands concatenated (Prieto et al. 2025's modular MLP)",
-    build=build_onehot_mlp,
-    logits=onehot_mlp_forward,
+    build=partial(build_mlp_stack, make_onehot_mlp),
+    logits=at_answers(onehot_mlp_logits),
     describe=lambda m: stack_describe("one-hot MLP (operand codes concatenated)", m, embedding=False),
     short=lambda m: f"one-hot MLP {m.n_layers} x {m.d_mlp} hidden",
     task_kinds=frozenset({"pairs"}),

@@ -16,8 +16,8 @@ from torch import Tensor
 
 from grokinterp.models.config import ModelConfig, refuse_dropout
 from grokinterp.models.mlp_stack import (
+    at_answers,
     build_mlp_stack,
-    expand_to_answers,
     hook_classes,
     linears,
     mlp_layers,
@@ -71,10 +71,6 @@ def build_toy(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int,
     return model.to(device)
 
 
-def toy_forward(params: dict[str, Tensor], cfg: ModelConfig, tokens: Tensor, answer_pos: tuple[int, ...]) -> Tensor:
-    return expand_to_answers(toy_logits(params, cfg, tokens), answer_pos)
-
-
 def short(m: ModelConfig) -> str:
     return f"toy adder d_model {m.d_model}, {m.n_layers} x {m.d_mlp} hidden"
 
@@ -83,7 +79,7 @@ ARCH = register(Architecture(
     name="toy",
     summary="Liu et al. 2022's toy adder: the two operand embeddings summed -> n_layers hidden layers -> logits",
     build=build_toy,
-    logits=toy_forward,
+    logits=at_answers(toy_logits),
     describe=lambda m: stack_describe("toy adder (operand embeddings summed)", m, embedding=True),
     short=short,
     task_kinds=frozenset({"pairs"}),

@@ -1,5 +1,5 @@
 """Representation quality (Liu et al. 2022): RQI, effective loss and theory, PCA entropy, on planted
-embeddings; and over the checkpoints of a toy-model run."""
+embeddings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from grokinterp import progress
 from grokinterp.analysis import representation as R
 
 
@@ -90,22 +89,3 @@ def test_pca_entropy():
     assert np.allclose(res.fractions, [0.5, 0.5])
     iso = torch.linalg.qr(torch.randn(30, 30, generator=torch.Generator().manual_seed(0)))[0][:, :6] * 10
     assert R.pca_entropy(iso).effective_dim == pytest.approx(6.0, rel=0.02)
-
-
-def test_toy_model_learns_a_linear_representation(tmp_path):
-    """Liu et al.'s toy model (embeddings summed, MLP decoder) on x+y, p = 10: the embedding becomes linear
-    (RQI -> 1) and test accuracy reaches 100% (the preset, shortened)."""
-    from grokinterp import load_run
-    from grokinterp.presets import get_preset
-    from grokinterp.train import train
-
-    cfg = get_preset("toy-add").with_overrides({"train.steps": 2500, "train.device": "cpu"})
-    train(cfg, tmp_path / "toy", progress=False)
-    run = load_run(tmp_path / "toy")
-    table = progress.representation_table(run, progress=False)
-    assert table.rqi[0] < 0.2
-    assert table.rqi[-1] > 0.95
-    step = table.first_step("rqi", above=0.95)
-    assert step is not None and 0 < step <= 2500
-    assert run.metrics[-1]["test_acc"] == 1.0
-    assert table.effective_loss[-1] < 0.01 * table.effective_loss[0]

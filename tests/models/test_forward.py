@@ -1,16 +1,25 @@
-"""Tests for grokinterp.engine: the fused engine against the hooked TL forward, the loss and the accuracy."""
+"""The forward passes (grokinterp.models.forward): the fused engine against the hooked TL forward (logits,
+gradients, and the scored rows of `fused_scored`)."""
 
 from __future__ import annotations
 
 import itertools
-import math
 
 import pytest
 import torch
 
+from grokinterp import models
 from grokinterp.config import ModelConfig
-from grokinterp.models import build_model, fused_logits, hooked_logits, is_bias, named_tensors, trainable_parameters
-from grokinterp.scoring import accuracy, answer_loss
+from grokinterp.models import (
+    build_model,
+    fused_logits,
+    fused_scored,
+    hooked_logits,
+    is_bias,
+    named_tensors,
+    trainable_parameters,
+)
+from grokinterp.scoring import Scored, answer_loss
 
 D_VOCAB = 7
 
@@ -112,56 +121,17 @@ def test_fused_matches_hooked_gradients(n_layers, norm, attn_only, act_fn, init,
         torch.testing.assert_close(gf, gh, rtol=1e-4, atol=1e-5 * scale, msg=lambda m, n=name: f"{n}: {m}")
 
 
-def oracle_loss(logits: list, labels: list) -> float:
-    total, count = 0.0, 0
-    for row_logits, row_labels in zip(logits, labels):
-        for z, y in zip(row_logits, row_labels):
-            m = max(z)
-            lse = m + math.log(sum(math.exp(v - m) for v in z))
-            total += lse - z[y]
-            count += 1
-    return total / count
-
-
-def test_answer_loss_matches_float64_oracle():
-    logits = torch.randn(5, 2, 9) * 3
-    labels = torch.randint(0, 9, (5, 2))
-    loss = answer_loss(logits, labels)
-    assert loss.dtype == torch.float64 and loss.shape == ()
-    assert math.isclose(loss.item(), oracle_loss(logits.double().tolist(), labels.tolist()), rel_tol=1e-12)
-
-
-def test_answer_loss_resolves_tiny_losses():
-    # log(1 + 2 e^-20) ~ 4e-9: below float32 resolution of log-probabilities near 0 (float32 gives 0)
-    logits = torch.tensor([[[20.0, 0.0, 0.0]], [[0.0, 0.0, 20.0]]])
-    labels = torch.tensor([[0], [2]])
-    expected = math.log1p(2 * math.exp(-20))
-    assert -logits.log_softmax(-1)[0, 0, 0].item() < 0.5 * expected  # float32 cannot resolve it
-    assert math.isclose(answer_loss(logits, labels).item(), expected, rel_tol=1e-5)
-
-
-def test_answer_loss_backprops_to_float32_logits():
-    logits = torch.randn(3, 1, 5, requires_grad=True)
-    labels = torch.tensor([[0], [4], [2]])
-    answer_loss(logits, labels).backward()
-    expected = (logits.detach().double().softmax(-1) - torch.nn.functional.one_hot(labels, 5).double()) / 3
-    assert logits.grad.dtype == torch.float32
-    torch.testing.assert_close(logits.grad.double(), expected, rtol=1e-6, atol=1e-7)
-
-
-def one_hot_logits(preds: list[list[int]], d: int = 5) -> torch.Tensor:
-    return torch.nn.functional.one_hot(torch.tensor(preds), d).float() * 4.0 - 1.0
-
-
-def test_accuracy_needs_every_answer_position():
-    labels = torch.tensor([[1, 2], [1, 2], [1, 2], [1, 2]])
-    preds = [[1, 2], [1, 3], [0, 2], [4, 4]]  # both right, second wrong, first wrong, both wrong
-    assert accuracy(one_hot_logits(preds), labels) == 0.25
-    assert accuracy(one_hot_logits([[1, 2]] * 4), labels) == 1.0
-    assert accuracy(one_hot_logits([[0, 0]] * 4), labels) == 0.0
-
-
-def test_accuracy_single_position():
-    labels = torch.tensor([[0], [1], [2], [3], [4]])
-    preds = [[0], [1], [2], [0], [0]]
-    assert accuracy(one_hot_logits(preds), labels) == pytest.approx(3 / 5)
+def test_fused_scored_rows_match_the_hooked_model():
+    cfg = ModelConfig(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=1, attn_only=True,
+                      normalization_type=None, init="paper", biases="none", seed=0)
+    model = build_model(cfg, 11, 11, 12)
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, 11, (9, 12), generator=g)
+    labels = torch.randint(0, 11, (9, 11), generator=g)
+    labels[torch.rand(9, 11, generator=g) < 0.6] = -1
+    pos = tuple(range(11))
+    pred = fused_scored(named_tensors(model), cfg, tokens, pos, labels)
+    want = Scored.from_logits(models.hooked_logits(model, tokens, pos), labels)
+    assert torch.equal(pred.rows, want.rows)
+    torch.testing.assert_close(pred.logits, want.logits, rtol=1e-5, atol=1e-5)
+    assert pred.loss().item() == pytest.approx(want.loss().item(), rel=1e-6)

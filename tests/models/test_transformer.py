@@ -1,4 +1,5 @@
-"""Tests for grokinterp.models: the TL bridge interface, inits, bias freezing, loading tensors."""
+"""The TransformerLens transformer (grokinterp.models.transformer): the bridge interface, inits, bias
+freezing."""
 
 from __future__ import annotations
 
@@ -9,20 +10,15 @@ import pytest
 import torch
 
 from grokinterp.config import ModelConfig
-from grokinterp.models import build_model, load_tensors_, named_tensors, trainable_parameters
+from grokinterp.models import build_model, named_tensors, trainable_parameters
+from tests.helpers import small_model_config
 
 ATTN_BIAS = re.compile(r"^blocks\.\d+\.attn\.[qkvo]\.bias$")
 MLP_BIAS = re.compile(r"^blocks\.\d+\.mlp\.(in|out)\.bias$")
 
 
-def small(**kw) -> ModelConfig:
-    base = dict(n_layers=1, d_model=16, n_heads=2, d_head=8, d_mlp=32)
-    base.update(kw)
-    return ModelConfig(**base)
-
-
 def test_bridge_interface_and_cache():
-    cfg = small(n_layers=2, normalization_type="LN", biases="all")
+    cfg = small_model_config(n_layers=2, normalization_type="LN", biases="all")
     d_vocab, d_vocab_out, n_ctx = 8, 9, 3
     model = build_model(cfg, d_vocab, d_vocab_out, n_ctx)
     p = named_tensors(model)
@@ -65,9 +61,9 @@ def test_paper_init_statistics():
 
 @pytest.mark.parametrize("init", ["paper", "tl"])
 def test_seed_determinism(init):
-    a = named_tensors(build_model(small(init=init, seed=1), 7, 7, 3))
-    b = named_tensors(build_model(small(init=init, seed=1), 7, 7, 3))
-    c = named_tensors(build_model(small(init=init, seed=2), 7, 7, 3))
+    a = named_tensors(build_model(small_model_config(init=init, seed=1), 7, 7, 3))
+    b = named_tensors(build_model(small_model_config(init=init, seed=1), 7, 7, 3))
+    c = named_tensors(build_model(small_model_config(init=init, seed=2), 7, 7, 3))
     assert a.keys() == b.keys() == c.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
@@ -78,7 +74,7 @@ def test_seed_determinism(init):
 @pytest.mark.parametrize("biases", ["mlp", "none", "all"])
 @pytest.mark.parametrize("init", ["paper", "tl"])
 def test_bias_freezing(biases, init):
-    model = build_model(small(n_layers=2, biases=biases, init=init), 7, 7, 3)
+    model = build_model(small_model_config(n_layers=2, biases=biases, init=init), 7, 7, 3)
     p = named_tensors(model)
     bias_names = [n for n in p if ATTN_BIAS.match(n) or MLP_BIAS.match(n)]
     assert len(bias_names) == 12
@@ -100,61 +96,8 @@ def test_bias_freezing(biases, init):
 
 
 def test_frozen_biases_get_no_gradient():
-    model = build_model(small(biases="mlp"), 7, 7, 3)
+    model = build_model(small_model_config(biases="mlp"), 7, 7, 3)
     model(torch.randint(0, 7, (4, 3))).sum().backward()
     p = named_tensors(model)
     assert p["blocks.0.attn.q.bias"].grad is None
     assert p["blocks.0.mlp.in.bias"].grad is not None
-
-
-def test_load_tensors_round_trip():
-    cfg_a = small(n_layers=2, normalization_type="LN", seed=1)
-    cfg_b = small(n_layers=2, normalization_type="LN", seed=2)
-    a, b = build_model(cfg_a, 7, 7, 3), build_model(cfg_b, 7, 7, 3)
-    tokens = torch.randint(0, 7, (6, 3))
-    with torch.no_grad():
-        la, lb = a(tokens), b(tokens)
-    assert not torch.allclose(la, lb)
-    before = {n: t.detach().clone() for n, t in named_tensors(b).items()}
-    src = {n: t.detach().clone() for n, t in named_tensors(a).items()}
-    load_tensors_(b, src)
-    after = named_tensors(b)
-    assert any(not torch.equal(before[n], after[n]) for n in before)  # something was actually loaded
-    for name in src:
-        assert torch.equal(after[name], src[name]), name
-    with torch.no_grad():
-        assert torch.equal(b(tokens), la)
-    # loading keeps the frozen/trainable split
-    assert set(trainable_parameters(b)) == set(trainable_parameters(a))
-
-
-def test_load_tensors_refuses_mismatch():
-    model = build_model(small(), 7, 7, 3)
-    good = {n: t.detach().clone() for n, t in named_tensors(model).items()}
-
-    missing = dict(good)
-    del missing["blocks.0.mlp.in.weight"]
-    with pytest.raises(ValueError, match="blocks.0.mlp.in.weight"):
-        load_tensors_(model, missing)
-
-    extra = dict(good, **{"blocks.1.mlp.in.weight": torch.zeros(32, 16)})
-    with pytest.raises(ValueError, match="blocks.1.mlp.in.weight"):
-        load_tensors_(model, extra)
-
-    wrong = dict(good)
-    wrong["embed.weight"] = torch.zeros(8, 16)
-    with pytest.raises(ValueError, match="embed.weight"):
-        load_tensors_(model, wrong)
-
-    other = named_tensors(build_model(small(d_model=24, d_head=12), 7, 7, 3))
-    with pytest.raises(ValueError):
-        load_tensors_(model, other)
-
-
-def test_failed_load_leaves_the_model_untouched():
-    a = build_model(ModelConfig(d_model=16, n_heads=2, d_head=8, d_mlp=24, seed=1), 7, 8, 3)
-    b = build_model(ModelConfig(d_model=16, n_heads=2, d_head=8, d_mlp=24, seed=2), 7, 7, 3)
-    before = {k: v.clone() for k, v in named_tensors(b).items()}
-    with pytest.raises(ValueError, match="unembed.weight"):
-        load_tensors_(b, named_tensors(a))
-    assert all(torch.equal(before[k], v) for k, v in named_tensors(b).items())

@@ -1,4 +1,5 @@
-"""grokinterp.progress on a tiny model that really groks, plus phases() on planted curves."""
+"""Nanda et al.'s progress measures (grokinterp.progress.nanda) on a tiny model that really groks and on the S4
+session run, and the default key frequencies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from grokinterp import load_run, progress
+from grokinterp.analysis import groups as G
 from grokinterp.train import train
 from tests.helpers import tiny
 
@@ -66,55 +68,11 @@ def test_grokking_leaves_the_paper_signatures(grokked):
     assert first_below["restricted_loss"] < first_below["test_loss"]
 
 
-def test_table_exports(grokked):
-    _, t = grokked
-    d = t.to_dict()
-    assert set(d) >= set(progress.COLUMNS) and all(isinstance(v, np.ndarray) for v in d.values())
-    d["step"][0] = -5  # a copy
-    assert t["step"][0] == 0
-    rows = list(t)
-    assert rows[-1]["step"] == t.steps[-1]
-    pd = pytest.importorskip("pandas")
-    df = t.to_pandas()
-    assert isinstance(df, pd.DataFrame) and list(df["step"]) == list(t.steps)
-
-
-def test_phases_on_planted_curves():
-    steps = np.arange(0, 2000, 100)
-    p = 13
-    test = np.full(len(steps), 1e-6)
-    test[:4] = [2.5, 5.0, 9.0, 12.0]  # memorisation: test loss climbs to its peak at step 300
-    test[4:9] = [11.0, 8.0, 4.0, math.log(p) - 0.1, 0.5]  # first below ln 13 at step 700
-    test[9:12] = [1e-2, 1e-4, 3e-6]  # still settling; within 2x of 1e-6 from step 1200 on
-    excluded = np.full(len(steps), 5.0)
-    excluded[:11] = np.linspace(0.1, 20.0, 11)  # settles (within 2x of 5.0) from step 1100 on
-    ph = progress.phases({"step": steps, "test_loss": test, "excluded_loss": excluded}, p=p)
-    assert (ph.memorization_end, ph.circuit_formation_end, ph.cleanup_end) == (300, 700, 1200)
-    assert ph["cleanup_end"] == 1200 and set(ph.as_dict()) == {"memorization_end", "circuit_formation_end",
-                                                              "cleanup_end"}
-    never = progress.phases({"step": steps, "test_loss": np.linspace(3, 9, len(steps))}, p=p)
-    assert never.circuit_formation_end is None and never.cleanup_end is None
-
-
 def test_measures_refuse_tasks_without_a_sum_circuit(tmp_path):
     out = tmp_path / "mul"
     train(tiny(**{"task.op": "mul", "train.steps": 2}), out, progress=False)
     with pytest.raises(ValueError, match="mul"):
         progress.measures(load_run(out), progress=False)
-
-
-def test_the_never_grokked_warning_points_at_the_callers_line(tmp_path):
-    """The warning names the user's line, not progress.py nor the type checker's wrapper (jaxtyping's
-    `@jaxtyped`, which the suite's import hook puts around every function), however deep it is raised."""
-    train(tiny(**{"train.steps": 2, "train.ckpt_every": 2, "train.ckpt_log_points": 0}), tmp_path / "young",
-          progress=False)
-    run = load_run(tmp_path / "young")
-    with pytest.warns(UserWarning, match="has not grokked") as direct:
-        progress.default_keys(run)
-    with pytest.warns(UserWarning, match="has not grokked") as nested:
-        progress.measures(run, progress=False)  # measures -> default_keys
-    for record in (direct, nested):
-        assert [w.filename for w in record if "has not grokked" in str(w.message)] == [__file__]
 
 
 def test_default_keys_come_from_the_last_checkpoint_and_warn_only_when_never_grokked(grokked_run, tmp_path):
@@ -130,3 +88,25 @@ def test_default_keys_come_from_the_last_checkpoint_and_warn_only_when_never_gro
     train(tiny(**{"train.steps": 20}), tmp_path / "young", progress=False)
     with pytest.warns(UserWarning, match="has not grokked"):
         progress.default_keys(load_run(tmp_path / "young"))
+
+
+def test_progress_measures_on_a_permutation_run(permutation_run):
+    table = progress.measures(permutation_run, progress=False)
+    assert table.family == "permutation" and table.p == 24
+    assert list(table.steps) == permutation_run.steps
+    assert set(table.key_freqs) <= {G.irrep_name(lam) for lam in G.partitions(4)} - {"trivial"}
+    logged = {r["step"]: r for r in permutation_run.metrics}
+    for i, step in enumerate(table.steps):
+        assert table["test_loss"][i] == pytest.approx(logged[int(step)]["test_loss"], rel=1e-5)
+    # the vectorised measures equal those computed from the hooked TL model's logits
+    task = permutation_run.task()
+    step = permutation_run.steps[-1]
+    with torch.no_grad():
+        logits = permutation_run.model(step)(task.tokens)[:, -1]
+    basis = progress.basis_for(permutation_run.config, ["standard", "sign"])
+    row = progress.measures_from_logits(logits, permutation_run.state_dict(step), task.labels[:, 0], task.train_idx,
+                                         task.test_idx, basis)
+    again = progress.measures(permutation_run, [step], ["standard", "sign"], progress=False)
+    for col, value in row.items():
+        assert again[col][0] == pytest.approx(value, rel=1e-4, abs=1e-6), col
+    assert 0 <= again["gini_W_E"][0] <= 1

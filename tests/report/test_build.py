@@ -1,4 +1,5 @@
-"""The HTML report and the analysis notebooks, on the tiny grokked run."""
+"""The whole HTML report (`build_report`, `grokinterp report`) and the analysis notebooks: on the tiny grokked
+run, on runs it cannot measure, on Power et al.'s runs, and its header."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from grokinterp import cli
+from grokinterp.presets import get_preset
 from grokinterp.report import build_report
 from grokinterp.train import train
-from tests.helpers import REPO, tiny
+from tests.helpers import POWER_SMALL, REPO, power_small, tiny
 
 ANALYSES = REPO / "analyses"
 
@@ -81,34 +83,6 @@ def test_notebooks_run_end_to_end(notebook, request, monkeypatch):
     assert ns["run"].path == Path(os.environ["GROKINTERP_RUN"])
 
 
-def test_sequence_report_has_head_scores_and_attention(sequence_run, tmp_path):
-    page = build_report(sequence_run.path, tmp_path / "r.html", progress=False).read_text()
-    for heading in ("Training curves", "Heads over training", f"Top induction head at step {sequence_run.steps[-1]}",
-                    "Induction score per head over training", "induction score jump"):
-        assert heading in page
-
-
-def test_digits_report_has_per_digit_losses(tmp_path):
-    from tests.tasks.test_sampled import TINY_INF
-
-    train(tiny(**{**TINY_INF, "train.steps": 20}), tmp_path / "d", progress=False)
-    page = build_report(tmp_path / "d", progress=False).read_text()
-    assert "Per-digit loss" in page and "Test loss per answer digit" in page
-
-
-def test_toy_and_image_reports(toy_sweep_run, tmp_path):
-    page = build_report(toy_sweep_run.path, tmp_path / "toy.html", progress=False).read_text()
-    for heading in ("Training curves", "Regime", "Representation", "RQI and test accuracy"):
-        assert heading in page
-    from grokinterp.presets import get_preset
-
-    cfg = get_preset("digits-omnigrok").with_overrides({"train.steps": 20, "train.device": "cpu"})
-    train(cfg, tmp_path / "digits", progress=False)
-    page = build_report(tmp_path / "digits", progress=False).read_text()
-    for heading in ("Training curves", "Regime", "Weight norm and loss", "init_scale=8.0"):
-        assert heading in page
-
-
 def test_the_header_names_the_runs_optimiser(tmp_path):
     """A Muon run's report says Muon and shows its settings (it once said AdamW for every run)."""
     cfg = tiny(**{"train.optimizer": "muon", "train.muon_momentum": 0.9, "train.steps": 4, "train.ckpt_every": 2})
@@ -117,3 +91,18 @@ def test_the_header_names_the_runs_optimiser(tmp_path):
     assert "Muon on the hidden matrices" in html and "momentum 0.9" in html
     adamw = tiny().train.describe_optimizer()
     assert adamw.startswith("AdamW lr 0.001, weight decay 1") and "Muon" not in adamw
+
+
+def test_reports_of_power_runs(tmp_path):
+    from grokinterp.report import build_report
+
+    div = power_small(**{"task.op": "div", "train.steps": 6, "train.ckpt_every": 6})
+    train(div, tmp_path / "div", progress=False)
+    page = build_report(tmp_path / "div", progress=False).read_text()
+    assert "Power et al.&#x27;s transformer" in page or "Power et al.'s transformer" in page
+    assert "discrete-log order" in page and "subtraction of exponents mod 12" in page
+    s4 = get_preset("power-compose").with_overrides({**{k: v for k, v in POWER_SMALL.items() if k != "task.p"},
+                                                     "task.n": 4, "train.steps": 6, "train.ckpt_every": 6})
+    train(s4, tmp_path / "s4", progress=False)
+    page = build_report(tmp_path / "s4", progress=False).read_text()
+    assert "Best coset partitions of the W_U rows" in page and "W_L rows" not in page

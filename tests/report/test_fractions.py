@@ -142,15 +142,3 @@ def test_the_fraction_sweep_specs_expand():
         assert len(runs) == n and all(r.config.task.describe() == f"x*y in {group}" for r in runs)
         assert {(r.config.model.dropout, r.config.train.weight_noise, r.config.train.batch_size) for r in runs} == {
             (0.0, 0.0, -1), (0.1, 0.0, -1), (0.0, 0.01, -1), (0.0, 0.0, 0)}
-
-
-def test_best_accuracy_bars_take_each_runs_best_and_final():
-    from grokinterp.report.sweep import best_accuracy_bars, classify_run
-
-    rows_a = [{"step": 0, "train_acc": 0.1, "test_acc": 0.1}, {"step": 10, "train_acc": 1.0, "test_acc": 0.8},
-              {"step": 20, "train_acc": 1.0, "test_acc": 0.6}]
-    rows_b = [{"step": 0, "train_acc": 0.1, "test_acc": 0.05}, {"step": 10, "train_acc": 1.0, "test_acc": 0.3}]
-    runs = [classify_run("wd=1", {}, "done", rows_a), classify_run("dropout", {}, "done", rows_b)]
-    fig = best_accuracy_bars(runs, {"wd=1": rows_a, "dropout": rows_b})
-    assert list(fig.data[0].x) == ["wd=1", "dropout"] and list(fig.data[0].y) == [0.8, 0.3]
-    assert list(fig.data[1].y) == [0.6, 0.3]

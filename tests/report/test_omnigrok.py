@@ -64,18 +64,3 @@ def test_a_sweep_over_norm_and_size_reports_both(tmp_path):
     assert "LU: loss against the weight norm" in page and "Critical training-set size" in page
     w0 = omnigrok.init_norm(get_preset("digits-omnigrok"))
     assert f"w = {w0:.3g}" in page and 1 < w0 < 100
-
-
-def test_flush_denormal_is_on_only_while_training(tmp_path, monkeypatch):
-    import torch
-
-    from grokinterp.train import train
-
-    calls = []
-    real = torch.set_flush_denormal
-    monkeypatch.setattr(torch, "set_flush_denormal", lambda on: calls.append(on) or real(on))
-    cfg = get_preset("digits-omnigrok").with_overrides({"train.steps": 3, "train.flush_denormal": True,
-                                                        "task.n_test": 50})
-    train(cfg, tmp_path / "run", progress=False)
-    assert calls == [True, False]
-    assert torch.tensor(1e-39, dtype=torch.float32).item() != 0  # subnormals are back after training

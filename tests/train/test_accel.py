@@ -1,7 +1,9 @@
-"""Grokfast filters on hand-computed gradients, their exact resume, Omnigrok's init scale and fixed norm."""
+"""Grokfast filters on hand-computed gradients, their exact resume, Omnigrok's init scale and fixed norm,
+GrokTransfer's weak model and transferred embedding, and ⊥Grad's projection (grokinterp.train.accel)."""
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -158,26 +160,6 @@ def test_fixed_weight_norm_and_init_scale(tmp_path):
     assert torch.allclose(three["embed.weight"], 3.0 * one["embed.weight"])
 
 
-@pytest.mark.parametrize("override, needle", [
-    ({"accel.grokfast": "fft"}, "accel.grokfast"),
-    ({"accel.alpha": 1.0}, "accel.alpha"),
-    ({"accel.init_scale": 0}, "accel.init_scale"),
-])
-def test_accel_config_errors(override, needle):
-    with pytest.raises(ConfigError, match=needle):
-        tiny(**override)
-
-
-def test_report_shows_the_weight_norm_trajectory_only_for_accel_runs(tmp_path):
-    from grokinterp.report import build_report
-
-    train(tiny(**{"accel.grokfast": "ema", "train.steps": 20}), tmp_path / "g", progress=False)
-    page = build_report(tmp_path / "g", progress=False).read_text()
-    assert "Weight norm and loss" in page and "grokfast=ema" in page
-    train(tiny(**{"train.steps": 5}), tmp_path / "plain", progress=False)
-    assert "Weight norm and loss" not in build_report(tmp_path / "plain", progress=False).read_text()
-
-
 WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 16, "train.lr": 0.01, "train.steps": 60,
         "train.ckpt_every": 20, "train.ckpt_log_points": 0}
 
@@ -269,95 +251,14 @@ def test_weak_and_transfer_runs_have_reports(weak_run, tmp_path):
     assert "Weight norm and loss" in page and "transfer_from=" in page
 
 
-def test_bench_grok_tunes_the_baseline_counts_the_weak_run_and_combines_the_two_fastest(tmp_path, capsys):
-    from grokinterp.bench import cli as bench
-    from grokinterp.bench.grok import bench_grok
-
-    r = bench_grok("mod113-small", max_steps=20, thresholds=(0.01, 0.02), seeds=2, lrs=[1e-3], wds=(1.0, 3.0),
-                   only=["groktransfer", "ortho-adamw", "stablemax"], transfer_acc=0.01, out=str(tmp_path),
-                   progress=False, log=lambda line: None)
-    assert [s.variant.name for s in r["grid"]] == ["adamw lr 0.001 wd 1", "adamw lr 0.001 wd 3"]
-    assert r["baseline"] in r["grid"] and len(r["baseline"].trials) in (1, 2)
-    assert [s.variant.name for s in r["singles"]] == ["stablemax", "ortho-adamw", "groktransfer"]
-    wd = r["baseline"].variant.overrides["train.weight_decay"]
-    ortho = load_run(tmp_path / "ortho-adamw.seed0").config
-    assert ortho.accel.orthogonal_grad and ortho.train.weight_decay == 0.0 and ortho.model.seed == 0
-    assert load_run(tmp_path / "stablemax.seed1").config.train.weight_decay == wd
-    transfer = next(s for s in r["singles"] if s.variant.name == "groktransfer").trials[0]
-    assert transfer.weak_s > 0 and transfer.total_s[0.02] >= transfer.weak_s  # the weak run is counted
-    weak_dir = str(tmp_path / "groktransfer.seed0.weak")
-    assert load_run(tmp_path / "groktransfer.seed0").config.accel.transfer_from == weak_dir
-    assert len(r["combos"]) == 1 and " + " in r["combos"][0].variant.name
-    # the methods run at the tuned baseline's lr; ⊥AdamW also at the preset's own lr and weight decay 0
-    from grokinterp.bench.grok import PLAIN, method_variants
-
-    tuned = {**PLAIN, "train.lr": 3e-3, "train.weight_decay": 8.0}
-    names = {v.name: v for v in method_variants(tuned, False, {}, 0.6, preset_lr=1e-3)}
-    assert names["ortho-adamw lr 0.001"].overrides["train.lr"] == 1e-3
-    assert names["ortho-adamw lr 0.001"].overrides["train.weight_decay"] == 0.0
-    assert names["muon"].overrides["train.lr"] == 3e-3 and "groktransfer" not in names
-    assert "ortho-adamw lr 0.003" not in {v.name for v in method_variants(tuned, True, {}, 0.6, preset_lr=3e-3)}
-    from grokinterp.bench.grok import combine
-
-    both = combine(names["stablemax"], names["grokfast-ema"], tuned).overrides  # each keeps its own method
-    assert both["train.loss"] == "stablemax" and both["accel.grokfast"] == "ema" and both["train.lr"] == 3e-3
-    both = combine(names["ortho-adamw"], names["muon"], tuned).overrides
-    assert both["train.weight_decay"] == 0.0 and both["train.optimizer"] == "muon" and both["accel.orthogonal_grad"]
-    argv = ["grok", "--preset", "mod113-small", "--max-steps", "10", "--thresholds", "0.01", "--seeds", "1",
-            "--lrs", "1e-3", "--wds", "1", "--only", "ortho-adamw", "--out", str(tmp_path / "cli")]
-    assert bench.main(argv) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert any(line.startswith("adamw lr 0.001 wd 1* ") for line in out)
-    assert any(line.startswith("ortho-adamw ") for line in out)
-    assert out[-1].startswith("best/baseline wall-time speedup: ") and out[-1].endswith("x")
-    assert bench.main(["grok", "--grokfast", "alpha"]) == 2
-    assert bench.main(["grok", "--thresholds", "1.5"]) == 2
-    assert bench.main(["grok", "--preset", "nope"]) == 2
-
-
-def test_bench_grok_tune_methods_gives_every_method_the_baselines_grid(tmp_path, capsys):
-    from grokinterp.bench import cli as bench
-    from grokinterp.bench.grok import PLAIN, Variant, method_grid
-
-    base = {**PLAIN, "train.lr": 1e-3, "train.weight_decay": 3.0}
-    ortho = Variant("ortho-adamw", {**base, "accel.orthogonal_grad": True, "train.weight_decay": 0.0})
-    grid = method_grid(ortho, base, [1e-3, 3e-3], [1.0, 3.0])  # ⊥AdamW pins weight decay 0: only the lr is tuned
-    assert [v.name for v in grid] == ["ortho-adamw lr 0.001 wd 0", "ortho-adamw lr 0.003 wd 0"]
-    assert all(v.overrides["accel.orthogonal_grad"] and v.overrides["train.weight_decay"] == 0.0 for v in grid)
-    ema = Variant("grokfast-ema", {**base, "accel.grokfast": "ema"})
-    points = [(v.overrides["train.lr"], v.overrides["train.weight_decay"]) for v in method_grid(ema, base, [1e-3, 3e-3],
-                                                                                                [1.0, 3.0])]
-    assert points == [(1e-3, 1.0), (1e-3, 3.0), (3e-3, 1.0), (3e-3, 3.0)]
-    argv = ["grok", "--preset", "mod113-small", "--max-steps", "6", "--thresholds", "0.01", "--seeds", "2",
-            "--lrs", "1e-3,3e-3", "--wds", "1", "--only", "stablemax,ortho-adamw", "--tune-methods",
-            "--out", str(tmp_path)]
-    assert bench.main(argv) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    rows = {line.split("  ")[0]: line for line in out}
-    # each method ran at both lrs on seed 0; its fastest is its row and ran on both seeds
-    for method, wd in (("stablemax", 1), ("ortho-adamw", 0)):
-        assert {(tmp_path / f"{method}_lr_{lr}_wd_{wd}.seed0").exists() for lr in ("0.001", "0.003")} == {True}
-        chosen = [name for name in rows if name.startswith(f"{method} lr ") and (tmp_path / (
-            name.replace(" ", "_") + ".seed1")).exists()]
-        assert len(chosen) == 1
-    singles = [name for name in rows if " + " not in name]  # the combination's name holds both methods'
-    assert not any(name.startswith("ortho-adamw lr") and name.endswith("wd 1") for name in singles)
-    assert out[-1].startswith("best/baseline wall-time speedup: ")
-
-
-def test_bench_grok_table_says_when_a_median_is_over_seeds_that_did_not_all_get_there(capsys):
-    from grokinterp.bench.grok import Summary, Trial, Variant, print_grok
-
-    def summary(name, steps_99):
-        s = Summary(Variant(name, {}))
-        for seed, st in enumerate(steps_99):
-            total = {0.95: 1.0, 0.99: None if st is None else st / 100}
-            s.trials.append(Trial(name, seed, {0.95: 100, 0.99: st}, total, 10.0))
-        return s
-
-    base, ortho = summary("adamw", [300, 300, 300]), summary("ortho", [205, 395, None])
-    print_grok({"preset": "p", "sets": [], "thresholds": [0.95, 0.99], "max_steps": 1000, "seeds": 3, "cores": 2,
-                "threads": 1, "out": "x", "transfer_acc": 0.6, "weak_max_steps": 10, "grid": [base],
-                "baseline": base, "singles": [ortho], "combos": []})
-    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert "395 (205-395) [2 of 3 reached]" in rows["ortho"] and "reached]" not in rows["adamw*"]
+def test_orthogonal_gradient_drops_the_weight_direction_and_keeps_the_norm():
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    along, across = 3.0 * w, torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    across -= (across * w).sum() / (w * w).sum() * w  # planted: a part along w and a part orthogonal to it
+    g = along + across
+    out = accel.orthogonal_gradient(g, w)
+    assert abs(float((out * w).sum())) < 1e-10
+    assert math.isclose(out.norm().item(), g.norm().item(), rel_tol=1e-12)
+    assert torch.allclose(out / out.norm(), across / across.norm())
+    assert torch.allclose(accel.orthogonal_gradient(across, w), across)

@@ -11,7 +11,7 @@ from grokinterp.config import ConfigError
 from grokinterp.presets import get_preset
 from grokinterp.train import train
 from grokinterp.train.batched import batch_key, train_batched, why_not_batchable
-from tests.helpers import tiny
+from tests.helpers import assert_close_relative, tiny
 
 TOY = {"train.steps": 120, "train.device": "cpu", "train.ckpt_every": 40, "model.d_mlp": 32}
 GRID = [{"train.lr": lr, "train.weight_decay": wd} for lr in (1e-4, 3e-3) for wd in (0.0, 5.0)]
@@ -19,13 +19,6 @@ GRID = [{"train.lr": lr, "train.weight_decay": wd} for lr in (1e-4, 3e-3) for wd
 
 def toy(**overrides):
     return get_preset("toy-add").with_overrides({**TOY, **overrides})
-
-
-def _close(a: dict, b: dict, rtol: float) -> float:
-    scale = max(float(t.abs().max()) for t in a.values())
-    worst = max(float((a[k] - b[k]).abs().max()) for k in a) / scale
-    assert worst < rtol, worst
-    return worst
 
 
 def test_batched_runs_follow_their_sequential_twins(tmp_path):
@@ -36,7 +29,7 @@ def test_batched_runs_follow_their_sequential_twins(tmp_path):
         b, s = load_run(tmp_path / f"b{i}"), load_run(tmp_path / f"s{i}")
         assert b.steps == s.steps and b.config == s.config
         assert [r["step"] for r in b.metrics] == [r["step"] for r in s.metrics]
-        _close(b.state_dict(), s.state_dict(), 1e-4)
+        assert_close_relative(b.state_dict(), s.state_dict(), 1e-4)
         assert b.metrics[-1]["train_loss"] == pytest.approx(s.metrics[-1]["train_loss"], rel=1e-3, abs=1e-6)
         assert [r["train_softmax_collapse"] for r in b.metrics] == pytest.approx(
             [r["train_softmax_collapse"] for r in s.metrics], abs=0.05)  # both engines log Prieto et al.'s SC
@@ -48,7 +41,7 @@ def test_transformers_batch_too(tmp_path):
     cfgs = [tiny(**{"model.seed": seed, "train.steps": 30}) for seed in (0, 1)]
     train_batched(cfgs, [tmp_path / "a", tmp_path / "b"], progress=False)
     train(cfgs[1], tmp_path / "s", progress=False)
-    _close(load_run(tmp_path / "b").state_dict(), load_run(tmp_path / "s").state_dict(), 1e-4)
+    assert_close_relative(load_run(tmp_path / "b").state_dict(), load_run(tmp_path / "s").state_dict(), 1e-4)
 
 
 def test_interrupted_batch_resumes_bitwise_and_train_can_extend_a_batched_run(tmp_path, threads):
@@ -65,7 +58,7 @@ def test_interrupted_batch_resumes_bitwise_and_train_can_extend_a_batched_run(tm
     # the optimizer state is in train()'s format: train() extends a batched run like its own
     train(full[0].with_overrides({"train.steps": 160}), tmp_path / "r0", progress=False)
     train(full[0].with_overrides({"train.steps": 160}), tmp_path / "seq", progress=False)
-    _close(load_run(tmp_path / "r0").state_dict(), load_run(tmp_path / "seq").state_dict(), 1e-4)
+    assert_close_relative(load_run(tmp_path / "r0").state_dict(), load_run(tmp_path / "seq").state_dict(), 1e-4)
 
 
 def test_what_batches():
@@ -76,34 +69,3 @@ def test_what_batches():
     assert "minibatch" in why_not_batchable(toy(**{"train.batch_size": 8}))
     with pytest.raises(ConfigError, match="differ only"):
         train_batched([toy(), toy(**{"model.d_mlp": 16})], ["/nonexistent/a", "/nonexistent/b"], progress=False)
-
-
-def test_sweep_batch_mode_and_fallback_when_runs_are_at_different_steps(tmp_path):
-    from grokinterp.sweep import load_spec, load_sweep, run_sweep
-
-    (tmp_path / "s.toml").write_text('preset = "toy-add"\n[set]\n"train.steps" = 80\n"train.device" = "cpu"\n'
-                                     '"model.d_mlp" = 32\n[grid]\n"train.lr" = [1e-4, 3e-3]\n'
-                                     '"train.weight_decay" = [0.0, 5.0]\n')
-    spec = load_spec(tmp_path / "s.toml")
-    records = run_sweep(spec, tmp_path / "batched", batch=True, progress=False)
-    assert [r["state"] for r in records] == ["done"] * 4
-    run_sweep(spec, tmp_path / "plain", progress=False)
-    a, b = load_sweep(tmp_path / "batched"), load_sweep(tmp_path / "plain")
-    for r in a.runs:
-        _close(a.run(r.name).state_dict(), b.run(r.name).state_dict(), 1e-4)
-    # one run already part-trained on its own: the batch cannot start together, so each trains alone
-    first = a.runs[0]
-    train(first.config.with_overrides({"train.steps": 30}), tmp_path / "mixed" / "runs" / first.name, progress=False)
-    records = run_sweep(spec, tmp_path / "mixed", batch=True, progress=False)
-    assert [r["state"] for r in records] == ["done"] * 4
-    mixed = load_sweep(tmp_path / "mixed")
-    _close(mixed.run(first.name).state_dict(), b.run(first.name).state_dict(), 1e-4)
-
-
-def test_bench_sweep_prints_the_ratio(capsys):
-    from grokinterp.bench.cli import main
-
-    assert main(["sweep", "--steps", "20", "--side", "2"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("batched/loop speedup: ") and out[-1].endswith("x")
-    assert "4 of 4 runs within 1e-3" in out[-2]  # 20 small steps: no room for chaos yet

@@ -119,30 +119,3 @@ def test_both_resume_points_corrupt_is_one_line(tmp_path, capsys):
         assert main([*args, "--set", "train.steps=60"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "resume_00000040.safetensors is corrupt" in err
-
-
-def test_config_json_tells_the_truth_after_an_extension(tmp_path):
-    train(tiny(**{"train.steps": 20}), tmp_path / "r", progress=False)
-    assert load_run(tmp_path / "r").config.train.steps == 20
-    train(tiny(**{"train.steps": 40}), tmp_path / "r", progress=False)
-    run = load_run(tmp_path / "r")
-    assert run.config.train.steps == 40 and run.steps[-1] == 40
-    assert all(err is None for err in run.store.verify().values())
-
-
-def test_legacy_flat_task_section_still_loads(tmp_path):
-    """config.json files written before the family registry held every family's task keys."""
-    train(tiny(**{"train.steps": 5}), tmp_path / "r", progress=False)
-    record = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert set(record["task"]) == {"family", "op", "p", "frac_train", "format", "seed"}  # only the family's keys now
-    legacy = {**record, "task": {"family": "modular", "op": "add", "p": 17, "n": 5, "frac_train": 0.5, "seed": 0,
-                                 "mode": "finite", "n_train": 1000, "n_test": 1000, "n_digits": 5, "seq_len": 85,
-                                 "vocab": 128, "subseq_len": 16, "n_repeats": 3, "dataset": "digits",
-                                 "data_path": ""}}
-    store = RunStore(tmp_path / "r")
-    with store.locked():
-        store.write_config(legacy)
-    run = load_run(tmp_path / "r")
-    assert run.config.task == tiny().task
-    train(tiny(**{"train.steps": 10}), tmp_path / "r", progress=False)  # and it resumes
-    assert load_run(tmp_path / "r").steps[-1] == 10

@@ -1,4 +1,5 @@
-"""Tests for grokinterp.tasks: labels against a Python-int oracle, enumeration order, the seeded split."""
+"""Modular arithmetic tasks (grokinterp.tasks.modular): labels against a Python-int oracle, enumeration order,
+the task's fields, validation."""
 
 from __future__ import annotations
 
@@ -93,24 +94,3 @@ def test_make_task_fields(op):
 def test_make_task_validates():
     with pytest.raises(ConfigError):
         make_task(TaskConfig(op="div", p=12))
-
-
-@pytest.mark.parametrize(("n", "frac"), [(49, 0.3), (110, 0.5), (121, 0.95), (10, 0.05)])
-def test_split_partition_and_sizes(n, frac):
-    tr, te = split_indices(n, frac, seed=0)
-    assert len(tr) == int(frac * n) and len(te) == n - int(frac * n)
-    assert set(tr.tolist()).isdisjoint(te.tolist())
-    assert sorted(tr.tolist() + te.tolist()) == list(range(n))
-    tr2, te2 = split_indices(n, frac, seed=0)
-    assert torch.equal(tr, tr2) and torch.equal(te, te2)
-
-
-def test_split_depends_on_seed_only():
-    tr0, _ = split_indices(121, 0.3, seed=0)
-    torch.manual_seed(123)  # the global RNG must not matter
-    tr0b, _ = split_indices(121, 0.3, seed=0)
-    tr1, _ = split_indices(121, 0.3, seed=1)
-    assert torch.equal(tr0, tr0b)
-    assert set(tr0.tolist()) != set(tr1.tolist())
-    # a random split, not a prefix of range(n)
-    assert sorted(tr0.tolist()) != list(range(len(tr0)))

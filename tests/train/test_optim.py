@@ -1,0 +1,55 @@
+"""The optimisers (grokinterp.train.optim): Muon on the hidden matrices, and the embedding's own learning rate."""
+
+from __future__ import annotations
+
+import torch
+
+from grokinterp.presets import get_preset
+from tests.helpers import tiny
+
+
+def test_muon_takes_the_hidden_matrices_and_orthogonalises_their_update():
+    from grokinterp.models import get_architecture
+    from grokinterp.tasks import make_task
+    from grokinterp.train.optim import make_optimizer
+    from grokinterp.train.single import SingleStepper
+
+    cfg = tiny(**{"train.optimizer": "muon", "train.weight_decay": 0.0})
+    stepper = SingleStepper(cfg, make_task(cfg.task), torch.device("cpu"))
+    hidden = get_architecture("transformer").muon_names(stepper.trainable)
+    assert {"blocks.0.mlp.in.weight", "blocks.0.attn.q.weight"} <= set(hidden)
+    assert not {"embed.weight", "unembed.weight", "pos_embed.weight"} & set(hidden)
+    mlp = {f"layers.{i}.weight": torch.zeros(4, 4) for i in range(3)} | {"layers.1.bias": torch.zeros(4)}
+    assert get_architecture("image-mlp").muon_names(mlp) == ["layers.0.weight", "layers.1.weight"]  # not the readout
+    assert get_architecture("onehot-mlp").muon_names(mlp) == ["layers.1.weight"]  # nor the one-hot lookup
+    # a planted gradient with singular values 1 .. 0.05: Muon's step has them all near one size; AdamW's
+    # first step on the embedding is lr * sign(g)
+    g = torch.Generator().manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(6, 6, generator=g))
+    v, _ = torch.linalg.qr(torch.randn(10, 10, generator=g))
+    grad = u @ torch.diag(torch.tensor([1.0, 0.6, 0.3, 0.2, 0.1, 0.05])) @ v[:6]
+    params = {"blocks.0.mlp.in.weight": torch.nn.Parameter(torch.zeros(6, 10)),
+              "embed.weight": torch.nn.Parameter(torch.zeros(5, 3))}
+    opt = make_optimizer(cfg, params)
+    params["blocks.0.mlp.in.weight"].grad = grad.clone()
+    params["embed.weight"].grad = torch.randn(5, 3, generator=g)
+    opt.step()
+    sv = torch.linalg.svdvals(params["blocks.0.mlp.in.weight"].detach())
+    assert float(sv.max() / sv.min()) < 2.0  # the gradient's ratio is 20
+    assert torch.allclose(params["embed.weight"].detach().abs(), torch.full((5, 3), cfg.train.lr), rtol=1e-3)
+
+
+def test_embedding_has_its_own_learning_rate(tmp_path):
+    from grokinterp import load_run
+    from grokinterp.train import train
+
+    base = {"train.steps": 20, "train.device": "cpu", "model.d_model": 2, "model.d_mlp": 16}
+    moved = {}
+    for name, lrs in {"fast_embed": (1e-2, 1e-6), "slow_embed": (1e-6, 1e-2)}.items():
+        cfg = get_preset("toy-add").with_overrides({**base, "train.embed_lr": lrs[0], "train.lr": lrs[1]})
+        train(cfg, tmp_path / name, progress=False)
+        run = load_run(tmp_path / name)
+        a, b = run.state_dict(0), run.state_dict(20)
+        moved[name] = {k: float((b[k] - a[k]).abs().max()) for k in ("embed.weight", "decoder.0.weight")}
+    assert moved["fast_embed"]["embed.weight"] > 100 * moved["fast_embed"]["decoder.0.weight"]
+    assert moved["slow_embed"]["decoder.0.weight"] > 100 * moved["slow_embed"]["embed.weight"]
