@@ -1,5 +1,5 @@
 """A run directory written by the code before the package redesign (tests/fixtures/run_v0, made by commit
-a0bad53: mod-7, d_model 8, 6 of 12 steps) still loads, reports its steps, and resumes bitwise."""
+a0bad53: mod-7, d_model 8, 6 of 12 steps) still loads, reports, and resumes bitwise."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def test_the_old_run_directory_loads(tmp_path):
     with torch.no_grad():
         logits = model(run.task().tokens)
     assert logits.shape == (49, 3, 8) and torch.isfinite(logits).all()
+
+
+def test_the_old_run_directory_reports(tmp_path):
+    from grokinterp.report import build_report
+
+    html = build_report(copy(tmp_path), tmp_path / "report.html", steps=[6], progress=False).read_text()
+    assert "Training curves" in html and "x+y mod 7" in html
 
 
 def test_the_old_run_directory_resumes_bitwise(tmp_path):
