@@ -39,6 +39,7 @@ def _split(t) -> str:
 
 
 def _info(argv: list[str]) -> int:
+    from grokinterp.models import architecture_of
     from grokinterp.runs.run import load_run
     from grokinterp.runs.store import MANIFEST, CheckpointError
 
@@ -62,6 +63,8 @@ def _info(argv: list[str]) -> int:
     steps = run.steps
     print(f"run       {run.path} (preset {run.config.preset or '-'})")
     print(f"task      {run.config.task.describe()}{_split(run.config.task)}")
+    print(f"model     {architecture_of(run.config.model).describe(run.config.model)}")
+    print(f"optimiser {run.config.train.describe_optimizer()}")
     print(f"ckpts     {len(steps)}" + (f", steps {steps[0]}..{steps[-1]}" if steps else ""))
     if not steps:
         print("state     not started (no checkpoint yet): the training command starts it")

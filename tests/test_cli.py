@@ -17,6 +17,8 @@ def test_train_then_info(tmp_path, capsys):
     assert cli.main(["info", str(out)]) == 0
     text = capsys.readouterr().out
     assert "ckpts" in text and "all files match the manifest" in text
+    assert "model     1 layer(s), d_model 32, 4 heads x 8, d_mlp 64" in text  # the architecture's description
+    assert "optimiser AdamW lr 0.001, weight decay 1" in text
     # a corrupted file makes `info` fail and name it
     path = out / "ckpt" / "step_00000060.safetensors"
     data = bytearray(path.read_bytes())
