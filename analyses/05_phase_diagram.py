@@ -114,8 +114,9 @@ if SHOW:
 
 # %%
 if (Path(SWEEP) / "sweep.json").exists():
-    from grokinterp.report.sweep import regime_diagram, regime_grid, sweep_regimes
+    from grokinterp.report.sweep import regime_diagram
     from grokinterp.sweep import load_sweep
+    from grokinterp.sweep.regimes import regime_grid, sweep_regimes
 
     sweep = load_sweep(SWEEP)
     runs, _ = sweep_regimes(sweep)

@@ -1,34 +1,29 @@
-"""The report of a sweep directory (`grokinterp report SWEEP_DIR`): a phase diagram, a table of the runs
-and the test accuracy of every run, as one self-contained HTML file (SWEEP_DIR/report.html).
+"""The report of a sweep directory (`grokinterp report SWEEP_DIR`): a phase diagram (Liu et al.'s name for the
+grid of regimes), a table of the runs and the test accuracy of every run, as one self-contained HTML file
+(SWEEP_DIR/report.html). The regimes come from `grokinterp.sweep.regimes`.
 
-Each finished run is put in one of the four regimes of Liu et al. 2022 ("Towards Understanding Grokking:
-An Effective Theory of Representation Learning", Fig. 6/7) by `grokinterp.analysis.regimes.regime_of` on
-its metrics: comprehension, grokking, memorization or confusion, from the first steps t_train, t_test at
-which train / test accuracy reach `threshold` and the `gap` between them. Runs that failed are "failed",
-runs without a done status (interrupted, still running, not started) "unfinished".
-
-Pure parts (data in, no I/O): `classify_run` (metrics rows -> `RunRegime`), `regime_grid` (runs -> the cells
-of a two-axis grid), and the figure functions `regime_diagram`, `runs_table`, `accuracy_curves` (plotly
-Figures, in the style of `grokinterp.report.figures`; also `best_accuracy_bars`). `sweep_regimes` reads a
-sweep; `build_sweep_report` writes the page. A sweep over `task.frac_train` also gets Power et al.'s
-data-fraction figure and table (`grokinterp.report.fractions`); one over `accel.weight_norm` Omnigrok's LU
-landscape, one over `task.n_train` the critical training-set size (`grokinterp.report.omnigrok`).
+Figures (plotly, in the style of `grokinterp.report.figures`): `regime_diagram`, `runs_table`,
+`accuracy_curves`, `best_accuracy_bars`; `build_sweep_report` writes the page. A sweep over `task.frac_train`
+also gets Power et al.'s data-fraction figure and table (`grokinterp.report.fractions`); one over
+`accel.weight_norm` Omnigrok's LU landscape, one over `task.n_train` the critical training-set size
+(`grokinterp.report.omnigrok`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
-from grokinterp.analysis.regimes import REGIMES, regime_of
-from grokinterp.report import fractions, omnigrok
+from grokinterp.analysis.regimes import REGIMES
 from grokinterp.report.figures import LOSS_NAMES, TEMPLATE
+from grokinterp.report.fractions import fraction_figure, fraction_table
 from grokinterp.report.html import Section, render_html
-from grokinterp.sweep import format_value, load_sweep
+from grokinterp.report.omnigrok import lu_figure, size_figure
+from grokinterp.sweep import format_value, fractions, load_sweep, omnigrok
+from grokinterp.sweep.regimes import LABELS, RegimeGrid, RunRegime, regime_grid, sweep_regimes
 
 #: Cell colour of each regime, and of runs without one.
 REGIME_COLORS: dict[str, str] = {
@@ -39,69 +34,9 @@ REGIME_COLORS: dict[str, str] = {
     "failed": "#7f7f7f",
     "unfinished": "#d9d9d9",
 }
-LABELS = (*REGIMES, "failed", "unfinished")
+
+
 MAX_CURVE_POINTS = 400
-
-
-@dataclass(frozen=True)
-class RunRegime:
-    """One run of a sweep, classified."""
-
-    name: str
-    overrides: dict[str, Any]
-    state: str  # done | failed | unfinished
-    regime: str | None  # one of REGIMES for a done run, else None
-    t_train: int | None  # first step with train accuracy >= threshold
-    t_test: int | None  # the same for test accuracy
-    final: dict[str, Any] | None  # the last metrics row
-
-    @property
-    def label(self) -> str:
-        """The regime, or "failed" / "unfinished"."""
-        return self.regime or ("failed" if self.state == "failed" else "unfinished")
-
-
-def classify_run(name: str, overrides: dict[str, Any], state: str, rows: list[dict[str, Any]], *,
-                 threshold: float = 0.9, gap: int = 1000, budget: int | None = None) -> RunRegime:
-    """The regime of one run from its metrics rows (dicts with step, train_acc, test_acc). `state` is the
-    run's status ("done", "failed"; anything else counts as unfinished): only done runs get a regime."""
-    rows = [r for r in rows if "train_acc" in r and "test_acc" in r]
-    state = state if state in ("done", "failed") else "unfinished"
-    final = rows[-1] if rows else None
-    if state != "done" or not rows:
-        return RunRegime(name, overrides, state, None, None, None, final)
-    result = regime_of([r["train_acc"] for r in rows], [r["test_acc"] for r in rows], [r["step"] for r in rows],
-                      threshold=threshold, gap=gap, budget=budget)
-    return RunRegime(name, overrides, state, result.regime, result.train_step, result.test_step, final)
-
-
-@dataclass(frozen=True)
-class RegimeGrid:
-    """The cells of a two-axis sweep: `cells[i][j]` is the run at y_values[i], x_values[j] (None if absent)."""
-
-    x_key: str
-    x_values: list[Any]
-    y_key: str
-    y_values: list[Any]
-    cells: list[list[RunRegime | None]]
-
-    def labels(self) -> list[list[str | None]]:
-        """The label of every cell (a regime, failed, unfinished, or None for a missing run)."""
-        return [[c.label if c is not None else None for c in row] for row in self.cells]
-
-
-def regime_grid(runs: list[RunRegime], x_key: str, x_values: list[Any], y_key: str,
-               y_values: list[Any]) -> RegimeGrid:
-    """Place each run at the cell of its `x_key` and `y_key` override values (in the given value order)."""
-    cells: list[list[RunRegime | None]] = [[None] * len(x_values) for _ in y_values]
-    for run in runs:
-        if x_key not in run.overrides or y_key not in run.overrides:
-            continue
-        xs = [j for j, v in enumerate(x_values) if v == run.overrides[x_key]]
-        ys = [i for i, v in enumerate(y_values) if v == run.overrides[y_key]]
-        if xs and ys:
-            cells[ys[0]][xs[0]] = run
-    return RegimeGrid(x_key, list(x_values), y_key, list(y_values), cells)
 
 
 def _step(s: int | None) -> str:
@@ -202,20 +137,6 @@ def best_accuracy_bars(runs: list[RunRegime], metrics: dict[str, list[dict[str, 
     return fig
 
 
-def sweep_regimes(sweep, *, threshold: float = 0.9, gap: int = 1000,
-                 budget: int | None = None) -> tuple[list[RunRegime], dict[str, list[dict[str, Any]]]]:
-    """Classify every run of a `grokinterp.sweep.Sweep`; returns the runs and each run's metrics rows."""
-    from grokinterp.runs.store import RunStore
-
-    out, metrics = [], {}
-    for run in sweep.runs:
-        rows = RunStore(sweep.path / "runs" / run.name).read_metrics()
-        metrics[run.name] = rows
-        out.append(classify_run(run.name, run.overrides, sweep.state(run.name), rows, threshold=threshold,
-                                gap=gap, budget=budget))
-    return out, metrics
-
-
 def _varies(spec, key: str) -> bool:
     return key in spec.grid or any(key in r for r in spec.runs)
 
@@ -231,7 +152,7 @@ def omnigrok_sections(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[S
         w0 = omnigrok.init_norm(cfg)
         best = omnigrok.best_norm(points)
         loss = LOSS_NAMES[cfg.train.loss]
-        out.append(Section("LU: loss against the weight norm", [omnigrok.lu_figure(points, w0, loss)], text=(
+        out.append(Section("LU: loss against the weight norm", [lu_figure(points, w0, loss)], text=(
             "Omnigrok (Liu et al. 2023, Fig. 2): each run trains at a fixed total weight norm w (all parameters "
             "rescaled to w after every step); the final train loss against w should look like an L and the test "
             f"loss like a U. Standard initialisation (init scale 1): w = {w0:.3g}"
@@ -242,7 +163,7 @@ def omnigrok_sections(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[S
         series = omnigrok.size_series(points)
         chance = 1 / sweep.runs[0].config.task.n_answers
         crit = {name or "runs": omnigrok.critical_size(rows) for name, rows in series.items()}
-        out.append(Section("Critical training-set size", [omnigrok.size_figure(series, chance)], text=(
+        out.append(Section("Critical training-set size", [size_figure(series, chance)], text=(
             "Omnigrok (Liu et al. 2023, Sec. 4): below a critical training-set size (about 200 MNIST images in "
             "the paper) test accuracy stays near chance within the budget. Median over seeds of each run's best "
             f"test accuracy; the critical size is the smallest from which on it reaches {omnigrok.GENERALISED:g}: "
@@ -275,7 +196,7 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
         series = fractions.fraction_series(points)
         left_out = sum(not p.counted for p in points)
         sections.append(Section("Steps to 99% accuracy against the training fraction", [
-            fractions.fraction_figure(series), fractions.fraction_table(fractions.series_summary(series))], text=(
+            fraction_figure(series), fraction_table(fractions.series_summary(series))], text=(
             "Power et al. 2022, Fig. 1 right: per operation, the first logged step at which train and validation "
             "accuracy reach 99%, median over seeds with min-max bars. Open triangles at the step budget: the "
             "median run never got there. The table orders the operations by the smallest fraction that "

@@ -47,6 +47,12 @@ when the slurm executor is asked for):
     driver      run_sweep: prepare the sweep directory, skip done runs, run the others; format_record, summary
     __main__    main: the command line
 
+and what a sweep's runs measure together, read by the sweep report (`grokinterp.report.sweep`):
+
+    regimes     Liu et al.'s regime of every run and their grid (classify_run, regime_grid, sweep_regimes)
+    fractions   Power et al.'s steps to 99% against the training fraction (fraction_series, series_summary)
+    omnigrok    Omnigrok's LU landscape and critical training-set size (lu_points, critical_size)
+
 The names below are re-exported here; those of `executors`, `driver` and `__main__` are imported on first
 use, so that a worker or a SLURM job importing `grokinterp.sweep.jobs` does not load them.
 """

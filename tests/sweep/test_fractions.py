@@ -1,0 +1,95 @@
+"""Power et al.'s data-fraction curves (`grokinterp.sweep.fractions`): planted runs whose steps to 99% are
+known, and the sweep specs that run them."""
+
+from __future__ import annotations
+
+import pytest
+
+from grokinterp.sweep.fractions import first_step, fraction_points, fraction_series, growth_per_percent, series_summary
+from tests.helpers import REPO
+
+
+def _rows(t_train: int | None, t_val: int | None, budget: int = 1000, every: int = 10) -> list[dict]:
+    """Metrics rows whose accuracies cross 0.99 exactly at t_train / t_val (None: never)."""
+    return [{"step": s, "train_acc": 1.0 if t_train is not None and s >= t_train else 0.5,
+             "test_acc": 1.0 if t_val is not None and s >= t_val else 0.02} for s in range(0, budget + 1, every)]
+
+
+
+def _run(op: str, frac: float, seed: int, t_train, t_val, budget=1000):
+    name = f"{op}_{frac}_{seed}"
+    return (name, {"task.op": op, "task.frac_train": frac, "model.seed": seed}, f"{op} mod 7", "done", budget,
+            _rows(t_train, t_val, budget))
+
+
+
+PLANTED = [
+    # x+y: generalises down to 30%; steps at 30% / 40%: medians 800 and 200 over three seeds
+    _run("add", 0.3, 0, 100, 700), _run("add", 0.3, 1, 100, 800), _run("add", 0.3, 2, 100, 900),
+    _run("add", 0.4, 0, 50, 200), _run("add", 0.4, 1, 50, 100), _run("add", 0.4, 2, 50, 300),
+    _run("add", 0.2, 0, 100, None), _run("add", 0.2, 1, 100, 990), _run("add", 0.2, 2, 100, None),
+    # x^2+y^2: only at 40%, one seed of three never generalises
+    _run("sq", 0.3, 0, 100, None), _run("sq", 0.3, 1, 100, None), _run("sq", 0.3, 2, 100, None),
+    _run("sq", 0.4, 0, 100, 500), _run("sq", 0.4, 1, 100, None), _run("sq", 0.4, 2, 100, 600),
+]
+
+
+
+def test_first_step_reads_the_crossing():
+    assert first_step(_rows(120, 340), "train_acc") == 120 and first_step(_rows(120, 340), "test_acc") == 340
+    assert first_step(_rows(120, None), "test_acc") is None
+
+
+
+def test_medians_spreads_and_unreached_runs():
+    series = fraction_series(fraction_points(PLANTED))
+    assert list(series) == ["add mod 7", "sq mod 7"]
+    add = {r.frac: r for r in series["add mod 7"]}
+    assert [r.frac for r in series["add mod 7"]] == [0.2, 0.3, 0.4]
+    assert add[0.3].val_median == 800 and (add[0.3].val_min, add[0.3].val_max) == (700, 900)
+    assert add[0.4].val_median == 200 and add[0.4].train_median == 50
+    # two of three never reached: the median run did not, the one that did stays in the spread
+    assert add[0.2].val_median is None and add[0.2].n_val == 1 and add[0.2].val_max == 990
+    sq = {r.frac: r for r in series["sq mod 7"]}
+    assert sq[0.4].val_median == 600  # median of 500, 600 and never
+    assert sq[0.3].val_median is None and sq[0.3].n_val == 0
+
+
+
+def test_runs_that_have_not_ended_are_left_out_unless_they_got_there():
+    running = _run("add", 0.3, 3, 100, None)
+    early = _run("add", 0.3, 4, 100, 750)
+    pts = fraction_points(PLANTED + [(*running[:3], "unfinished", *running[4:]), (*early[:3], "failed", *early[4:])])
+    add = {r.frac: r for r in fraction_series(pts)["add mod 7"]}
+    assert add[0.3].n_runs == 4 and add[0.3].val_median == 775  # 700, 750, 800, 900
+
+
+
+def test_smallest_fraction_ordering_and_growth():
+    add, sq = series_summary(fraction_series(fraction_points(PLANTED)))
+    assert (add.series, add.min_frac, add.min_frac_any, add.steps_at_min) == ("add mod 7", 0.3, 0.2, 800)
+    assert (sq.series, sq.min_frac, sq.never) == ("sq mod 7", 0.4, 4)
+    # 800 steps at 30%, 200 at 40%: 4x over 10 points, 4^(1/10) - 1 = 14.9% per point
+    assert add.growth_per_percent == pytest.approx(4 ** 0.1 - 1)
+    assert sq.growth_per_percent is None  # one generalising fraction only
+    assert growth_per_percent(0.25, 150.0, 0.26, 100.0) == pytest.approx(0.5)
+
+
+
+def test_the_fraction_sweep_specs_expand():
+
+    from grokinterp.sweep import expand, load_spec
+
+    specs = REPO / "configs" / "sweeps"
+    full = expand(load_spec(specs / "power-fractions.toml"))
+    assert len(full) == 13 * 11 * 3
+    assert {r.config.task.describe() for r in full} >= {"x/y mod 97", "x*y in S5"}
+    assert all(r.config.model.arch == "power" and r.config.task.format == "power" for r in full)
+    cpu = expand(load_spec(specs / "power-fractions-cpu.toml"))
+    assert all(r.config.model.arch == "power" and "task.frac_train" in r.overrides for r in cpu)
+    for name, n, group in (("power-regularisers.toml", 18, "S5"), ("power-regularisers-cpu.toml", 6, "S4")):
+        runs = expand(load_spec(specs / name))
+        assert len(runs) == n and all(r.config.task.describe() == f"x*y in {group}" for r in runs)
+        assert {(r.config.model.dropout, r.config.train.weight_noise, r.config.train.batch_size) for r in runs} == {
+            (0.0, 0.0, -1), (0.1, 0.0, -1), (0.0, 0.01, -1), (0.0, 0.0, 0)}
+
