@@ -265,10 +265,6 @@ def fused_resid(
     return _ln(params, "ln_final", cfg, x)
 
 
-def check(cfg: ModelConfig) -> None:
-    refuse_dropout(cfg)
-
-
 def check_run(run_cfg) -> None:
     if run_cfg.train.weight_noise > 0 and run_cfg.train.engine == "hooked":
         raise ConfigError("train.weight_noise on the TransformerLens transformer needs train.engine=fused (the "
@@ -294,7 +290,7 @@ ARCH = register(Architecture(
     describe=describe,
     short=short,
     task_kinds=frozenset({"pairs", "sampled"}),
-    check=check,
+    check=refuse_dropout,
     check_run=check_run,
     tl_native=True,
     unembedding=True,

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from grokinterp.config import RunConfig
-from grokinterp.models import build_model, load_tensors_
+from grokinterp.models import build_model, load_tensors_, named_tensors
 from grokinterp.runs.record import config_from_record
 from grokinterp.runs.store import RunStore
 from grokinterp.tasks import Task, make_task
@@ -41,7 +41,7 @@ class Run:
             try:
                 task = make_task(self.config.task)
                 model = build_model(self.config.model, task.d_vocab, task.d_vocab_out, task.n_ctx, "cpu")
-                self._names = list(model.state_dict(keep_vars=True))  # = models.named_tensors(model)
+                self._names = list(named_tensors(model))
             except (OSError, ValueError):  # ConfigError is a ValueError; a missing data set an OSError
                 self._names = []
         return self._names
