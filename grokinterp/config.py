@@ -189,6 +189,9 @@ class RunConfig:
                               f"{' or '.join(sorted(arch.task_kinds))}, and tasks of kind {kind!r} train model.arch "
                               f"{' or '.join(map(repr, fits))}")
         arch.check_run(self)
+        if self.accel.transfer_from and arch.embedding is None:
+            raise ConfigError(f"accel.transfer_from: GrokTransfer starts the model's token embedding from the weak "
+                              f"run's; model.arch={self.model.arch!r} has no token embedding")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self

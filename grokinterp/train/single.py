@@ -13,6 +13,7 @@ from grokinterp import models
 from grokinterp.allocator import keep_freed_memory
 from grokinterp.config import ConfigError, RunConfig
 from grokinterp.models import (
+    architecture_of,
     build_model,
     fused_scored,
     load_tensors_,
@@ -74,6 +75,7 @@ class SingleStepper:
         if cfg.accel.init_scale != 1.0 and not resuming:
             accel.scale_init_(self.trainable, cfg.accel.init_scale)
         self.factors: dict[str, torch.nn.Parameter] = {}
+        self.embedding = architecture_of(cfg.model).embedding  # GrokTransfer's target tensor
         self.meta = self._setup_transfer()
         self.names = {id(p): n for n, p in self.trainable.items()}
         self.opt = make_optimizer(cfg, self.trainable)
@@ -102,7 +104,7 @@ class SingleStepper:
         if not cfg.accel.transfer_from:
             return {}
         A, weak_step = accel.weak_embedding(cfg)
-        emb = self.params["embed.weight"]
+        emb = self.params[self.embedding]
         if A.shape[0] != emb.shape[0]:
             raise ConfigError(f"accel.transfer_from: the weak embedding has {A.shape[0]} rows, this model "
                               f"{emb.shape[0]}")
@@ -115,7 +117,7 @@ class SingleStepper:
             return meta
         self.factors = {"transfer.A": torch.nn.Parameter(A.clone()), "transfer.B": torch.nn.Parameter(B)}
         emb.requires_grad_(False)  # the embedding is A B, recomputed every step
-        self.trainable.pop("embed.weight", None)
+        self.trainable.pop(self.embedding, None)
         self.trainable.update(self.factors)
         self._sync_embedding()
         return meta
@@ -124,7 +126,7 @@ class SingleStepper:
     def _sync_embedding(self) -> None:
         """Keep the model's embedding equal to A B (what checkpoints, evaluations and analyses read)."""
         if self.factors:
-            self.params["embed.weight"].copy_(self.factors["transfer.A"] @ self.factors["transfer.B"])
+            self.params[self.embedding].copy_(self.factors["transfer.A"] @ self.factors["transfer.B"])
 
     def restore(self, model_t: dict, resume_t: dict) -> None:
         """Load a resume point: model tensors, optimizer, filter and GrokTransfer factors."""
@@ -188,7 +190,7 @@ class SingleStepper:
 
     def forward(self, step: int) -> torch.Tensor:
         xb, yb, whole = self.train_batch(step)
-        params = {**self.params, "embed.weight": self.factors["transfer.A"] @ self.factors["transfer.B"]} \
+        params = {**self.params, self.embedding: self.factors["transfer.A"] @ self.factors["transfer.B"]} \
             if self.factors else self.params
         generator = None
         if self.regularised:

@@ -12,6 +12,7 @@ import torch
 from grokinterp import load_run
 from grokinterp.config import ConfigError
 from grokinterp.models import trainable_parameters
+from grokinterp.presets import get_preset
 from grokinterp.train import accel, train
 from tests.helpers import tiny
 
@@ -262,3 +263,16 @@ def test_orthogonal_gradient_drops_the_weight_direction_and_keeps_the_norm():
     assert math.isclose(out.norm().item(), g.norm().item(), rel_tol=1e-12)
     assert torch.allclose(out / out.norm(), across / across.norm())
     assert torch.allclose(accel.orthogonal_gradient(across, w), across)
+
+
+def test_grok_transfer_needs_a_token_embedding_on_both_sides(tmp_path):
+    """GrokTransfer moves the token embedding (`Architecture.embedding`): a target without one is refused in one
+    line when the config is built, a weak run without one when training starts."""
+    with pytest.raises(ConfigError, match="has no token embedding"):
+        get_preset("prieto-mlp").with_overrides({"accel.transfer_from": str(tmp_path / "weak")})
+    weak = get_preset("prieto-mlp").with_overrides({"task.p": 17, "train.steps": 2, "train.device": "cpu"})
+    train(weak, tmp_path / "weak", progress=False)
+    target = tiny(**{"accel.transfer_from": str(tmp_path / "weak"), "accel.transfer_acc": 0.0, "train.steps": 2})
+    target.task = weak.task
+    with pytest.raises(ConfigError, match="the weak run .* has no token embedding"):
+        train(target, tmp_path / "target", progress=False)
