@@ -38,7 +38,7 @@ def test_regime_grid_planted():
     fig = regime_diagram(grid)
     heat = fig.data[0]
     assert [list(r) for r in heat.text] == grid.labels()
-    assert list(heat.z[0]) == [2, 1] and list(heat.z[2]) == [4, 5]  # codes: the order of PHASES, failed, unfinished
+    assert list(heat.z[0]) == [2, 1] and list(heat.z[2]) == [4, 5]  # codes: the order of REGIMES, failed, unfinished
     assert "t_test: 3000" in heat.hovertext[0][1] and "lr=0.001_wd=1.0" in heat.hovertext[0][1]
     assert [t.name for t in fig.data[1:]] == ["comprehension", "grokking", "memorization", "confusion", "failed",
                                               "unfinished"]

@@ -4,7 +4,7 @@ sweeps) adds its own without touching the others.
 A section builder takes a `ReportContext` and returns a list of `Section`s. Register one with
 `@register("modular")`; `builders(family)` lists those of a run's task family in order. A family with no
 sections of its own (e.g. one just added under `grokinterp.tasks`) gets the `DEFAULT_SECTIONS` ones: the
-training curves and the phase of the run.
+training curves and the regime of the run (Liu et al.).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Report sections for Liu et al.'s toy addition runs (the representation over training: RQI, effective
-loss, PCA dimension; the final embedding; the run's phase) and for Omnigrok's image runs (training curves
-and phase; the weight-norm section comes from `report.sections.accel`)."""
+loss, PCA dimension; the final embedding; the run's regime) and for Omnigrok's image runs (training curves
+and regime; the weight-norm section comes from `report.sections.accel`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ for _family in ("addition", "images", DEFAULT_SECTIONS):
 @register("addition")
 @register("images")
 @register(DEFAULT_SECTIONS)
-def phase_section(ctx: ReportContext) -> list[Section]:
+def regime_section(ctx: ReportContext) -> list[Section]:
     rows = ctx.run.metrics
     if not rows:
         return []
