@@ -8,6 +8,7 @@
     grokinterp import FILE... --preset P --out DIR
                                         a HookedTransformer / TL-demo / progress-measures checkpoint as a run
     grokinterp bench train [...]        same as `python -m grokinterp.bench train [...]`
+    grokinterp repair RUN               rebuild a run's missing or unreadable manifest.json from its files
 
 User mistakes print one line on stderr and exit with code 2.
 """
@@ -115,6 +116,30 @@ def _import(argv: list[str]) -> int:
     return 0
 
 
+def _repair(argv: list[str]) -> int:
+    """`grokinterp repair RUN`: rebuild a missing or unreadable manifest.json from the run's files on disk."""
+    from grokinterp.runs.store import RunLockedError, RunStore
+
+    p = argparse.ArgumentParser(prog="grokinterp repair", description=_repair.__doc__)
+    p.add_argument("run")
+    args = p.parse_args(argv)
+    path = Path(args.run)
+    if not path.is_dir():
+        return _error(f"{path} is not a run directory")
+    store = RunStore(path)
+    problem = store.manifest_problem()
+    if problem is None:
+        print(f"{path}: the manifest is readable ({len(store.steps())} checkpoint(s)); nothing to repair"
+              if (path / "manifest.json").exists() else f"{path}: no run files; nothing to repair")
+        return 0
+    try:
+        with store.locked():
+            print(f"{problem}; {store.rebuild_manifest().line()}")
+    except (RunLockedError, OSError) as e:
+        return _error(str(e))
+    return 0
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -124,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"presets": "list presets", "train": "train a preset", "info": "summarise a run directory",
                 "report": "HTML figure report", "sweep": "run a sweep", "bench": "benchmarks",
-                "import": "import checkpoints of other code"}
+                "import": "import checkpoints of other code", "repair": "rebuild a run's lost manifest"}
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
@@ -137,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     if cmd == "import":
         return _import(rest)
+    if cmd == "repair":
+        return _repair(rest)
     if cmd == "train":
         import grokinterp.train
 

@@ -37,6 +37,14 @@ def TaskConfig(family: str = "modular", **values: Any) -> TaskSpec:  # noqa: N80
     return spec_type(**values)
 
 
+# upper bounds that keep any config's memory, disk and set-up time sane (a step count of 1e30 once built a
+# schedule of every step and grew to 8 GB in 20 s)
+MAX_STEPS = 10**9
+MAX_CHECKPOINTS = 100_000
+MAX_LOG_POINTS = 1_000
+MAX_BATCH = 2**24
+
+
 @dataclass
 class TrainConfig:
     """The optimiser (AdamW, or Muon on the hidden matrices), its loss (cross-entropy, squared error or StableMax on
@@ -113,6 +121,16 @@ class TrainConfig:
         for name in ("log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.steps > MAX_STEPS:
+            raise ConfigError(f"train.steps must be at most {MAX_STEPS:,}, got {self.steps:,}")
+        if self.ckpt_log_points > MAX_LOG_POINTS:
+            raise ConfigError(f"train.ckpt_log_points must be at most {MAX_LOG_POINTS:,}, got {self.ckpt_log_points:,}")
+        n_ckpt = self.steps // self.ckpt_every + self.ckpt_log_points + 2
+        if n_ckpt > MAX_CHECKPOINTS:
+            raise ConfigError(f"train.steps={self.steps:,} with train.ckpt_every={self.ckpt_every:,} makes {n_ckpt:,} "
+                              f"checkpoints, more than {MAX_CHECKPOINTS:,}: raise train.ckpt_every")
+        if self.batch_size > MAX_BATCH:
+            raise ConfigError(f"train.batch_size must be at most {MAX_BATCH:,}, got {self.batch_size:,}")
         if self.engine not in ("fused", "hooked"):
             raise ConfigError(f"train.engine must be 'fused' or 'hooked', got {self.engine!r}")
         dev = self.device
@@ -174,6 +192,13 @@ class RunConfig:
     preset: str = ""  # the preset this config started from, for the record
 
     def validate(self) -> RunConfig:
+        """Check every field's type (and finiteness) as `from_dict` does, so a value set on the object
+        directly is caught too, then each section's rules and the rules across sections."""
+        for name in _SECTION_TYPES:
+            section = getattr(self, name)
+            hints = get_type_hints(type(section))
+            for f in fields(section):
+                setattr(section, f.name, _coerce(f"{name}.{f.name}", getattr(section, f.name), hints[f.name]))
         self.task.validate()
         self.model.validate()
         self.train.validate()

@@ -10,6 +10,10 @@ class ConfigError(ValueError):
     """A user mistake in a configuration: unknown key, wrong type or value out of range."""
 
 
+class RunNotFoundError(FileNotFoundError):
+    """A path given as a run directory is missing, or is a file."""
+
+
 def is_checker_frame(filename: str) -> bool:
     """A frame of a runtime type checker's wrapper (jaxtyping's `@jaxtyped`, beartype's generated code,
     typeguard), which the test suite's import hook puts around every function of this package."""

@@ -32,7 +32,7 @@ def test_cli_errors(tmp_path, capsys):
     assert cli.main(["frobnicate"]) == 2
     assert "unknown command" in capsys.readouterr().err
     assert cli.main(["info", str(tmp_path / "missing")]) == 2
-    assert "config.json" in capsys.readouterr().err
+    assert "no run directory at" in capsys.readouterr().err
     assert cli.main(["presets"]) == 0
     assert "mod113" in capsys.readouterr().out
 

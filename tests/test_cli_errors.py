@@ -103,9 +103,14 @@ def test_corrupt_manifest(command, run, capsys):
 
 
 def test_corrupt_last_checkpoint(run, capsys):
+    """The report skips a checkpoint that fails verification, names it on stderr and in the page, and draws
+    the rest (it once exited 2)."""
     flip_byte(run / "ckpt" / "step_00000060.safetensors")
-    assert main(["report", str(run), "--no-progress"]) == 2  # its figures need that checkpoint
-    assert "checkpoint" in error_line(capsys)
+    assert main(["report", str(run), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: skipping step 60" in err and "step_00000060.safetensors is corrupt" in err
+    page = (run / "report.html").read_text()
+    assert "Skipped checkpoints" in page and "step 60: checkpoint" in page
     assert main(["info", str(run)]) == 1  # info lists it, as a diagnosis, not an error
     assert "CORRUPT   ckpt/step_00000060.safetensors" in capsys.readouterr().out
 
@@ -181,7 +186,7 @@ def test_deleted_manifest(run, capsys):
     (run / "manifest.json").unlink()
     assert main(["info", str(run)]) == 2
     err = error_line(capsys)
-    assert "manifest.json is missing" in err and "7 checkpoint file(s)" in err
+    assert "manifest.json is missing" in err and "grokinterp repair" in err and "12 run files" in err
     assert "verified" not in capsys.readouterr().out
 
 
@@ -201,7 +206,7 @@ def test_full_disk(run, capsys, monkeypatch):
 def test_missing_run(tmp_path, capsys):
     for command in ("info", "report"):
         assert main([command, str(tmp_path / "missing")]) == 2
-        assert "config.json missing" in error_line(capsys)
+        assert "no run directory at" in error_line(capsys)
 
 
 # -------------------------------------------------------------------------------- 9, 10. install and README
@@ -267,7 +272,8 @@ def test_a_refused_config_leaves_nothing_that_blocks_the_corrected_command(tmp_p
     ({"task.frac_train": 0.001}, "leaves 0 for training"),
     ({"task.p": 100_000}, "choose a smaller task.p"),
     ({"task.n": 4}, "unknown config key 'task.n' for task family 'modular'"),
-    ({"model.d_mlp": 10**9}, "out of memory"),
+    ({"model.d_mlp": 10**9}, "model.d_mlp must be at most 1,048,576"),
+    ({"model.d_model": 65_536, "model.d_mlp": 1_048_576}, "out of memory"),  # within the bounds: 256 GB
 ])
 def test_train_bad_values(override, needle, tmp_path, capsys):
     assert main(train_args(tmp_path / "r", **override)) == 2

@@ -162,3 +162,31 @@ def test_differences_lists_changed_keys():
 def test_accel_config_errors(override, needle):
     with pytest.raises(ConfigError, match=needle):
         tiny(**override)
+
+
+@pytest.mark.parametrize("override, needle", [
+    ({"train.steps": 1e30}, "train.steps must be at most 1,000,000,000"),
+    ({"train.steps": 1_000_000_000_000}, "train.steps must be at most 1,000,000,000"),
+    ({"train.steps": 10**9, "train.ckpt_every": 100}, "checkpoints, more than 100,000: raise train.ckpt_every"),
+    ({"train.ckpt_log_points": 10**8}, "train.ckpt_log_points must be at most 1,000"),
+    ({"train.batch_size": 10**9}, "train.batch_size must be at most"),
+    ({"model.d_model": 10**9}, "model.d_model must be at most 65,536"),
+])
+def test_sizes_have_upper_bounds_stated_in_one_line(override, needle):
+    with pytest.raises(ConfigError, match=needle):
+        tiny(**override)
+
+
+def test_validate_checks_fields_set_on_the_object():
+    """`validate()` checks types and finiteness as `--set` does, not only the ranges."""
+    cfg = tiny()
+    cfg.train.lr = float("nan")
+    with pytest.raises(ConfigError, match="train.lr must be a finite number"):
+        cfg.validate()
+    cfg = tiny()
+    cfg.train.steps = "10"
+    with pytest.raises(ConfigError, match="train.steps must be an integer"):
+        cfg.validate()
+    cfg = tiny()
+    cfg.model.d_model = 32.0  # a whole float is taken as the integer it is
+    assert cfg.validate().model.d_model == 32 and isinstance(cfg.model.d_model, int)

@@ -97,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1 or args.repeats < 1 or args.loop_steps < 0:
         print("error: --steps and --repeats must be >= 1, --loop-steps >= 0", file=sys.stderr)
         return 2
-    from grokinterp.bench.train import bench_train, distinct_presets, print_table
+    from grokinterp.bench.train import bench_train, distinct_presets, print_summary
     from grokinterp.presets import PRESETS
 
     if not args.all and args.preset not in PRESETS:
         print(f"error: unknown preset {args.preset!r} (known: {', '.join(PRESETS)})", file=sys.stderr)
         return 2
     names = distinct_presets() if args.all else [args.preset]
-    print_table(*bench_train(names, args.steps, args.repeats, args.loop_steps))
+    print_summary(*bench_train(names, args.steps, args.repeats, args.loop_steps))
     return 0

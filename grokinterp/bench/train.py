@@ -195,11 +195,16 @@ def row(r: TrainBench) -> tuple[str, ...]:
             "-" if r.loop_ms is None else f"{r.loop_ms:.2f}")
 
 
-def print_table(results: list[TrainBench], skipped: dict[str, str]) -> None:
-    rows = [HEADER] + [row(r) for r in results]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    for r in rows:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+# column widths of the table printed row by row: the longest preset name, and room for each value
+WIDTHS = (max(len(n) for n in PRESETS), 9, 14, 7, 13, 10, 7, 8, 13, 12, 7)
+
+
+def format_row(cells: tuple[str, ...]) -> str:
+    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, WIDTHS)))
+
+
+def print_summary(results: list[TrainBench], skipped: dict[str, str]) -> None:
+    """The lines after the table: the skipped presets and why, the thread count, the worst ratio."""
     for name, why in skipped.items():
         print(f"{name}: skipped ({why})")
     print(f"torch threads: {torch.get_num_threads()}")
@@ -210,16 +215,20 @@ def print_table(results: list[TrainBench], skipped: dict[str, str]) -> None:
 
 def bench_train(presets: list[str], steps: int, repeats: int, loop_steps: int = 0, progress: bool = True
                 ) -> tuple[list[TrainBench], dict[str, str]]:
-    """Benchmark every preset; presets whose task cannot be built here (e.g. a missing data set) are skipped
-    with the reason."""
+    """Benchmark every preset, printing its row of the table as soon as it is measured (with `progress`), so
+    an interruption or a failure keeps every row before it; presets whose task cannot be built here (e.g. a
+    missing data set) are skipped with the reason."""
     results, skipped = [], {}
+    if progress:
+        print(format_row(HEADER), flush=True)
     for name in presets:
-        if progress:
-            print(f"[bench] {name} ...", flush=True)
         try:
             results.append(bench_preset(name, steps, repeats, loop_steps=loop_steps))
         except (ConfigError, FileNotFoundError) as e:
             skipped[name] = str(e)
+            continue
+        if progress:
+            print(format_row(row(results[-1])), flush=True)
     return results, skipped
 
 

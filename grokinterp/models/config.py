@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from grokinterp.errors import ConfigError
 from grokinterp.models.registry import get_architecture
 
+# upper bounds of the sizes (far above any model of the grokking literature; a typo's 1e9 is refused in one line
+# instead of an allocation that takes the machine down)
+MAX_SIZE = {"n_layers": 1_024, "d_model": 65_536, "n_heads": 1_024, "d_head": 65_536, "d_mlp": 1_048_576}
+
 
 @dataclass
 class ModelConfig:
@@ -37,6 +41,8 @@ class ModelConfig:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+            if getattr(self, name) > MAX_SIZE[name]:
+                raise ConfigError(f"model.{name} must be at most {MAX_SIZE[name]:,}, got {getattr(self, name):,}")
         if self.act_fn not in ("relu", "gelu", "tanh"):
             raise ConfigError(f"model.act_fn must be 'relu', 'gelu' or 'tanh', got {self.act_fn!r}")
         if self.normalization_type not in (None, "LN"):

@@ -45,6 +45,7 @@ from grokinterp.errors import user_stacklevel
 from grokinterp.models import architecture_of, weight_sq
 from grokinterp.progress.table import CheckpointTable, over_checkpoints
 from grokinterp.runs.run import Run
+from grokinterp.runs.store import CheckpointError
 
 COLUMNS = (
     "step", "train_loss", "test_loss", "train_acc", "test_acc", "restricted_loss", "restricted_acc",
@@ -160,6 +161,19 @@ def grokked_step(run: Run) -> int | None:
     return next((s for s in run.steps if (acc.get(s) or 0.0) >= threshold), None)
 
 
+def reversed_checkpoints(run: Run):
+    """(step, tensors) from the last checkpoint backwards, passing over (with a warning) those that fail
+    verification; CheckpointError when none loads."""
+    bad = []
+    for step in reversed(run.steps):
+        try:
+            yield step, run.state_dict(step)
+        except CheckpointError as e:
+            bad.append(step)
+            warnings.warn(f"skipping step {step}: {e}", stacklevel=user_stacklevel())
+    raise CheckpointError(f"none of the {len(bad)} checkpoint(s) of {run.path} could be loaded")
+
+
 def default_keys(run: Run, step: int | None = None) -> list:
     """Key frequencies (Z_p: `fourier.key_frequencies` of the number embedding) or key irreps (S_n:
     `irreps.key_irreps` of the logit similarities on all pairs) of a checkpoint, by default the last (the
@@ -167,15 +181,19 @@ def default_keys(run: Run, step: int | None = None) -> list:
     with test accuracy >= `train.grok_threshold`) gets a warning: before the circuit forms, nearly every
     frequency carries some of the embedding and restricted and excluded loss say little. (The first grokked
     checkpoint is no better a default: cleanup has not yet removed the memorising frequencies there; on
-    mod113 it gives 12 frequencies where the final checkpoint gives the circuit's few.)"""
+    mod113 it gives 12 frequencies where the final checkpoint gives the circuit's few.) By default a last
+    checkpoint that fails verification is passed over, with a warning, for the last one that loads."""
     s = run.config.task.structure()
     if step is None:
-        step = run.steps[-1]
+        if not run.steps:
+            raise ValueError(f"{run.path} has no checkpoint yet: nothing to measure")
+        step, params = next(reversed_checkpoints(run))
         if grokked_step(run) is None:
             warnings.warn(f"{run.path} has not grokked (test accuracy below {run.config.train.grok_threshold}); "
                           f"key components from its last checkpoint (step {step}) are unreliable: pass key_freqs",
                           stacklevel=user_stacklevel())
-    params = run.state_dict(step)
+    else:
+        params = run.state_dict(step)
     if s.kind == "cyclic":
         return fourier.key_frequencies(params["embed.weight"][:s.order], s.order)
     task = run.task()

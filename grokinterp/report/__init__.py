@@ -59,21 +59,32 @@ def build_report(run_path: str | Path, out: str | Path | None = None, steps: lis
     from tqdm.auto import tqdm
 
     from grokinterp.runs.run import load_run
-    from grokinterp.runs.store import atomic_write_bytes
+    from grokinterp.runs.store import CheckpointError, atomic_write_bytes
 
     run = load_run(run_path)
     if not run.steps:
         raise ValueError(f"{run_path} has no checkpoints yet")
     family_builders = builders(run.config.task.family)
-    steps = [run.steps[-1]] if not steps else steps
-    missing = [s for s in steps if s not in run.steps]
+    missing = [s for s in steps or [] if s not in run.steps]
     if missing:
         raise ValueError(f"no checkpoint at step(s) {missing} in {run_path} (first {run.steps[0]}, "
                          f"last {run.steps[-1]}, {len(run.steps)} checkpoints)")
+    bad = run.failing_steps()
+    good = [s for s in run.steps if s not in bad]
+    if not good:
+        raise CheckpointError(f"every checkpoint of {run_path} fails verification ({len(bad)} files)")
+    steps = [s for s in steps if s not in bad] if steps else [good[-1]]
+    if not steps:
+        raise CheckpointError(f"the checkpoint(s) asked for fail verification: {'; '.join(bad.values())}")
+    why = "; ".join(f"step {s}: {reason}" for s, reason in sorted(bad.items()))
+    skipped = [Section("Skipped checkpoints", [], f"{len(bad)} checkpoint(s) fail verification and are left out "
+                       f"of every figure: {why}")] if bad else []
+    for s, why in sorted(bad.items()):
+        print(f"warning: skipping step {s}: {why}", file=sys.stderr)
     bar = tqdm(total=len(family_builders), desc="report", unit="section", disable=None if progress is None
                else not progress)
     ctx = ReportContext(run=run, steps=steps, progress=lambda msg: bar.set_postfix_str(msg), measures=tuple(measures))
-    sections: list[Section] = []
+    sections: list[Section] = list(skipped)
     for build in family_builders:
         sections += build(ctx)
         bar.update(1)

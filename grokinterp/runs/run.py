@@ -15,9 +15,10 @@ import torch
 from torch import Tensor
 
 from grokinterp.config import RunConfig
+from grokinterp.errors import RunNotFoundError
 from grokinterp.models import build_model, load_tensors_, named_tensors
 from grokinterp.runs.record import config_from_record
-from grokinterp.runs.store import RunStore
+from grokinterp.runs.store import CheckpointError, RunStore
 from grokinterp.tasks import Task, make_task
 
 
@@ -65,14 +66,33 @@ class Run:
         return self.store.read_metrics()
 
     def metric(self, key: str) -> tuple[list[int], list[float]]:
-        """(steps, values) of one metric column."""
+        """(steps, values) of one metric column; KeyError naming the columns for one the log does not have."""
         rows = [r for r in self.metrics if key in r]
+        if not rows:
+            known = sorted({k for r in self.metrics for k in r})
+            raise KeyError(f"no metric {key!r} in {self.path / 'metrics.jsonl'} (columns: {', '.join(known)})")
         return [r["step"] for r in rows], [r[key] for r in rows]
 
     def state_dict(self, step: int | None = None) -> dict[str, Tensor]:
         """Checkpoint tensors at `step` (default: the last), keyed by the model's state_dict names, in the
         model's order (`tensor_names`), the same in every process."""
-        return self._in_model_order(self.store.load_checkpoint(self.steps[-1] if step is None else step))
+        if step is None:
+            if not self.steps:
+                raise CheckpointError(f"{self.path} has no checkpoint yet (its training command writes the first)")
+            step = self.steps[-1]
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise ValueError(f"step must be an int, got {step!r} ({type(step).__name__})")
+        return self._in_model_order(self.store.load_checkpoint(step))
+
+    def failing_steps(self) -> dict[int, str]:
+        """Step -> why, for every checkpoint whose file fails verification (missing, truncated, a flipped byte):
+        each file is read and hashed once."""
+        bad = {}
+        for rel, err in self.store.verify().items():
+            name = Path(rel).name
+            if err is not None and name.startswith("step_"):
+                bad[int(Path(rel).stem.split("_", 1)[1])] = err
+        return bad
 
     def task(self) -> Task:
         """The task with this run's saved train/test split."""
@@ -121,6 +141,15 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     """Open the run directory `path` (written by `python -m grokinterp.train`)."""
+    if not Path(path).exists():
+        raise RunNotFoundError(f"no run directory at {path}")
+    if not Path(path).is_dir():
+        raise RunNotFoundError(f"{path} is a file, not a run directory")
     store = RunStore(path)
+    problem = store.manifest_problem()
+    if problem is not None:
+        raise CheckpointError(f"{problem}, so none of the {len(store.on_disk())} run files in {path} can be verified: "
+                              f"`grokinterp repair {path}` rebuilds it from them (rerunning the training command "
+                              "does too)")
     record = store.read_config()
     return Run(path=Path(path), config=config_from_record(record), store=store, record=record)

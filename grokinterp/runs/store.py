@@ -70,6 +70,7 @@ import struct
 import uuid
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,24 @@ CKPT_DIR = "ckpt"
 
 class CheckpointError(RuntimeError):
     """A file listed in the manifest is missing, truncated or corrupt."""
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What `RunStore.rebuild_manifest` found: the checkpoint steps it listed, the resume point, the files it
+    left out (with why)."""
+
+    path: Path
+    steps: list[int]
+    resume: str | None
+    skipped: list[str]
+
+    def line(self) -> str:
+        """One line for the user."""
+        have = f"steps {self.steps[0]}..{self.steps[-1]}" if self.steps else "no checkpoint"
+        out = (f"rebuilt {self.path / MANIFEST} from the files on disk: {len(self.steps)} checkpoint(s), {have}, "
+               f"resume point {self.resume or 'none'}")
+        return out + (f"; left out (unreadable): {', '.join(self.skipped)}" if self.skipped else "")
 
 
 class RunLockedError(RuntimeError):
@@ -482,19 +501,22 @@ class RunStore:
     ) -> tuple[int, dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, str]] | None:
         """(step, model tensors, resume tensors, step-file metadata) of the latest resume point that verifies,
         or None when there is none. A latest point that fails verification is skipped with a warning naming
-        it, for the one before it; when both fail, the CheckpointError of the latest is raised."""
+        it, for the one before it; when every point fails, one CheckpointError names each."""
         manifest = self._read_manifest()
         points = [rel for rel in (manifest.get("resume"), manifest.get("resume_prev")) if rel]
-        first_error: CheckpointError | None = None
+        errors: list[CheckpointError] = []
         for rel in points:
             try:
                 return self._load_resume(manifest, rel)
             except CheckpointError as e:
-                first_error = first_error or e
+                errors.append(e)
                 if rel != points[-1]:
                     warnings.warn(f"{e}; resuming from the resume point before it", stacklevel=2)
-        if first_error is not None:
-            raise first_error
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise CheckpointError(f"both resume points of {self.path} fail verification: "
+                                  + "; ".join(str(e) for e in errors))
         return None
 
     def _load_resume(self, manifest: dict[str, Any], rel: str):
@@ -513,6 +535,63 @@ class RunStore:
         model, meta = self._load_tensors(step_rel, step_entry)
         resume, _ = self._load_tensors(rel, entry)
         return step, model, resume, meta
+
+    # ----------------------------------------------------------------------- repair
+
+    def on_disk(self) -> list[str]:
+        """The run's files on disk (config, split, metrics, checkpoint and resume files), whether or not a
+        manifest lists them."""
+        names = [n for n in (CONFIG, SPLIT, METRICS) if (self.path / n).is_file()]
+        if self.ckpt_dir.is_dir():
+            names += sorted(f"{CKPT_DIR}/{p.name}" for p in self.ckpt_dir.iterdir()
+                            if p.suffix == ".safetensors" and p.name.startswith(("step_", "resume_")))
+        return names
+
+    def manifest_problem(self) -> str | None:
+        """Why the manifest cannot stand for the files on disk (missing or unreadable while the directory holds a
+        run's files), or None. A run in that state must be repaired, never taken for a new one."""
+        if not self.on_disk():
+            return None
+        if not (self.path / MANIFEST).exists():
+            return f"{self.path / MANIFEST} is missing"
+        try:
+            self._read_manifest()
+        except CheckpointError as e:
+            return str(e)
+        return None
+
+    def rebuild_manifest(self) -> RebuildReport:
+        """Write a new manifest from the files on disk (lock held): config.json if it parses, the split and every
+        checkpoint and resume file that loads; the latest two resume points whose step files loaded become the
+        resume points. A file that fails to load is left out (and named). Loading catches truncation and a
+        broken header, not a flipped bit in tensor data: only the old manifest's hashes could."""
+        self._require_lock("rebuild_manifest")
+        manifest, skipped = _empty_manifest(), []
+        for rel in self.on_disk():
+            if rel == METRICS:
+                continue
+            data = (self.path / rel).read_bytes()
+            try:
+                if rel == CONFIG:
+                    json.loads(data)
+                else:
+                    _st_load(data)
+            except Exception as e:  # noqa: BLE001  (any parse failure: the file is left out)
+                skipped.append(f"{rel} ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+                continue
+            entry: dict[str, Any] = {"sha256": _sha256_bytes(data), "bytes": len(data)}
+            if Path(rel).name.startswith("step_"):
+                entry["step"] = int(Path(rel).stem.split("_", 1)[1])
+            manifest["files"][rel] = entry
+        points = sorted((rel for rel in manifest["files"] if Path(rel).name.startswith("resume_")
+                         and _step_name(_resume_step(rel)) in manifest["files"]), key=_resume_step)
+        for rel in [r for r in manifest["files"] if Path(r).name.startswith("resume_") and r not in points[-2:]]:
+            del manifest["files"][rel]
+        manifest["resume"] = points[-1] if points else None
+        manifest["resume_prev"] = points[-2] if len(points) > 1 else None
+        self._commit(manifest)
+        steps = sorted(e["step"] for e in manifest["files"].values() if "step" in e)
+        return RebuildReport(self.path, steps, manifest["resume"], skipped)
 
     def verify(self) -> dict[str, str | None]:
         """Every manifest-listed file -> None if intact, else an error message. Never raises."""

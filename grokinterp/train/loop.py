@@ -35,15 +35,32 @@ from grokinterp.train.explog import MetricsLogger
 FLUSH_SECONDS = 30.0
 
 
-def checkpoint_schedule(total: int, every: int, log_points: int) -> list[int]:
+@dataclass(frozen=True)
+class CheckpointSchedule:
     """Steps that get a checkpoint: 0, `log_points` log-spaced steps in [1, every], every multiple of
-    `every`, and `total`. Memorisation happens in the first few hundred steps, hence the log part."""
-    steps = {0, total}
-    if log_points > 0:
-        for i in range(log_points):
-            steps.add(round(every ** (i / max(log_points - 1, 1))))
-    steps.update(range(every, total + 1, every))
-    return sorted(s for s in steps if 0 <= s <= total)
+    `every`, and `total`. Memorisation happens in the first few hundred steps, hence the log part. A function
+    of the step (`step in schedule`): its memory does not grow with the step count."""
+
+    total: int
+    every: int
+    log_points: int
+    log_steps: frozenset[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.log_points
+        object.__setattr__(self, "log_steps", frozenset(round(self.every ** (i / max(n - 1, 1))) for i in range(n)))
+
+    def __contains__(self, step: int) -> bool:
+        if not 0 <= step <= self.total:
+            return False
+        return step in (0, self.total) or step % self.every == 0 or step in self.log_steps
+
+
+def checkpoint_schedule(total: int, every: int, log_points: int) -> list[int]:
+    """Every step of `CheckpointSchedule(total, every, log_points)`, sorted (for small schedules: tests, docs)."""
+    schedule = CheckpointSchedule(total, every, log_points)
+    steps = {0, total, *range(every, total + 1, every), *schedule.log_steps}
+    return sorted(s for s in steps if s in schedule)
 
 
 def warmup_factor(cfg: RunConfig, step: int) -> float:
@@ -73,7 +90,7 @@ class Slot:
     def __post_init__(self) -> None:
         t = self.cfg.train
         self.total = t.steps
-        self.schedule = set(checkpoint_schedule(t.steps, t.ckpt_every, t.ckpt_log_points))
+        self.schedule = CheckpointSchedule(t.steps, t.ckpt_every, t.ckpt_log_points)
         explog.require(t.log)  # a missing package is an error now, not after the first rows
 
     def logs_at(self, step: int) -> bool:

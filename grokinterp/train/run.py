@@ -50,9 +50,21 @@ def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, prog
                       stop_when_grokked=stop_when_grokked, progress=progress)
     if slot.diverged_step is not None:
         raise DivergedError(f"the train loss is {slot.last_row['train_loss']} at step {slot.diverged_step} "
-                            f"(train.lr={cfg.train.lr:g} too large?); checkpoint written to {store.path}")
+                            f"({likely_cause(cfg)}); checkpoint written to {store.path}")
     return TrainResult(out=store.path, step=result.step, grokked_step=slot.grokked_step,
                        interrupted=result.interrupted, metrics=slot.last_row)
+
+
+def likely_cause(cfg: RunConfig) -> str:
+    """What most likely made the loss non-finite. AdamW's decoupled weight decay multiplies every weight by
+    1 - lr * weight_decay per step: from lr * weight_decay >= 1 on, that flips or zeroes the weights, whatever
+    the gradient; otherwise a too large learning rate is the usual cause."""
+    t = cfg.train
+    decay = t.lr * max(t.weight_decay, t.embed_weight_decay or 0.0)
+    if decay >= 1.0:
+        return (f"train.weight_decay={t.weight_decay:g} with train.lr={t.lr:g} scales every weight by "
+                f"1 - lr * weight_decay = {1 - decay:.3g} per step: lower train.weight_decay")
+    return f"train.lr={t.lr:g} too large?"
 
 
 OOM_MESSAGES = ("not enough memory", "out of memory", "can't allocate memory")

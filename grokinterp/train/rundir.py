@@ -4,12 +4,14 @@ this run before resuming it, and writing config.json and the split."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from grokinterp.config import RESUMABLE_KEYS, ConfigError, RunConfig
+from grokinterp.errors import user_stacklevel
 from grokinterp.runs.record import config_from_record, config_record
 from grokinterp.runs.store import RunStore
 from grokinterp.tasks import Task
@@ -39,7 +41,12 @@ def check_out_dir(path: Path) -> None:
 
 def open_run(cfg: RunConfig, store: RunStore) -> RunConfig | None:
     """Check that an existing run directory holds this run: its saved config when resuming it, else None. A
-    directory with a config but no checkpoint yet holds nothing to lose: a new config replaces it."""
+    directory with a config but no checkpoint yet holds nothing to lose: a new config replaces it. A directory
+    whose manifest is missing or unreadable while it holds a run's files is never taken for a new run: its
+    manifest is rebuilt from the files on disk first (with a warning that says so)."""
+    problem = store.manifest_problem()
+    if problem is not None:
+        warnings.warn(f"{problem}; {store.rebuild_manifest().line()}", stacklevel=user_stacklevel())
     if not store.exists() or not store.steps():
         return None
     steps = store.steps()

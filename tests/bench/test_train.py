@@ -74,3 +74,23 @@ def test_the_teacher_student_regression_benches_with_its_squared_error(capsys, m
 def test_bench_train_refuses_an_unknown_preset(capsys):
     assert bench.main(["train", "--preset", "nope"]) == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_rows_are_printed_as_they_come_so_a_failure_keeps_them(capsys, monkeypatch):
+    """The table is printed row by row: when a preset fails, every row before it is already out."""
+    import pytest
+
+    from grokinterp.bench import train as bench_train_mod
+
+    real = bench_train_mod.bench_preset
+
+    def fail_on_the_second(name, *args, **kwargs):
+        if name == "max":
+            raise RuntimeError("planted failure")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(bench_train_mod, "bench_preset", fail_on_the_second)
+    with pytest.raises(RuntimeError, match="planted failure"):
+        bench_train_mod.bench_train(["toy-add", "max"], steps=1, repeats=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("preset") and lines[1].startswith("toy-add")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import grokinterp
-from grokinterp import models
+from grokinterp import load_run, models
 from grokinterp.models import named_tensors
 from grokinterp.runs.store import CheckpointError
 from grokinterp.train import train
@@ -107,5 +107,41 @@ def test_no_pickle_on_the_load_path(run_dir, monkeypatch):
 
 
 def test_load_run_of_missing_dir_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    with pytest.raises(FileNotFoundError, match="no run directory at"):
         grokinterp.load_run(tmp_path / "nope")
+
+
+def test_api_mistakes_are_named_errors_with_one_clear_message(tmp_path, monkeypatch):
+    """Never an IndexError, TypeError or NotADirectoryError from the public API."""
+    import jaxtyping
+    from grokinterp import progress
+    from grokinterp.errors import RunNotFoundError
+    from grokinterp.runs.record import config_record
+    from grokinterp.runs.store import CheckpointError, RunStore
+    from grokinterp.tasks import make_task
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunNotFoundError, match="is a file, not a run directory"):
+        load_run(tmp_path / "file")
+    with pytest.raises(RunNotFoundError, match="no run directory at"):
+        load_run(tmp_path / "missing")
+    cfg = tiny()
+    store = RunStore(tmp_path / "empty")  # a config and a split, no checkpoint yet
+    with store.locked():
+        store.write_config(config_record(cfg))
+        task = make_task(cfg.task)
+        store.write_split({"train_idx": task.train_idx, "test_idx": task.test_idx})
+    run = load_run(tmp_path / "empty")
+    with pytest.raises(CheckpointError, match="has no checkpoint yet"):
+        run.model()
+    with pytest.raises(ValueError, match="has no checkpoint yet"):
+        progress.measures(run, progress=False)
+    with pytest.raises(ValueError, match="has no checkpoint yet"):
+        progress.phases(run)
+    train(cfg, tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")
+    with pytest.raises(KeyError, match="no metric 'nope'.*columns: .*test_acc"):
+        run.metric("nope")
+    monkeypatch.setattr(jaxtyping.config, "jaxtyping_disable", True)  # as users run: no runtime type checker
+    with pytest.raises(ValueError, match="step must be an int, got '20'"):
+        run.state_dict("20")

@@ -187,9 +187,9 @@ def test_truncated_and_missing_detected(tmp_path: Path) -> None:
         "ckpt/resume_00000300.safetensors",
     }
     (run / "ckpt/resume_00000200.safetensors").write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match=r"resume_00000300\.safetensors is missing"), \
-            pytest.warns(UserWarning):
-        s.latest_resume()  # both resume points bad: the latest one's error
+    with pytest.raises(CheckpointError, match=r"both resume points .* fail verification: .*resume_00000300\."
+                       r"safetensors is missing.*resume_00000200\.safetensors is corrupt"), pytest.warns(UserWarning):
+        s.latest_resume()  # both resume points bad: one error naming each
 
 
 def test_corrupt_manifest(tmp_path: Path) -> None:

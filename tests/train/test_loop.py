@@ -40,3 +40,16 @@ def test_flush_denormal_is_on_only_while_training(tmp_path, monkeypatch):
     train(cfg, tmp_path / "run", progress=False)
     assert calls == [True, False]
     assert torch.tensor(1e-39, dtype=torch.float32).item() != 0  # subnormals are back after training
+
+
+def test_the_schedule_is_a_function_of_the_step_not_a_set_of_every_step():
+    """A billion-step schedule is built at once and holds only its log-spaced steps (a set of every step once
+    grew to 8 GB for train.steps=1e30)."""
+    from grokinterp.train.loop import CheckpointSchedule
+
+    s = CheckpointSchedule(10**9, 10**4, 20)
+    assert len(s.log_steps) <= 20
+    assert 0 in s and 10**9 in s and 5 * 10**4 in s and 1 in s
+    assert 10**9 - 1 not in s and 10**9 + 10**4 not in s and -10**4 not in s
+    small = CheckpointSchedule(250, 100, 4)  # log points 1, 5, 22, 100
+    assert [x for x in range(-5, 300) if x in small] == checkpoint_schedule(250, 100, 4) == [0, 1, 5, 22, 100, 200, 250]

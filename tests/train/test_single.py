@@ -117,3 +117,13 @@ def test_a_regression_must_train_on_squared_error(tmp_path):
     cfg = get_preset("teacher-student").with_overrides({"train.loss": "ce", "train.steps": 2})
     with pytest.raises(ConfigError, match="regression"):
         train(cfg, tmp_path / "run", progress=False)
+
+
+def test_the_divergence_message_names_the_likely_cause(tmp_path):
+    """A weight decay with lr * weight_decay >= 1 is named as the cause (the message once blamed the lr)."""
+    from grokinterp.train import DivergedError
+    from grokinterp.train.run import likely_cause
+
+    with pytest.raises(DivergedError, match=r"weight_decay=1e\+12 with train.lr=0.001 .* lower train.weight_decay"):
+        train(tiny(**{"train.weight_decay": 1e12}), tmp_path / "run", progress=False)
+    assert likely_cause(tiny(**{"train.lr": 3.0, "train.weight_decay": 0.0})) == "train.lr=3 too large?"
