@@ -10,16 +10,19 @@
 # Three ways to change when (or whether) a model groks, all switched on from the command line:
 #
 # ```
-# python -m grokinterp.train mod113 --set accel.grokfast=ema                  # Grokfast (Lee et al. 2024)
+# python -m grokinterp.train mod113 --out checkpoints/grokfast --set accel.grokfast=ema   # Grokfast (Lee et al. 2024)
 # python -m grokinterp.train mod113 --out checkpoints/weak --set model.arch=mlp --set model.d_model=4 \
 #     --set model.d_mlp=64 --set train.lr=0.003 --set train.grok_threshold=0.6 --stop-when-grokked
 # python -m grokinterp.train mod113 --out checkpoints/transfer --set accel.transfer_from=checkpoints/weak
-# python -m grokinterp.train mod113 --set accel.init_scale=3                   # Omnigrok's alpha
+# python -m grokinterp.train mod113 --out checkpoints/init3 --set accel.init_scale=3      # Omnigrok's alpha
 # python -m grokinterp.bench grok                                             # all of them, timed
 # ```
 #
-# Set `GROKINTERP_RUN` to a run trained with one of them (default `checkpoints/transfer`). Runs as a script
-# or as a notebook (jupytext percent format).
+# Each run has its own `--out`: `checkpoints/mod113` holds the plain preset's run (the README's first
+# command), and a run directory holding another config is refused. Set `GROKINTERP_RUN` to the run to read:
+# `checkpoints/transfer` (the default; it reads its weak run from `checkpoints/weak`), `checkpoints/grokfast`
+# or `checkpoints/init3`, e.g. `GROKINTERP_RUN=checkpoints/grokfast python analyses/04_accelerating_grokking.py`.
+# Runs as a script or as a notebook (jupytext percent format).
 
 # %%
 import os

@@ -7,7 +7,8 @@
     grokinterp sweep SPEC [...]         train the runs of a TOML sweep spec, locally, on Ray or SLURM (resumable)
     grokinterp import FILE... --preset P --out DIR
                                         a HookedTransformer / TL-demo / progress-measures checkpoint as a run
-    grokinterp bench train [...]        same as `python -m grokinterp.bench train [...]`
+    grokinterp bench train|progress|grok|sweep [...]
+                                        same as `python -m grokinterp.bench ...`
     grokinterp repair RUN               rebuild a run's missing or unreadable manifest.json from its files
 
 User mistakes print one line on stderr and exit with code 2.
@@ -42,7 +43,7 @@ def _split(t) -> str:
 def _info(argv: list[str]) -> int:
     from grokinterp.models import architecture_of
     from grokinterp.runs.run import load_run
-    from grokinterp.runs.store import MANIFEST, CheckpointError
+    from grokinterp.runs.store import CheckpointError
 
     p = argparse.ArgumentParser(prog="grokinterp info")
     p.add_argument("run")
@@ -57,10 +58,6 @@ def _info(argv: list[str]) -> int:
         return _error(f"run config {path / 'config.json'} is corrupt: not valid JSON ({e})")
     except (OSError, CheckpointError, ValueError) as e:
         return _error(str(e))
-    if not (path / MANIFEST).exists():
-        n = len(list(path.glob("ckpt/step_*.safetensors")))
-        return _error(f"{path / MANIFEST} is missing, so no file of this run can be verified "
-                      f"({n} checkpoint file(s) in {path / 'ckpt'})")
     steps = run.steps
     print(f"run       {run.path} (preset {run.config.preset or '-'})")
     print(f"task      {run.config.task.describe()}{_split(run.config.task)}")

@@ -17,7 +17,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from grokinterp.errors import ConfigError
 from grokinterp.models.config import ModelConfig
 from grokinterp.models.registry import architecture_of, architectures
-from grokinterp.tasks.registry import TaskSpec, get_family
+from grokinterp.tasks.registry import MAX_EXAMPLES, TaskSpec, get_family
 
 # The fields of the flat task section that config.json files written before the family registry hold for
 # every family; reading such a record drops the ones the run's family does not have.
@@ -43,6 +43,7 @@ MAX_STEPS = 10**9
 MAX_CHECKPOINTS = 100_000
 MAX_LOG_POINTS = 1_000
 MAX_BATCH = 2**24
+MAX_TASK_SIZE = MAX_EXAMPLES  # any integer of a task spec (but its seed): examples, vocabulary, width, length
 
 
 @dataclass
@@ -199,6 +200,10 @@ class RunConfig:
             hints = get_type_hints(type(section))
             for f in fields(section):
                 setattr(section, f.name, _coerce(f"{name}.{f.name}", getattr(section, f.name), hints[f.name]))
+        for f in fields(self.task):  # a size of any family (examples, vocabulary, width, length)
+            value = getattr(self.task, f.name)
+            if f.name != "seed" and isinstance(value, int) and not isinstance(value, bool) and value > MAX_TASK_SIZE:
+                raise ConfigError(f"task.{f.name} must be at most {MAX_TASK_SIZE:,}, got {value:,}")
         self.task.validate()
         self.model.validate()
         self.train.validate()

@@ -171,6 +171,8 @@ def test_accel_config_errors(override, needle):
     ({"train.ckpt_log_points": 10**8}, "train.ckpt_log_points must be at most 1,000"),
     ({"train.batch_size": 10**9}, "train.batch_size must be at most"),
     ({"model.d_model": 10**9}, "model.d_model must be at most 65,536"),
+    ({"task.family": "sequences", "task.seq_len": 10**10}, "task.seq_len must be at most 67,108,864"),
+    ({"task.family": "teacher-student", "model.arch": "image-mlp", "task.width": 10**9}, "task.width must be at most"),
 ])
 def test_sizes_have_upper_bounds_stated_in_one_line(override, needle):
     with pytest.raises(ConfigError, match=needle):

@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap", type=int, default=1000,
                         help="sweeps: t_test - t_train from which a run is grokking, not comprehension (default 1000)")
     parser.add_argument("--measures", default="",
-                        help="comma-separated costlier curves to add: hessian, llc (a few seconds a checkpoint)")
+                        help="comma-separated costlier curves to add: hessian, llc (on mod113 about 20 s and 25 s "
+                             "a checkpoint)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from grokinterp.report.sections.stability import MEASURES

@@ -36,7 +36,7 @@ def test_report_cli_and_bad_input(grokked_run, tmp_path, capsys):
     assert (tmp_path / "x.html").exists()
     capsys.readouterr()
     assert cli.main(["report", str(tmp_path / "missing"), "--no-progress"]) == 2
-    assert "config.json" in capsys.readouterr().err
+    assert "no run directory at" in capsys.readouterr().err
     assert cli.main(["report", str(grokked_run.path), "--steps", "7", "--no-progress"]) == 2
     assert "no checkpoint at step(s) [7]" in capsys.readouterr().err
 

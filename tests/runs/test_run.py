@@ -114,6 +114,7 @@ def test_load_run_of_missing_dir_is_a_clear_error(tmp_path):
 def test_api_mistakes_are_named_errors_with_one_clear_message(tmp_path, monkeypatch):
     """Never an IndexError, TypeError or NotADirectoryError from the public API."""
     import jaxtyping
+
     from grokinterp import progress
     from grokinterp.errors import RunNotFoundError
     from grokinterp.runs.record import config_record

@@ -1,6 +1,6 @@
 """Report section "Softmax collapse, curvature and learning coefficient", for every task family, beside the
 test loss: softmax collapse (Prieto et al. 2025) from the training log, and on request (`grokinterp report
-RUN --measures hessian,llc`, a few seconds a checkpoint) the Hessian's top eigenvalue and trace
+RUN --measures hessian,llc`; on mod113 about 20 s and 25 s a checkpoint) the Hessian's top eigenvalue and trace
 (`progress.hessian`) and the local learning coefficient (`progress.llc`, Lau et al.) at up to
 `MEASURE_CHECKPOINTS` checkpoints spread over the run."""
 
