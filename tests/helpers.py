@@ -118,3 +118,27 @@ def assert_close_relative(a: dict, b: dict, rtol: float) -> float:
     worst = max(float((a[k] - b[k]).abs().max()) for k in a) / scale
     assert worst < rtol, worst
     return worst
+
+
+# Power et al.'s data-fraction curves, planted (tests/sweep/test_fractions.py, tests/report/test_fractions.py)
+def fraction_rows(t_train: int | None, t_val: int | None, budget: int = 1000, every: int = 10) -> list[dict]:
+    """Metrics rows whose accuracies cross 0.99 exactly at t_train / t_val (None: never)."""
+    return [{"step": s, "train_acc": 1.0 if t_train is not None and s >= t_train else 0.5,
+             "test_acc": 1.0 if t_val is not None and s >= t_val else 0.02} for s in range(0, budget + 1, every)]
+
+
+def fraction_run(op: str, frac: float, seed: int, t_train, t_val, budget=1000):
+    name = f"{op}_{frac}_{seed}"
+    return (name, {"task.op": op, "task.frac_train": frac, "model.seed": seed}, f"{op} mod 7", "done", budget,
+            fraction_rows(t_train, t_val, budget))
+
+
+PLANTED_FRACTIONS = [fraction_run(*args) for args in (
+    # x+y: generalises down to 30%; steps at 30% / 40%: medians 800 and 200 over three seeds
+    ("add", 0.3, 0, 100, 700), ("add", 0.3, 1, 100, 800), ("add", 0.3, 2, 100, 900),
+    ("add", 0.4, 0, 50, 200), ("add", 0.4, 1, 50, 100), ("add", 0.4, 2, 50, 300),
+    ("add", 0.2, 0, 100, None), ("add", 0.2, 1, 100, 990), ("add", 0.2, 2, 100, None),
+    # x^2+y^2: only at 40%, one seed of three never generalises
+    ("sq", 0.3, 0, 100, None), ("sq", 0.3, 1, 100, None), ("sq", 0.3, 2, 100, None),
+    ("sq", 0.4, 0, 100, 500), ("sq", 0.4, 1, 100, None), ("sq", 0.4, 2, 100, 600),
+)]

@@ -8,12 +8,6 @@ from grokinterp.sweep import load_spec, omnigrok, run_sweep
 from tests.sweep.helpers import write_spec
 
 
-def rows(train_loss, test_loss, train_acc=1.0, test_acc=0.5, steps=(0, 10)):
-    return [{"step": s, "train_loss": train_loss, "test_loss": test_loss, "train_acc": train_acc,
-             "test_acc": test_acc} for s in steps]
-
-
-
 def test_a_sweep_over_norm_and_size_reports_both(tmp_path):
     """A tiny digits sweep over accel.weight_norm x task.n_train: its report has the LU and critical-size
     sections, the standard init's norm is the built model's."""

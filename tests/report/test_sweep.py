@@ -9,13 +9,6 @@ from grokinterp.sweep.regimes import classify_run, sweep_regimes
 from tests.sweep.helpers import NAMES
 
 
-def _rows(train_at: int | None, test_at: int | None, last: int = 6000) -> list[dict]:
-    """Accuracy 0.1 before and 1.0 from the given steps, logged every 100 steps."""
-    return [{"step": s, "train_acc": 1.0 if train_at is not None and s >= train_at else 0.1,
-             "test_acc": 1.0 if test_at is not None and s >= test_at else 0.1} for s in range(0, last + 1, 100)]
-
-
-
 def test_report_of_a_sweep_directory(tiny_sweep, capsys):
     out, _ = tiny_sweep
     assert cli.main(["report", str(out), "--threshold", "0.1", "--gap", "10"]) == 0
@@ -31,7 +24,6 @@ def test_report_of_a_sweep_directory(tiny_sweep, capsys):
     assert [r.regime for r in runs] == ["confusion"] * 4
     assert cli.main(["report", str(out), "--steps", "10"]) == 2
     assert "--steps is for run reports" in capsys.readouterr().err
-
 
 
 def test_best_accuracy_bars_take_each_runs_best_and_final():

@@ -6,43 +6,17 @@ from __future__ import annotations
 import pytest
 
 from grokinterp.sweep.fractions import first_step, fraction_points, fraction_series, growth_per_percent, series_summary
-from tests.helpers import REPO
-
-
-def _rows(t_train: int | None, t_val: int | None, budget: int = 1000, every: int = 10) -> list[dict]:
-    """Metrics rows whose accuracies cross 0.99 exactly at t_train / t_val (None: never)."""
-    return [{"step": s, "train_acc": 1.0 if t_train is not None and s >= t_train else 0.5,
-             "test_acc": 1.0 if t_val is not None and s >= t_val else 0.02} for s in range(0, budget + 1, every)]
-
-
-
-def _run(op: str, frac: float, seed: int, t_train, t_val, budget=1000):
-    name = f"{op}_{frac}_{seed}"
-    return (name, {"task.op": op, "task.frac_train": frac, "model.seed": seed}, f"{op} mod 7", "done", budget,
-            _rows(t_train, t_val, budget))
-
-
-
-PLANTED = [
-    # x+y: generalises down to 30%; steps at 30% / 40%: medians 800 and 200 over three seeds
-    _run("add", 0.3, 0, 100, 700), _run("add", 0.3, 1, 100, 800), _run("add", 0.3, 2, 100, 900),
-    _run("add", 0.4, 0, 50, 200), _run("add", 0.4, 1, 50, 100), _run("add", 0.4, 2, 50, 300),
-    _run("add", 0.2, 0, 100, None), _run("add", 0.2, 1, 100, 990), _run("add", 0.2, 2, 100, None),
-    # x^2+y^2: only at 40%, one seed of three never generalises
-    _run("sq", 0.3, 0, 100, None), _run("sq", 0.3, 1, 100, None), _run("sq", 0.3, 2, 100, None),
-    _run("sq", 0.4, 0, 100, 500), _run("sq", 0.4, 1, 100, None), _run("sq", 0.4, 2, 100, 600),
-]
-
+from tests.helpers import PLANTED_FRACTIONS, REPO, fraction_rows, fraction_run
 
 
 def test_first_step_reads_the_crossing():
-    assert first_step(_rows(120, 340), "train_acc") == 120 and first_step(_rows(120, 340), "test_acc") == 340
-    assert first_step(_rows(120, None), "test_acc") is None
-
+    rows = fraction_rows(120, 340)
+    assert first_step(rows, "train_acc") == 120 and first_step(rows, "test_acc") == 340
+    assert first_step(fraction_rows(120, None), "test_acc") is None
 
 
 def test_medians_spreads_and_unreached_runs():
-    series = fraction_series(fraction_points(PLANTED))
+    series = fraction_series(fraction_points(PLANTED_FRACTIONS))
     assert list(series) == ["add mod 7", "sq mod 7"]
     add = {r.frac: r for r in series["add mod 7"]}
     assert [r.frac for r in series["add mod 7"]] == [0.2, 0.3, 0.4]
@@ -55,25 +29,23 @@ def test_medians_spreads_and_unreached_runs():
     assert sq[0.3].val_median is None and sq[0.3].n_val == 0
 
 
-
 def test_runs_that_have_not_ended_are_left_out_unless_they_got_there():
-    running = _run("add", 0.3, 3, 100, None)
-    early = _run("add", 0.3, 4, 100, 750)
-    pts = fraction_points(PLANTED + [(*running[:3], "unfinished", *running[4:]), (*early[:3], "failed", *early[4:])])
+    running = fraction_run("add", 0.3, 3, 100, None)
+    early = fraction_run("add", 0.3, 4, 100, 750)
+    ended = [(*running[:3], "unfinished", *running[4:]), (*early[:3], "failed", *early[4:])]
+    pts = fraction_points(PLANTED_FRACTIONS + ended)
     add = {r.frac: r for r in fraction_series(pts)["add mod 7"]}
     assert add[0.3].n_runs == 4 and add[0.3].val_median == 775  # 700, 750, 800, 900
 
 
-
 def test_smallest_fraction_ordering_and_growth():
-    add, sq = series_summary(fraction_series(fraction_points(PLANTED)))
+    add, sq = series_summary(fraction_series(fraction_points(PLANTED_FRACTIONS)))
     assert (add.series, add.min_frac, add.min_frac_any, add.steps_at_min) == ("add mod 7", 0.3, 0.2, 800)
     assert (sq.series, sq.min_frac, sq.never) == ("sq mod 7", 0.4, 4)
     # 800 steps at 30%, 200 at 40%: 4x over 10 points, 4^(1/10) - 1 = 14.9% per point
     assert add.growth_per_percent == pytest.approx(4 ** 0.1 - 1)
     assert sq.growth_per_percent is None  # one generalising fraction only
     assert growth_per_percent(0.25, 150.0, 0.26, 100.0) == pytest.approx(0.5)
-
 
 
 def test_the_fraction_sweep_specs_expand():

@@ -16,7 +16,6 @@ def rows(train_loss, test_loss, train_acc=1.0, test_acc=0.5, steps=(0, 10)):
              "test_acc": test_acc} for s in steps]
 
 
-
 def test_a_planted_lu_landscape_has_its_bottom_at_the_goldilocks_norm():
     """L: train loss high below w = 4 and ~0 above; U: test loss (ln w - ln 8)^2 + 0.1, lowest at w = 8."""
     norms = [1, 2, 4, 8, 16, 32, 64]
@@ -29,7 +28,6 @@ def test_a_planted_lu_landscape_has_its_bottom_at_the_goldilocks_norm():
     fig = lu_figure(points, init_norm=30.0)
     assert "LU" in fig.layout.title.text and fig.layout.xaxis.type == "log"
     assert {t.name for t in fig.data} >= {"standard init: w = 30", "best test loss: w = 8"}
-
 
 
 def test_the_critical_size_is_where_every_larger_size_generalises():

@@ -12,7 +12,6 @@ def _rows(train_at: int | None, test_at: int | None, last: int = 6000) -> list[d
              "test_acc": 1.0 if test_at is not None and s >= test_at else 0.1} for s in range(0, last + 1, 100)]
 
 
-
 def test_regime_grid_planted():
     # x = weight_decay, y = lr; each cell's curves are built to land in one phase
     planted = {  # (lr, wd): (state, t_train, t_test)
