@@ -21,8 +21,6 @@ import json
 import sys
 from pathlib import Path
 
-from grokinterp.tasks import family_of
-
 
 def _presets(_: list[str]) -> int:
     from grokinterp.models import architecture_of
@@ -37,6 +35,8 @@ def _presets(_: list[str]) -> int:
 
 
 def _split(t) -> str:
+    from grokinterp.tasks import family_of
+
     return f", frac_train {t.frac_train}" if family_of(t).kind == "pairs" else ""
 
 
@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "repair":
         return _repair(rest)
     if cmd == "train":
-        import grokinterp.train
+        from grokinterp.train.cli import main as train_main
 
-        return grokinterp.train.main(rest)
+        return train_main(rest)
     if cmd == "report":
         import grokinterp.report
 

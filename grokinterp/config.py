@@ -15,9 +15,18 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from grokinterp.errors import ConfigError
+from grokinterp.limits import (
+    MAX_BATCH,
+    MAX_CHECKPOINTS,
+    MAX_LOG_POINTS,
+    MAX_STEPS,
+    MAX_TASK_SIZE,
+    check_at_most,
+    split_override,
+)
 from grokinterp.models.config import ModelConfig
 from grokinterp.models.registry import architecture_of, architectures
-from grokinterp.tasks.registry import MAX_EXAMPLES, TaskSpec, get_family
+from grokinterp.tasks.registry import TaskSpec, get_family
 
 # The fields of the flat task section that config.json files written before the family registry hold for
 # every family; reading such a record drops the ones the run's family does not have.
@@ -37,13 +46,6 @@ def TaskConfig(family: str = "modular", **values: Any) -> TaskSpec:  # noqa: N80
     return spec_type(**values)
 
 
-# upper bounds that keep any config's memory, disk and set-up time sane (a step count of 1e30 once built a
-# schedule of every step and grew to 8 GB in 20 s)
-MAX_STEPS = 10**9
-MAX_CHECKPOINTS = 100_000
-MAX_LOG_POINTS = 1_000
-MAX_BATCH = 2**24
-MAX_TASK_SIZE = MAX_EXAMPLES  # any integer of a task spec (but its seed): examples, vocabulary, width, length
 
 
 @dataclass
@@ -122,16 +124,13 @@ class TrainConfig:
         for name in ("log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.steps > MAX_STEPS:
-            raise ConfigError(f"train.steps must be at most {MAX_STEPS:,}, got {self.steps:,}")
-        if self.ckpt_log_points > MAX_LOG_POINTS:
-            raise ConfigError(f"train.ckpt_log_points must be at most {MAX_LOG_POINTS:,}, got {self.ckpt_log_points:,}")
+        check_at_most("train.steps", self.steps, MAX_STEPS)
+        check_at_most("train.ckpt_log_points", self.ckpt_log_points, MAX_LOG_POINTS)
         n_ckpt = self.steps // self.ckpt_every + self.ckpt_log_points + 2
         if n_ckpt > MAX_CHECKPOINTS:
             raise ConfigError(f"train.steps={self.steps:,} with train.ckpt_every={self.ckpt_every:,} makes {n_ckpt:,} "
                               f"checkpoints, more than {MAX_CHECKPOINTS:,}: raise train.ckpt_every")
-        if self.batch_size > MAX_BATCH:
-            raise ConfigError(f"train.batch_size must be at most {MAX_BATCH:,}, got {self.batch_size:,}")
+        check_at_most("train.batch_size", self.batch_size, MAX_BATCH)
         if self.engine not in ("fused", "hooked"):
             raise ConfigError(f"train.engine must be 'fused' or 'hooked', got {self.engine!r}")
         dev = self.device
@@ -202,8 +201,8 @@ class RunConfig:
                 setattr(section, f.name, _coerce(f"{name}.{f.name}", getattr(section, f.name), hints[f.name]))
         for f in fields(self.task):  # a size of any family (examples, vocabulary, width, length)
             value = getattr(self.task, f.name)
-            if f.name != "seed" and isinstance(value, int) and not isinstance(value, bool) and value > MAX_TASK_SIZE:
-                raise ConfigError(f"task.{f.name} must be at most {MAX_TASK_SIZE:,}, got {value:,}")
+            if f.name != "seed" and isinstance(value, int) and not isinstance(value, bool):
+                check_at_most(f"task.{f.name}", value, MAX_TASK_SIZE)
         self.task.validate()
         self.model.validate()
         self.train.validate()
@@ -284,7 +283,7 @@ class RunConfig:
         `task.family=NAME` switches the task to that family's defaults first (keeping `task.seed`); the
         other task overrides then apply to it."""
         d = self.to_dict()
-        items = list(overrides.items() if isinstance(overrides, dict) else (_split_override(o) for o in overrides))
+        items = list(overrides.items() if isinstance(overrides, dict) else (split_override(o) for o in overrides))
         for dotted, _ in items:
             parts = dotted.split(".")
             if len(parts) != 2 or parts[0] not in _SECTION_TYPES:
@@ -317,20 +316,6 @@ class RunConfig:
 
 
 _SECTION_TYPES = {"task": TaskSpec, "model": ModelConfig, "train": TrainConfig, "accel": AccelConfig}
-
-
-def _split_override(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise ConfigError(f"bad override {text!r}: expected key=value, e.g. train.weight_decay=0.3")
-    key, raw = text.split("=", 1)
-    raw = raw.strip()
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw  # a bare string such as `fused`
-    if raw == "None":  # Python spelling of JSON null; a bare `none` stays a string (model.biases=none)
-        value = None
-    return key.strip(), value
 
 
 def _coerce(key: str, value: Any, tp: Any) -> Any:

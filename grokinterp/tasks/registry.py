@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from grokinterp.errors import ConfigError
+from grokinterp.limits import MAX_EXAMPLES
 
 KINDS = ("pairs", "sampled", "vectors")
 
@@ -119,9 +120,6 @@ def family_of(spec: TaskSpec) -> Family:
 def check_op(spec: Any, ops: dict[str, str]) -> None:
     if spec.op not in ops:
         raise ConfigError(f"task.op: unknown {spec.family} operation {spec.op!r} (known: {', '.join(ops)})")
-
-
-MAX_EXAMPLES = 2**26  # 67M pairs (p = 8192): the token tensor alone is 1.6 GB; training needs several times that
 
 
 def check_split(frac_train: float, n: int) -> None:

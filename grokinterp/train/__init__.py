@@ -24,10 +24,26 @@ The learning rate of update s (0-based) is `lr * min(s / warmup_steps, 1)`, Nand
 `LambdaLR(lambda s: min(s / 10, 1))`, so the very first update has lr 0.
 """
 
-from grokinterp.train.cli import main
-from grokinterp.train.loop import checkpoint_schedule, lr_at, warmup_factor
-from grokinterp.train.run import train
-from grokinterp.train.rundir import TrainResult
-from grokinterp.train.single import DivergedError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grokinterp.train.cli import main
+    from grokinterp.train.loop import checkpoint_schedule, lr_at, warmup_factor
+    from grokinterp.train.run import train
+    from grokinterp.train.rundir import TrainResult
+    from grokinterp.train.single import DivergedError
+
+# loaded on first use (PEP 562), so that `python -m grokinterp.train` reaches its argument checks before torch
+_WHERE = {"main": "cli", "checkpoint_schedule": "loop", "lr_at": "loop", "warmup_factor": "loop", "train": "run",
+          "TrainResult": "rundir", "DivergedError": "single"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'grokinterp.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"grokinterp.train.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = ["DivergedError", "TrainResult", "checkpoint_schedule", "lr_at", "main", "train", "warmup_factor"]

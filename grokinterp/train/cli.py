@@ -6,14 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from grokinterp.train.run import train, user_error
+from grokinterp.errors import ConfigError
+from grokinterp.limits import check_bounded_overrides
+
+
+class _Parser(argparse.ArgumentParser):
+    def format_help(self) -> str:  # the preset list loads the package (torch): only when help is asked for
+        from grokinterp.presets import PRESETS
+
+        self.epilog = f"presets: {', '.join(PRESETS)}"
+        return super().format_help()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from grokinterp.presets import PRESETS, get_preset
-
-    parser = argparse.ArgumentParser(prog="python -m grokinterp.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("preset", help=f"preset name ({', '.join(PRESETS)})")
+    parser = _Parser(prog="python -m grokinterp.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("preset", help="preset name (listed below)")
     parser.add_argument("--out", default=None, help="run directory (default: checkpoints/PRESET)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.weight_decay=0.3 (repeatable)")
@@ -21,6 +28,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop at the first logged step with test accuracy >= train.grok_threshold")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    try:  # sizes out of bounds are one line before torch is imported (a second, not two)
+        check_bounded_overrides(args.overrides)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from grokinterp.presets import get_preset
+    from grokinterp.train.run import train, user_error
+
     try:
         cfg = get_preset(args.preset).with_overrides(args.overrides)
         out = Path(args.out) if args.out else Path("checkpoints") / args.preset
