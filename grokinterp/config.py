@@ -73,6 +73,7 @@ class TrainConfig:
     grok_threshold: float = 0.99  # test accuracy that counts as grokked (--stop-when-grokked)
     seed: int = 0  # minibatch order (unused with full batch), weight noise and dropout masks
     weight_noise: float = 0.0  # std of Gaussian noise added to every weight in each training forward (Power et al.)
+    grad_clip: float = 0.0  # > 0: gradients rescaled to total L2 norm <= this before the optimiser (0: off)
     log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.train.explog)
     flush_denormal: bool = False  # CPU: compute subnormal floats as 0 while training (fast where they arise)
 
@@ -89,8 +90,9 @@ class TrainConfig:
                     f"{self.muon_momentum:g}, AdamW-matched update scale), AdamW on the other tensors{embed} ({adamw})")
         else:
             head = f"AdamW lr {self.lr:g}, weight decay {self.weight_decay:g}{embed}, {adamw}"
+        clip = f", gradients clipped to norm {self.grad_clip:g}" if self.grad_clip > 0 else ""
         return (f"{head}, warm-up {self.warmup_steps}, batch {'full' if self.batch_size == 0 else self.batch_size}, "
-                f"loss {self.loss}")
+                f"loss {self.loss}{clip}")
 
     def validate(self) -> None:
         if self.steps < 0:
@@ -116,6 +118,8 @@ class TrainConfig:
         if self.batch_size < -1:
             raise ConfigError(f"train.batch_size must be >= 0 (0: full batch) or -1 (Power et al.'s "
                               f"min(512, half the train set)), got {self.batch_size}")
+        if self.grad_clip < 0:
+            raise ConfigError(f"train.grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
         if not 0.0 <= self.weight_noise < math.inf:
             raise ConfigError(f"train.weight_noise must be >= 0, got {self.weight_noise}")
         for name in ("warmup_steps", "ckpt_log_points"):

@@ -1,7 +1,7 @@
 """The docs are tested: every preset, config key, file path, link (and its anchor), command-line option and
 `grokinterp.*` name that README.md and docs/ mention exists, every import line of their Python snippets
-imports, and every training command runs for one step. Code blocks are read with mktestdocs; a doc that names something the code
-does not have fails here."""
+imports, and every training command runs for one step. Code blocks are read with mktestdocs; a doc that names
+something the code does not have fails here."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from grokinterp.models.registry import get_architecture
 
 # upper bounds of the sizes (far above any model of the grokking literature; a typo's 1e9 is refused in one line
 # instead of an allocation that takes the machine down)
-MAX_SIZE = {"n_layers": 1_024, "d_model": 65_536, "n_heads": 1_024, "d_head": 65_536, "d_mlp": 1_048_576}
+MAX_SIZE = {"n_layers": 1_024, "d_model": 65_536, "n_heads": 1_024, "d_head": 65_536, "d_mlp": 1_048_576,
+            "d_vocab": 1_048_576}
 
 
 @dataclass
@@ -36,6 +37,9 @@ class ModelConfig:
     biases: str = "mlp"  # which biases train: "mlp" (b_in, b_out; the paper), "all", or "none" (all frozen at 0)
     seed: int = 0  # seed of the parameter init
     dropout: float = 0.0  # arch power: dropout on every block's FFN output while training (Power et al.'s code)
+    # 0: the task's vocabulary. N: the embedding and the output layer hold N tokens, the task's first, then tokens no
+    # example uses; the softmax covers all N (Power et al. share one 239-token vocabulary across their tasks)
+    d_vocab: int = 0
 
     def validate(self) -> None:
         for name in ("n_layers", "d_model", "n_heads", "d_head", "d_mlp"):
@@ -55,6 +59,12 @@ class ModelConfig:
             raise ConfigError(f"model.init must be 'paper' or 'tl', got {self.init!r}")
         if self.biases not in ("mlp", "all", "none"):
             raise ConfigError(f"model.biases must be 'mlp', 'all' or 'none', got {self.biases!r}")
+        if not 0 <= self.d_vocab <= MAX_SIZE["d_vocab"]:
+            raise ConfigError(f"model.d_vocab must be 0 (the task's) or at most {MAX_SIZE['d_vocab']:,}, "
+                              f"got {self.d_vocab:,}")
+        if self.d_vocab and not arch.unembedding:
+            raise ConfigError(f"model.d_vocab is for the transformers (model.arch 'transformer' or 'power'), "
+                              f"not model.arch={self.arch!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
         arch.check(self)

@@ -8,6 +8,7 @@ import torch
 from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
+from grokinterp.errors import ConfigError
 from grokinterp.models.config import ModelConfig
 from grokinterp.models.params import unembed
 from grokinterp.models.registry import get_architecture
@@ -21,7 +22,13 @@ def build_model(
     n_ctx: int,
     device: str | torch.device = "cpu",
 ) -> torch.nn.Module:
-    """The hooked model of architecture `cfg.arch`, initialised by `cfg`."""
+    """The hooked model of architecture `cfg.arch`, initialised by `cfg`, for a task of `d_vocab` input and
+    `d_vocab_out` output tokens; with `cfg.d_vocab` set, both are that larger shared vocabulary."""
+    if cfg.d_vocab:
+        if cfg.d_vocab < max(d_vocab, d_vocab_out):
+            raise ConfigError(f"model.d_vocab={cfg.d_vocab} is smaller than the task's vocabulary "
+                              f"({max(d_vocab, d_vocab_out)} tokens)")
+        d_vocab = d_vocab_out = cfg.d_vocab
     return get_architecture(cfg.arch).build(cfg, d_vocab, d_vocab_out, n_ctx, device)
 
 

@@ -220,7 +220,8 @@ def check(cfg: ModelConfig) -> None:
 
 def describe(m: ModelConfig) -> str:
     return (f"Power et al.'s transformer: {m.n_layers} post-LayerNorm layer(s), d_model {m.d_model}, "
-            f"{m.n_heads} heads x {m.d_head}, FFN {m.d_mlp} ({m.act_fn}, no biases), dropout {m.dropout}")
+            f"{m.n_heads} heads x {m.d_head}, FFN {m.d_mlp} ({m.act_fn}, no biases), dropout {m.dropout}"
+            + (f", {m.d_vocab}-token vocabulary" if m.d_vocab else ""))
 
 
 def short(m: ModelConfig) -> str:

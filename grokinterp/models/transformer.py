@@ -273,7 +273,8 @@ def check_run(run_cfg) -> None:
 
 def describe(m: ModelConfig) -> str:
     return (f"{m.n_layers} layer(s), d_model {m.d_model}, {m.n_heads} heads x {m.d_head}, d_mlp {m.d_mlp}, "
-            f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}")
+            f"{m.act_fn}, norm {m.normalization_type}, init {m.init}, biases {m.biases}"
+            + (f", {m.d_vocab}-token vocabulary" if m.d_vocab else ""))
 
 
 def short(m: ModelConfig) -> str:

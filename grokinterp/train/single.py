@@ -1,6 +1,6 @@
 """The single-run `Stepper` of the shared loop (`grokinterp.train.loop`): the task, the model, the parameter
 set-ups of `accel` (init scale, GrokTransfer's embedding, fixed norm), the optimiser and the gradient filter,
-resolved before the loop starts; then forward, loss, backward, transform, optimiser step."""
+resolved before the loop starts; then forward, loss, backward, transform, clip (`train.grad_clip`), optimiser step."""
 
 from __future__ import annotations
 
@@ -231,6 +231,8 @@ class SingleStepper:
             for p in self.trainable.values():
                 if p.grad is not None:
                     p.grad = accel.orthogonal_gradient(p.grad, p)
+        if self.cfg.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(list(self.trainable.values()), self.cfg.train.grad_clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         if self.cfg.accel.weight_norm > 0:

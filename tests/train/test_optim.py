@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from grokinterp.presets import get_preset
@@ -53,3 +54,39 @@ def test_embedding_has_its_own_learning_rate(tmp_path):
         moved[name] = {k: float((b[k] - a[k]).abs().max()) for k in ("embed.weight", "decoder.0.weight")}
     assert moved["fast_embed"]["embed.weight"] > 100 * moved["fast_embed"]["decoder.0.weight"]
     assert moved["slow_embed"]["decoder.0.weight"] > 100 * moved["slow_embed"]["embed.weight"]
+
+
+def _norms_the_optimiser_sees(monkeypatch, cfg, out) -> list[float]:
+    from grokinterp.train import train
+
+    seen: list[float] = []
+    real = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        seen.append(sum(float(g.double().pow(2).sum()) for g in grads) ** 0.5)
+        return real(self, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(torch.optim.AdamW, "step", spy)
+        train(cfg, out, progress=False)
+    return seen
+
+
+def test_grad_clip_bounds_the_gradient_the_optimiser_sees(monkeypatch, tmp_path):
+    free = _norms_the_optimiser_sees(monkeypatch, tiny(**{"train.steps": 4}), tmp_path / "free")
+    clip = min(free) / 10
+    clipped = _norms_the_optimiser_sees(monkeypatch, tiny(**{"train.steps": 4, "train.grad_clip": clip}),
+                                        tmp_path / "clipped")
+    assert len(free) == len(clipped) == 4
+    assert all(n <= clip * (1 + 1e-5) for n in clipped) and all(n > clip * 5 for n in free)
+
+
+def test_grad_clip_is_off_by_default_and_refused_below_zero():
+    from grokinterp.config import ConfigError
+    from grokinterp.train.batched import why_not_batchable
+
+    assert get_preset("power-compose").train.grad_clip == 0.0
+    assert why_not_batchable(tiny(**{"train.grad_clip": 1.0})) == "gradient clipping trains one by one"
+    with pytest.raises(ConfigError, match="train.grad_clip must be >= 0"):
+        tiny(**{"train.grad_clip": -1.0})
