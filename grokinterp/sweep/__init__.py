@@ -9,6 +9,7 @@
     preset = "mod113-small"           # the base config (grokinterp.presets)
     out = "checkpoints/my-sweep"      # optional sweep directory, relative to the working directory
     stop_when_grokked = false         # optional, passed to train()
+    steps_after_grokked = 0           # optional: train this many steps past the grokked step (implies the stop)
     [set]                             # overrides of every run, dotted keys as in --set
     "train.steps" = 2000
     [grid]                            # the cartesian product of these values

@@ -75,7 +75,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, executor: str = "local", jobs: i
             todo.append(Job(name=r.name, overrides=r.overrides, config=r.config.to_dict(),
                             run_dir=str(sweep_dir / "runs" / r.name),
                             status_path=str(status_file(sweep_dir, r.name)),
-                            stop_when_grokked=spec.stop_when_grokked))
+                            stop_when_grokked=spec.stop_when_grokked,
+                            steps_after_grokked=spec.steps_after_grokked))
         bar = tqdm(total=len(runs), initial=len(records), unit="run", desc="sweep", dynamic_ncols=True,
                    disable=None if progress is None else not progress)
 

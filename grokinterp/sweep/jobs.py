@@ -37,6 +37,7 @@ class Job:
     run_dir: str
     status_path: str
     stop_when_grokked: bool = False
+    steps_after_grokked: int = 0
     threads: int | None = None  # torch intra-op threads in a worker process (None: leave as is)
 
 
@@ -53,7 +54,7 @@ def run_one(job: Job) -> dict[str, Any]:
         from grokinterp.train import train
 
         result = train(RunConfig.from_dict(job.config), job.run_dir, stop_when_grokked=job.stop_when_grokked,
-                       progress=False)
+                       steps_after_grokked=job.steps_after_grokked, progress=False)
         state = "interrupted" if result.interrupted else "done"
     except Exception as e:  # any failure of this run is its own; the sweep goes on
         state, error, tb = "failed", one_line(e), traceback.format_exc()

@@ -21,7 +21,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-SPEC_KEYS = ("preset", "out", "stop_when_grokked", "set", "grid", "runs")
+SPEC_KEYS = ("preset", "out", "stop_when_grokked", "steps_after_grokked", "set", "grid", "runs")
 _MAX_NAME = 120
 
 
@@ -38,11 +38,13 @@ class SweepSpec:
     runs: list[dict[str, Any]] = field(default_factory=list)
     out: str | None = None
     stop_when_grokked: bool = False
+    steps_after_grokked: int = 0  # > 0: train this many steps past the grokked step, then stop (implies the stop)
     source: str = field(default="sweep spec", compare=False)  # where it came from, for error messages
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable({"preset": self.preset, "set": self.set, "grid": self.grid, "runs": self.runs,
-                          "out": self.out, "stop_when_grokked": self.stop_when_grokked})
+                          "out": self.out, "stop_when_grokked": self.stop_when_grokked,
+                          "steps_after_grokked": self.steps_after_grokked})
 
     @classmethod
     def from_dict(cls, d: Any, source: str = "sweep spec") -> SweepSpec:
@@ -61,6 +63,10 @@ class SweepSpec:
         stop = d.get("stop_when_grokked", False)
         if not isinstance(stop, bool):
             raise ConfigError(f"{source}: `stop_when_grokked` must be true or false, got {stop!r}")
+        after = d.get("steps_after_grokked", 0)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ConfigError(f"{source}: `steps_after_grokked` must be an integer >= 0, got {after!r}")
+        stop = stop or after > 0
         overrides = _flatten(_table(d.get("set", {}), "[set]", source), "[set]", source)
         grid = _flatten(_table(d.get("grid", {}), "[grid]", source), "[grid]", source)
         for key, values in grid.items():
@@ -74,7 +80,7 @@ class SweepSpec:
         if both:
             raise ConfigError(f"{source}: {both[0]} is in both [grid] and [[runs]]; give it in one of them")
         return cls(preset=preset, set=overrides, grid=grid, runs=runs, out=out, stop_when_grokked=stop,
-                   source=source)
+                   steps_after_grokked=after, source=source)
 
 
 def _table(value: Any, where: str, source: str) -> dict[str, Any]:

@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a config value, e.g. --set train.weight_decay=0.3 (repeatable)")
     parser.add_argument("--stop-when-grokked", action="store_true",
                         help="stop at the first logged step with test accuracy >= train.grok_threshold")
+    parser.add_argument("--steps-after-grokked", type=int, default=0, metavar="N",
+                        help="with --stop-when-grokked (implied): train N steps past that step before stopping, "
+                             "to see the clean-up (the grokked step is checkpointed too)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:  # sizes out of bounds are one line before torch is imported (a second, not two)
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = get_preset(args.preset).with_overrides(args.overrides)
         out = Path(args.out) if args.out else Path("checkpoints") / args.preset
-        result = train(cfg, out, stop_when_grokked=args.stop_when_grokked,
+        result = train(cfg, out, stop_when_grokked=args.stop_when_grokked or args.steps_after_grokked > 0,
+                       steps_after_grokked=args.steps_after_grokked,
                        progress=False if args.no_progress else None)
     except Exception as e:  # a user's mistake is one line; anything else is a bug and keeps its traceback
         msg = user_error(e)

@@ -167,8 +167,11 @@ def _finite(x) -> bool:
 
 
 def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: float = 0.0, resumed: bool = False,
-             stop_when_grokked: bool = False, progress: bool | None = None, desc: str | None = None) -> LoopResult:
-    """Train every slot from `start` to its own `total` (see the module docstring)."""
+             stop_when_grokked: bool = False, steps_after_grokked: int = 0, progress: bool | None = None,
+             desc: str | None = None) -> LoopResult:
+    """Train every slot from `start` to its own `total` (see the module docstring). `stop_when_grokked`: stop
+    `steps_after_grokked` steps after every slot's grokked step (checkpointed too), its first logged step with
+    test accuracy >= `train.grok_threshold`."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter() - wall_offset
@@ -214,10 +217,13 @@ def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: fl
                         r = slots[0].last_row
                         bar.set_postfix(train_acc=f"{r['train_acc']:.3f}", test_acc=f"{r['test_acc']:.3f}",
                                         test_loss=f"{r['test_loss']:.3g}", refresh=False)
-                grokked = stop_when_grokked and all(slots[i].grokked_step is not None for i in active)
+                grokked = stop_when_grokked and all(slots[i].grokked_step is not None
+                                                    and step >= slots[i].grokked_step + steps_after_grokked
+                                                    for i in active)
                 for i in active:
                     s = slots[i]
-                    due = step in s.schedule or grokked or flag.stop or step == s.total
+                    due = (step in s.schedule or grokked or flag.stop or step == s.total
+                           or (stop_when_grokked and step == s.grokked_step))
                     if due and not (resumed and step == start):
                         save(i, step)
                 if time.perf_counter() - last_flush > FLUSH_SECONDS:

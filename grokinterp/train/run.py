@@ -16,20 +16,33 @@ from grokinterp.train.single import DivergedError, SingleStepper, resolve_device
 
 
 def train(
-    cfg: RunConfig, out: str | Path, *, stop_when_grokked: bool = False, progress: bool | None = None
+    cfg: RunConfig, out: str | Path, *, stop_when_grokked: bool = False, steps_after_grokked: int = 0,
+    progress: bool | None = None
 ) -> TrainResult:
-    """Train (or resume) the run `cfg` into the directory `out`."""
+    """Train (or resume) the run `cfg` into the directory `out`. `stop_when_grokked`: stop at the first logged
+    step with test accuracy >= `train.grok_threshold`, or, with `steps_after_grokked` N, N steps after it (to see
+    the clean-up that follows), checkpointing the grokked step too."""
     cfg.validate()
+    check_after_grokked(stop_when_grokked, steps_after_grokked)
     check_out_dir(Path(out))
     store = RunStore(out)
     store.acquire()
     try:
-        return _train_locked(cfg, store, stop_when_grokked, progress)
+        return _train_locked(cfg, store, stop_when_grokked, steps_after_grokked, progress)
     finally:
         store.release()
 
 
-def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, progress) -> TrainResult:
+def check_after_grokked(stop_when_grokked: bool, steps_after_grokked: int) -> None:
+    if isinstance(steps_after_grokked, bool) or not isinstance(steps_after_grokked, int) or steps_after_grokked < 0:
+        raise ConfigError(f"steps_after_grokked must be an integer >= 0, got {steps_after_grokked!r}")
+    if steps_after_grokked and not stop_when_grokked:
+        raise ConfigError("steps_after_grokked counts from the grokked step at which stop_when_grokked stops: "
+                          "set stop_when_grokked too")
+
+
+def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, steps_after_grokked: int,
+                  progress) -> TrainResult:
     saved = open_run(cfg, store)
     resuming = saved is not None
     device = resolve_device(cfg.train.device)
@@ -47,7 +60,8 @@ def _train_locked(cfg: RunConfig, store: RunStore, stop_when_grokked: bool, prog
     write_record(cfg, store, task, saved)
     store.truncate_metrics(start - 1)  # step `start` is logged again, identically
     result = run_loop(stepper, [slot], start, wall_offset=wall_offset, resumed=latest is not None,
-                      stop_when_grokked=stop_when_grokked, progress=progress)
+                      stop_when_grokked=stop_when_grokked, steps_after_grokked=steps_after_grokked,
+                      progress=progress)
     if slot.diverged_step is not None:
         raise DivergedError(f"the train loss is {slot.last_row['train_loss']} at step {slot.diverged_step} "
                             f"({likely_cause(cfg)}); checkpoint written to {store.path}")

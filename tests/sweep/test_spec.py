@@ -68,3 +68,13 @@ def test_bad_specs_raise_config_error(tmp_path, kwargs, needle):
     with pytest.raises(ConfigError) as e:
         expand(load_spec(path))
     assert needle in str(e.value) and str(path) in str(e.value)
+
+
+def test_steps_after_grokked_implies_the_stop_and_is_checked(tmp_path):
+    spec = load_spec(write_spec(tmp_path / "s.toml", set_={"train.steps": 20}, grid=GRID,
+                                extra="steps_after_grokked = 500"))
+    assert spec.stop_when_grokked and spec.steps_after_grokked == 500
+    assert spec.to_dict()["steps_after_grokked"] == 500
+    for bad in ("-1", "1.5", "true"):
+        with pytest.raises(ConfigError, match="`steps_after_grokked` must be an integer >= 0"):
+            load_spec(write_spec(tmp_path / f"bad{bad}.toml", set_={}, grid=GRID, extra=f"steps_after_grokked = {bad}"))

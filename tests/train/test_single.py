@@ -127,3 +127,23 @@ def test_the_divergence_message_names_the_likely_cause(tmp_path):
     with pytest.raises(DivergedError, match=r"weight_decay=1e\+12 with train.lr=0.001 .* lower train.weight_decay"):
         train(tiny(**{"train.weight_decay": 1e12}), tmp_path / "run", progress=False)
     assert likely_cause(tiny(**{"train.lr": 3.0, "train.weight_decay": 0.0})) == "train.lr=3 too large?"
+
+
+def test_steps_after_grokked_trains_past_the_grokked_step_and_checkpoints_both(tmp_path):
+    cfg = tiny(**{**GROKS, "train.lr": 1e-2, "train.grok_threshold": 0.5, "train.steps": 400,
+                  "train.ckpt_every": 1000, "train.ckpt_log_points": 0})
+    res = train(cfg, tmp_path / "run", stop_when_grokked=True, steps_after_grokked=25, progress=False)
+    assert res.grokked_step is not None and res.step == res.grokked_step + 25 < 400
+    steps = load_run(tmp_path / "run").steps
+    assert res.grokked_step in steps and steps[-1] == res.step
+    again = train(cfg, tmp_path / "run", stop_when_grokked=True, steps_after_grokked=25, progress=False)
+    assert again.step == res.step  # rerun: already there, nothing trained
+
+
+def test_steps_after_grokked_needs_the_stop():
+    from grokinterp.train.run import check_after_grokked
+
+    with pytest.raises(ConfigError, match="set stop_when_grokked too"):
+        check_after_grokked(False, 100)
+    with pytest.raises(ConfigError, match="integer >= 0"):
+        check_after_grokked(True, -1)
