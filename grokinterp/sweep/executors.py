@@ -132,7 +132,9 @@ class RayExecutor:
             except (ConnectionError, ValueError, RuntimeError) as e:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
                 raise ConfigError(f"cannot start {where}: {one_line(e)}") from None
-        task = ray.remote(num_cpus=1)(run_batch)
+        # a task whose worker or node dies is retried (on a node still up); its runs resume from their last
+        # checkpoints, so a sweep that loses a node finishes with the results it would have had
+        task = ray.remote(num_cpus=1, max_retries=3)(run_batch)
         queue, running = list(units), {}
         try:
             while queue or running:

@@ -44,3 +44,60 @@ def test_ray_gives_the_same_parameters(tiny_sweep, tmp_path, monkeypatch):
     records = run_sweep(spec, tmp_path / "out", executor="ray", jobs=1, progress=False)
     assert [r["name"] for r in records] == NAMES and all(r["state"] == "done" for r in records)
     assert_same_params(final_params(tiny_sweep[0]), final_params(tmp_path / "out"))
+
+
+def _kill_node_when_two_runs_are_midway(cluster, node, out: Path, killed: list[list[str]], timeout: float) -> None:
+    """Remove `node` (all its processes) as soon as two runs have a checkpoint and no status: with one CPU a
+    node, one of them is training there."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = sorted((out / "runs").glob("*")) if (out / "runs").is_dir() else []
+        midway = [p.name for p in runs if any((p / "ckpt").glob("step_*"))
+                  and not (out / "status" / f"{p.name}.json").exists()]
+        if len(midway) >= 2:
+            cluster.remove_node(node)
+            killed.append(midway)
+            return
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_a_ray_sweep_survives_losing_a_node(tmp_path, monkeypatch):
+    """A two-node Ray cluster on this host (Ray's own test cluster: a head and a second node, one CPU each);
+    the second node is removed, with its raylet and workers, while it trains a run. Ray retries the lost task
+    on the head, where the run resumes from its last checkpoint: the sweep finishes with every run done, and
+    every run's parameters and metrics equal those of the same sweep trained without a kill."""
+    pytest.importorskip("ray")
+    import threading
+
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # Ray's workers run one thread a CPU: the same reductions here
+    spec = load_spec(write_spec(tmp_path / "spec.toml", set_={**TINY_SET, "train.steps": 400, "train.ckpt_every": 50},
+                                grid=GRID))
+    run_sweep(spec, tmp_path / "plain", progress=False)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        second = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        killed: list[list[str]] = []
+        killer = threading.Thread(target=_kill_node_when_two_runs_are_midway,
+                                  args=(cluster, second, tmp_path / "ray", killed, 120.0), daemon=True)
+        killer.start()
+        records = run_sweep(spec, tmp_path / "ray", executor="ray", address=cluster.address, jobs=2,
+                            progress=False)
+        killer.join()
+    finally:
+        import ray
+
+        ray.shutdown()
+        cluster.shutdown()
+    assert killed, "the second node was never removed mid-run"
+    assert [r["name"] for r in records] == NAMES and all(r["state"] == "done" for r in records), records
+    assert_same_params(final_params(tmp_path / "plain"), final_params(tmp_path / "ray"))
+    plain, ray_sweep = load_sweep(tmp_path / "plain"), load_sweep(tmp_path / "ray")
+    for name in NAMES:
+        rows = [{k: v for k, v in r.items() if k != "wall_time"} for r in plain.run(name).metrics]
+        assert rows == [{k: v for k, v in r.items() if k != "wall_time"} for r in ray_sweep.run(name).metrics]
