@@ -701,3 +701,23 @@ def power_d5() -> Subgroup:
 def class_ranks(ranked: list[PartitionScore], h: Subgroup) -> list[int]:
     """The 1-based ranks, in a `coset_clustering` result, of the partitions of h and its conjugates."""
     return [i + 1 for i, r in enumerate(ranked) if r.conjugacy_class == h.conjugacy_class]
+
+
+def coset_summary(matrix: Float[np.ndarray, "g d"], n: int) -> dict[str, object]:
+    """The best coset partition of S_n for the rows of `matrix` (one row per element, e.g. the unembedding rows
+    W_U of Power et al.'s output layer) by pseudo-F, ranked as `coset_clustering` ranks them, and the share of
+    the rows in each irrep (`W_U:<irrep>` keys, from `irrep_fractions`).
+
+    Keys: `top_subgroup` (name and generators), `top_side`, `top_subgroup_order`, `top_pseudo_f`; on S5 also
+    `top_is_d5_conjugate` (the best partition is a coset partition of Power et al.'s D5 or of a conjugate) and
+    `d5_best_rank` (the best 1-based rank of those 12 partitions among all 307)."""
+    ranked = coset_clustering(matrix, n, n_permutations=1, kmeans=False)  # a ranking needs no p-values
+    best = ranked[0]
+    out: dict[str, object] = {"top_subgroup": best.subgroup.describe(), "top_side": best.side,
+                              "top_subgroup_order": best.order, "top_pseudo_f": best.pseudo_f}
+    if n == 5:
+        d5 = power_d5()
+        out["top_is_d5_conjugate"] = best.conjugacy_class == d5.conjugacy_class
+        out["d5_best_rank"] = class_ranks(ranked, d5)[0]
+    out.update({f"W_U:{k}": v for k, v in irrep_fractions(matrix, n).items()})
+    return out

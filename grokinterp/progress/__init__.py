@@ -4,7 +4,7 @@
 - `nanda`: Nanda et al. 2023's progress measures (`measures`: restricted and excluded loss, Gini coefficients,
   weight norm), for Z_p and, with key irreps, for S_n.
 - `curves`: the other curves (`representation_table`, `head_scores`, `hessian`, `llc`, `softmax_collapse`,
-  `irrep_traces`).
+  `irrep_traces`, `coset_table`).
 - `phases`: Nanda et al.'s three phases from a progress table (`phases`), and the phase changes of a digits or
   sequences run (`phase_changes`).
 
@@ -13,6 +13,7 @@ Everything public is importable from here: `grokinterp.progress.measures(run)`,
 """
 
 from grokinterp.progress.curves import (
+    coset_table,
     head_scores,
     hessian,
     irrep_traces,
@@ -40,7 +41,8 @@ from grokinterp.progress.phases import PhaseChanges, Phases, phase_changes, phas
 from grokinterp.progress.table import CheckpointTable, over_checkpoints
 
 __all__ = [
-    "COLUMNS", "Basis", "CheckpointTable", "PhaseChanges", "Phases", "basis_for", "checkpoint_measures", "default_keys",
+    "COLUMNS", "Basis", "CheckpointTable", "PhaseChanges", "Phases", "basis_for", "checkpoint_measures", "coset_table",
+    "default_keys",
     "grokked_step", "head_scores", "hessian", "irrep_traces", "llc", "measures", "measures_from_logits",
     "output_rows", "over_checkpoints", "phase_changes", "phases", "representation_table", "sampled_steps",
     "softmax_collapse", "symbol_embedding", "training_loss_fn", "training_set", "why_not_measurable",

@@ -1,8 +1,8 @@
 """Other curves over a run's checkpoints, each a `CheckpointTable`: Liu et al.'s representation measures
 (`representation_table`), induction and copying head scores (`head_scores`), the training loss's Hessian
 (`hessian`), the local learning coefficient (`llc`), Prieto et al.'s softmax collapse (`softmax_collapse`), and
-for permutation runs the irrep fractions and logit similarities of Chughtai et al. (`irrep_traces`). The maths
-of each is in the `grokinterp.analysis` module it names."""
+for permutation runs the irrep fractions and logit similarities of Chughtai et al. (`irrep_traces`) and Power et
+al.'s output-layer cosets (`coset_table`). The maths of each is in the `grokinterp.analysis` module it names."""
 
 from __future__ import annotations
 
@@ -207,8 +207,24 @@ def irrep_traces(run: Run, steps: list[int]) -> tuple[dict[str, dict[str, np.nda
             for name, m in output_rows(params, t.n_answers, architecture_of(run.config.model).tl_native).items():
                 for irrep, f in groups.irrep_fractions(m, t.n).items():
                     fracs.setdefault(name, {}).setdefault(irrep, []).append(f)
-            logits = models.fused_logits(params, run.config.model, task.tokens, (2,))[:, 0, :t.n_answers]
+            first = task.answer_pos[:1]  # the answer (Power et al.'s format also scores the closing <eos>)
+            logits = models.fused_logits(params, run.config.model, task.tokens, first)[:, 0, :t.n_answers]
             for irrep, s in irreps.logit_similarity(logits, task.labels[:, 0], t.n).items():
                 sims.setdefault(irrep, []).append(s)
     return ({k: {i: np.array(v) for i, v in d.items()} for k, d in fracs.items()},
             {i: np.array(v) for i, v in sims.items()})
+
+
+def coset_table(run: Run, steps: list[int] | None = None, *, progress: bool | None = None) -> CheckpointTable:
+    """Power et al.'s output-layer cosets at each checkpoint of a permutation run (`groups.coset_summary` of the
+    unembedding rows W_U of the n! answer tokens): the best coset partition of S_n by pseudo-F, on S5 whether it
+    is one of Power et al.'s D5 partitions and the best rank of those, and the share of W_U in each irrep."""
+    t, arch = run.config.task, architecture_of(run.config.model)
+    if not hasattr(t, "n") or not arch.unembedding:
+        raise ValueError(f"coset_table reads the unembedding rows of a permutation run; {run.path} is "
+                         f"{t.describe()} on model.arch={run.config.model.arch!r}")
+
+    def measure(step: int, params: dict[str, Tensor]) -> dict:
+        return groups.coset_summary(output_rows(params, t.n_answers, neuron_logit_map=False)["W_U"], t.n)
+
+    return over_checkpoints(run, measure, steps, desc="cosets", progress=progress)

@@ -103,5 +103,7 @@ def over_checkpoints(run: Run, measure: Callable[[int, dict[str, Tensor]], dict]
     cols = {"step": np.array([r["step"] for r in rows], dtype=np.int64)}
     for k in rows[0]:
         if k != "step":
-            cols[k] = np.stack([np.asarray(r[k], dtype=np.float64) for r in rows])
+            values = [r[k] for r in rows]
+            cols[k] = (np.array(values, dtype=object) if isinstance(values[0], str)  # a name, e.g. a subgroup's
+                       else np.stack([np.asarray(v, dtype=np.float64) for v in values]))
     return CheckpointTable(cols, dict(meta or {}))

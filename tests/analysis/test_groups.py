@@ -182,3 +182,25 @@ def test_power_d5_ranks_first_on_its_planted_cosets_and_its_irreps_hold_the_rows
     share = float(power_d5_line(G.coset_clustering(noise, 5, n_permutations=9, kmeans=False), noise)
                   .rsplit("hold ", 1)[1].split("%")[0])
     assert 33 < share < 53  # by chance, their isotypic dimensions: (1 + 1 + 25 + 25) / 120 = 43%
+
+
+@pytest.mark.parametrize("gens, side, is_d5", [
+    ([G.conjugate(g, G.from_cycles(5, (0, 1, 2))) for g in D5_GENS], "right", True),  # a conjugate of their D5
+    (D5_GENS, "left", True),
+    ([G.from_cycles(5, (0, 1, 2)), G.from_cycles(5, (0, 1), (3, 4))], "left", False),  # an S3 x S2-type subgroup
+    ([G.from_cycles(5, (0, 1), (2, 3)), G.from_cycles(5, (0, 2), (1, 3)), G.from_cycles(5, (0, 1, 2))], "left",
+     False),  # A4 (its cosets are what our power-compose runs show)
+])
+def test_coset_summary_names_the_planted_partition_and_whether_it_is_power_d5(gens, side, is_d5):
+    h = G.subgroup(gens)
+    x = _planted(G.coset_labels(h, 5, side), np.random.default_rng(7), noise=0.3)
+    out = G.coset_summary(x, 5)
+    assert out["top_subgroup_order"] == h.order and out["top_side"] == side
+    assert out["top_is_d5_conjugate"] is is_d5
+    assert (out["d5_best_rank"] == 1) is is_d5 and 1 <= out["d5_best_rank"] <= 307 - 11
+    fr = {k[len("W_U:"):]: v for k, v in out.items() if k.startswith("W_U:")}
+    assert sum(fr.values()) == pytest.approx(1.0)
+    induced = G.induced_trivial(h, 5)  # rows constant on the cosets of h lie in the irreps of Ind_h(1)
+    assert sum(v for k, v in fr.items() if k in induced) > 0.85
+    assert "d5_best_rank" not in G.coset_summary(_planted(G.coset_labels(G.subgroup([G.from_cycles(4, (0, 1))]), 4),
+                                                          np.random.default_rng(1)), 4)

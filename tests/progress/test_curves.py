@@ -121,3 +121,52 @@ def test_toy_model_learns_a_linear_representation(tmp_path):
     assert step is not None and 0 < step <= 2500
     assert run.metrics[-1]["test_acc"] == 1.0
     assert table.effective_loss[-1] < 0.01 * table.effective_loss[0]
+
+
+def _power_s4_run(tmp_path):
+    from grokinterp.presets import get_preset
+
+    cfg = get_preset("power-compose").with_overrides({
+        "task.n": 4, "model.d_model": 32, "model.n_heads": 4, "model.d_head": 8, "model.d_mlp": 64,
+        "train.steps": 20, "train.ckpt_every": 10, "train.ckpt_log_points": 0, "train.log_every": 10})
+    train(cfg, tmp_path / "run", progress=False)
+    from grokinterp import load_run
+
+    return load_run(tmp_path / "run")
+
+
+def test_coset_table_ranks_the_unembedding_rows_of_each_checkpoint(tmp_path):
+    from grokinterp.analysis import groups
+    from grokinterp.progress.curves import output_rows
+
+    run = _power_s4_run(tmp_path)
+    table = progress.coset_table(run)
+    assert list(table.steps) == run.steps
+    for i, step in enumerate(run.steps):
+        direct = groups.coset_summary(output_rows(run.state_dict(step), 24, neuron_logit_map=False)["W_U"], 4)
+        assert table["top_subgroup"][i] == direct["top_subgroup"]
+        assert table["top_pseudo_f"][i] == pytest.approx(direct["top_pseudo_f"])
+    assert "d5_best_rank" not in table.columns  # S4: Power et al.'s D5 is an S5 subgroup
+    with pytest.raises(ValueError, match="permutation run"):
+        progress.coset_table(load_tiny_modular(tmp_path))
+
+
+def load_tiny_modular(tmp_path):
+    from grokinterp import load_run
+
+    train(tiny(**{"train.steps": 2}), tmp_path / "mod", progress=False)
+    return load_run(tmp_path / "mod")
+
+
+def test_irrep_traces_read_the_answer_position_of_power_equations(tmp_path):
+    """In Power et al.'s format `<eos> a op b = c` the answer is read at position 4, not 2 (the operator)."""
+    from grokinterp import models
+    from grokinterp.analysis import irreps
+
+    run = _power_s4_run(tmp_path)
+    step = run.steps[-1]
+    _, sims = progress.irrep_traces(run, [step])
+    task = run.task()
+    logits = models.fused_logits(run.state_dict(step), run.config.model, task.tokens, (4,))[:, 0, :24]
+    expected = irreps.logit_similarity(logits, task.labels[:, 0], 4)
+    assert {k: float(v[0]) for k, v in sims.items()} == pytest.approx(expected)
