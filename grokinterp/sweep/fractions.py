@@ -14,8 +14,9 @@ once half the seeds never generalised.
   median t_val, the increase of t per percentage point less data, (t(f1) / t(f2))^(1 / (100 (f2 - f1))) - 1.
   Power et al. quote 40-50% per 1% of data near 25-30%.
 
-Pure parts (data in): `first_step`, `fraction_points`, `fraction_series`, `series_summary`;
-`sweep_fraction_points` reads a sweep. The figure and table: `grokinterp.report.fractions`.
+Pure parts (data in): `first_step`, `fraction_points`, `fraction_series`, `series_summary`, `fraction_table`
+(one row per run: op, frac_train, seed, steps, train_99, val_99); `sweep_fraction_runs` and
+`sweep_fraction_points` read a sweep. The figure and table: `grokinterp.report.fractions`.
 """
 
 from __future__ import annotations
@@ -152,8 +153,9 @@ def series_summary(series: dict[str, list[SeriesPoint]]) -> list[SeriesSummary]:
     return sorted(out, key=lambda s: (s.min_frac is None, s.min_frac or 0.0, s.series))
 
 
-def sweep_fraction_points(sweep, threshold: float = THRESHOLD) -> list[FractionPoint]:
-    """`fraction_points` of every run of a `grokinterp.sweep.Sweep` that varies `task.frac_train`."""
+def sweep_fraction_runs(sweep) -> list[tuple[str, dict[str, Any], str, str, int, list[dict[str, Any]]]]:
+    """The (name, overrides, task description, state, budget, metrics rows) of every run of a
+    `grokinterp.sweep.Sweep`, as `fraction_points` and `fraction_table` take them."""
     from grokinterp.runs.store import RunStore
 
     runs = []
@@ -162,4 +164,26 @@ def sweep_fraction_points(sweep, threshold: float = THRESHOLD) -> list[FractionP
             else []
         runs.append((run.name, run.overrides, run.config.task.describe(), sweep.state(run.name),
                      run.config.train.steps, rows))
-    return fraction_points(runs, threshold)
+    return runs
+
+
+def sweep_fraction_points(sweep, threshold: float = THRESHOLD) -> list[FractionPoint]:
+    """`fraction_points` of every run of a `grokinterp.sweep.Sweep` that varies `task.frac_train`."""
+    return fraction_points(sweep_fraction_runs(sweep), threshold)
+
+
+TABLE_COLUMNS = ("op", "frac_train", "seed", "steps", "train_99", "val_99")
+
+
+def fraction_table(runs: list[tuple[str, dict[str, Any], str, str, int, list[dict[str, Any]]]],
+                   threshold: float = THRESHOLD) -> list[dict[str, Any]]:
+    """Power et al.'s measurement as a table, one row per counted run (`FractionPoint.counted`) of `runs` (as
+    `fraction_points` takes them): `op` (the run's `task.op` override, else its task description),
+    `frac_train`, `seed` (its `model.seed` override, None if not varied), `steps` (the budget), and `train_99`
+    and `val_99`, the first logged steps at 99% train and validation accuracy (None: not within the budget)."""
+    by_name = {r[0]: r[1] for r in runs}
+    described = {r[0]: r[2] for r in runs}
+    return [{"op": by_name[p.name].get("task.op", described[p.name]), "frac_train": p.frac,
+             "seed": by_name[p.name].get("model.seed"), "steps": p.budget, "train_99": p.t_train,
+             "val_99": p.t_val}
+            for p in fraction_points(runs, threshold) if p.counted]

@@ -65,3 +65,14 @@ def test_the_fraction_sweep_specs_expand():
         assert {(r.config.model.dropout, r.config.train.weight_noise, r.config.train.batch_size) for r in runs} == {
             (0.0, 0.0, -1), (0.1, 0.0, -1), (0.0, 0.01, -1), (0.0, 0.0, 0)}
 
+
+
+def test_fraction_table_has_one_row_per_counted_run():
+    from grokinterp.sweep.fractions import TABLE_COLUMNS, fraction_table
+
+    unfinished = ("add_0.5_0", {"task.op": "add", "task.frac_train": 0.5, "model.seed": 0}, "add mod 7",
+                  "unfinished", 1000, fraction_rows(100, None, budget=500))
+    rows = fraction_table(PLANTED_FRACTIONS + [unfinished])
+    assert len(rows) == len(PLANTED_FRACTIONS) and all(tuple(r) == TABLE_COLUMNS for r in rows)
+    assert rows[0] == {"op": "add", "frac_train": 0.3, "seed": 0, "steps": 1000, "train_99": 100, "val_99": 700}
+    assert {(r["op"], r["frac_train"], r["seed"]): r["val_99"] for r in rows}[("sq", 0.4, 1)] is None
