@@ -223,8 +223,8 @@ class RunConfig:
                               f"{' or '.join(map(repr, fits))}")
         arch.check_run(self)
         if self.accel.transfer_from and arch.embedding is None:
-            raise ConfigError(f"accel.transfer_from: GrokTransfer starts the model's token embedding from the weak "
-                              f"run's; model.arch={self.model.arch!r} has no token embedding")
+            raise ConfigError(f"accel.transfer_from: GrokTransfer starts the model's input embedding from the weak "
+                              f"run's; model.arch={self.model.arch!r} has no input embedding")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self

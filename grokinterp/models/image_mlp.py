@@ -70,6 +70,7 @@ ARCH = register(Architecture(
     task_kinds=frozenset({"vectors"}),
     muon_names=readout_not_muon,
     check=refuse_dropout,
-    embedding=None,
+    embedding="layers.0.weight",  # GrokTransfer's MLP embedding: the first layer, one row per input feature
+    embedding_transposed=True,
     act_fns=("relu", "gelu", "tanh"),
 ))

@@ -48,7 +48,9 @@ class Architecture:
     - `muon_names(params)`: the tensors `train.optimizer=muon` gives to Muon.
     - `check(cfg)`: raise `ConfigError` for model settings this architecture cannot take;
       `check_run(run_cfg)`: the same for settings of other sections.
-    - `embedding`: the name of the token embedding (None: the model reads no tokens through one);
+    - `embedding`: the name of the input embedding GrokTransfer transfers (None: the model has none);
+      `embedding_transposed`: that tensor is a Linear layer's weight (out x in), so the embedding, one row
+      per input (token or feature), is its transpose (`input_embedding` and `stored_embedding` turn it);
       `embedding_title` and `embedding_note`: what the report calls it and says of it.
     - `task_kinds`: the task kinds (`grokinterp.tasks.registry.KINDS`) it reads.
     - `tl_native`: a TransformerLens-native transformer (the bridge's tensor names and hook names): Nanda's
@@ -71,6 +73,7 @@ class Architecture:
     check: Callable[[Any], None] = no_check
     check_run: Callable[[Any], None] = no_check
     embedding: str | None = "embed.weight"
+    embedding_transposed: bool = False
     embedding_title: str = "The embedding"
     embedding_note: str = ""
     tl_native: bool = False
@@ -78,6 +81,14 @@ class Architecture:
     no_measures: str | None = None
     batchable: bool = True
     act_fns: tuple[str, ...] = ("relu", "gelu")
+
+    def input_embedding(self, params: dict[str, Tensor]) -> Tensor:
+        """The embedding from the model's tensors, one row per input (token or input feature)."""
+        return params[self.embedding].T if self.embedding_transposed else params[self.embedding]
+
+    def stored_embedding(self, rows: Tensor) -> Tensor:
+        """An embedding of one row per input in the orientation of the model's tensor."""
+        return rows.T if self.embedding_transposed else rows
 
     def __post_init__(self) -> None:
         if self.no_measures is None and not self.tl_native:

@@ -170,8 +170,9 @@ def rescale_to_norm_(params: dict[str, Tensor], norm: float) -> None:
 
 
 def weak_embedding(cfg) -> tuple[Tensor, int]:
-    """(A, step): the weak run's embedding at its first checkpoint at or after test accuracy >=
-    `accel.transfer_acc`; random with the same shape and scale when `accel.transfer_random`."""
+    """(A, step): the weak run's input embedding (one row per token or input feature, whatever its architecture:
+    `Architecture.input_embedding`) at its first checkpoint at or after test accuracy >= `accel.transfer_acc`;
+    random with the same shape and scale when `accel.transfer_random`."""
     from grokinterp.config import ConfigError
     from grokinterp.models import architecture_of
     from grokinterp.runs.run import load_run
@@ -189,11 +190,11 @@ def weak_embedding(cfg) -> tuple[Tensor, int]:
     if not steps:
         raise ConfigError(f"accel.transfer_from: the weak run never reached test accuracy {a.transfer_acc} at a "
                           f"checkpoint (best {max((r['test_acc'] for r in weak.metrics), default=0):.3f})")
-    name = architecture_of(weak.config.model).embedding
-    if name is None:
-        raise ConfigError(f"accel.transfer_from: the weak run at {a.transfer_from} has no token embedding to "
+    arch = architecture_of(weak.config.model)
+    if arch.embedding is None:
+        raise ConfigError(f"accel.transfer_from: the weak run at {a.transfer_from} has no input embedding to "
                           f"transfer (model.arch={weak.config.model.arch!r})")
-    A = weak.state_dict(steps[0])[name].detach().clone()
+    A = arch.input_embedding(weak.state_dict(steps[0])).detach().clone()
     if a.transfer_random:
         g = torch.Generator().manual_seed(cfg.model.seed + 7)
         A = torch.randn(A.shape, generator=g, dtype=A.dtype) * A.std()

@@ -75,7 +75,8 @@ class SingleStepper:
         if cfg.accel.init_scale != 1.0 and not resuming:
             accel.scale_init_(self.trainable, cfg.accel.init_scale)
         self.factors: dict[str, torch.nn.Parameter] = {}
-        self.embedding = architecture_of(cfg.model).embedding  # GrokTransfer's target tensor
+        self.arch = architecture_of(cfg.model)
+        self.embedding = self.arch.embedding  # GrokTransfer's target tensor
         self.meta = self._setup_transfer()
         self.names = {id(p): n for n, p in self.trainable.items()}
         self.opt = make_optimizer(cfg, self.trainable)
@@ -105,15 +106,17 @@ class SingleStepper:
             return {}
         A, weak_step = accel.weak_embedding(cfg)
         emb = self.params[self.embedding]
-        if A.shape[0] != emb.shape[0]:
-            raise ConfigError(f"accel.transfer_from: the weak embedding has {A.shape[0]} rows, this model "
-                              f"{emb.shape[0]}")
-        B = accel.random_b(A, emb.shape[1], cfg.model.seed)
+        rows = self.arch.input_embedding(self.params)
+        if A.shape[0] != rows.shape[0]:
+            raise ConfigError(f"accel.transfer_from: the weak run's embedding is {tuple(A.shape)} (one row per input), "
+                              f"this model's {tuple(rows.shape)} (model.arch={cfg.model.arch!r}): they need as many "
+                              f"rows")
+        B = accel.random_b(A, rows.shape[1], cfg.model.seed)
         A, B = A.to(device=self.device, dtype=emb.dtype), B.to(device=self.device, dtype=emb.dtype)
         meta = {"transfer_from": str(cfg.accel.transfer_from), "transfer_step": str(weak_step)}
         if cfg.accel.transfer_mode == "merged":
             with torch.no_grad():
-                emb.copy_(A @ B)
+                emb.copy_(self.arch.stored_embedding(A @ B))
             return meta
         self.factors = {"transfer.A": torch.nn.Parameter(A.clone()), "transfer.B": torch.nn.Parameter(B)}
         emb.requires_grad_(False)  # the embedding is A B, recomputed every step
@@ -122,11 +125,15 @@ class SingleStepper:
         self._sync_embedding()
         return meta
 
+    def _factored_embedding(self) -> torch.Tensor:
+        """A B in the orientation of the model's embedding tensor."""
+        return self.arch.stored_embedding(self.factors["transfer.A"] @ self.factors["transfer.B"])
+
     @torch.no_grad()
     def _sync_embedding(self) -> None:
         """Keep the model's embedding equal to A B (what checkpoints, evaluations and analyses read)."""
         if self.factors:
-            self.params[self.embedding].copy_(self.factors["transfer.A"] @ self.factors["transfer.B"])
+            self.params[self.embedding].copy_(self._factored_embedding())
 
     def restore(self, model_t: dict, resume_t: dict) -> None:
         """Load a resume point: model tensors, optimizer, filter and GrokTransfer factors."""
@@ -190,8 +197,7 @@ class SingleStepper:
 
     def forward(self, step: int) -> torch.Tensor:
         xb, yb, whole = self.train_batch(step)
-        params = {**self.params, self.embedding: self.factors["transfer.A"] @ self.factors["transfer.B"]} \
-            if self.factors else self.params
+        params = {**self.params, self.embedding: self._factored_embedding()} if self.factors else self.params
         generator = None
         if self.regularised:
             params, generator = self._noise(params, step)

@@ -265,14 +265,42 @@ def test_orthogonal_gradient_drops_the_weight_direction_and_keeps_the_norm():
     assert torch.allclose(accel.orthogonal_gradient(across, w), across)
 
 
-def test_grok_transfer_needs_a_token_embedding_on_both_sides(tmp_path):
-    """GrokTransfer moves the token embedding (`Architecture.embedding`): a target without one is refused in one
+def test_grok_transfer_needs_an_input_embedding_on_both_sides(tmp_path):
+    """GrokTransfer moves the input embedding (`Architecture.embedding`): a target without one is refused in one
     line when the config is built, a weak run without one when training starts."""
-    with pytest.raises(ConfigError, match="has no token embedding"):
+    with pytest.raises(ConfigError, match="has no input embedding"):
         get_preset("prieto-mlp").with_overrides({"accel.transfer_from": str(tmp_path / "weak")})
     weak = get_preset("prieto-mlp").with_overrides({"task.p": 17, "train.steps": 2, "train.device": "cpu"})
     train(weak, tmp_path / "weak", progress=False)
     target = tiny(**{"accel.transfer_from": str(tmp_path / "weak"), "accel.transfer_acc": 0.0, "train.steps": 2})
     target.task = weak.task
-    with pytest.raises(ConfigError, match="the weak run .* has no token embedding"):
+    with pytest.raises(ConfigError, match="the weak run .* has no input embedding"):
         train(target, tmp_path / "target", progress=False)
+
+
+PARITY_SMALL = {"task.n_bits": 12, "task.k": 3, "task.n_train": 200, "task.n_test": 100, "train.steps": 4,
+                "train.ckpt_every": 2, "train.ckpt_log_points": 0, "train.log_every": 2, "train.device": "cpu"}
+
+
+@pytest.mark.parametrize("mode", ["factored", "merged"])
+def test_grok_transfer_from_a_weak_parity_mlp(mode, tmp_path):
+    """GrokTransfer between MLPs (Xu et al.'s parity rows): the embedding of an MLP is its first layer, one row
+    per input feature (the transpose of `layers.0.weight`), so the target's first layer starts as (A B)^T with A
+    the weak model's."""
+    weak = get_preset("parity").with_overrides({**PARITY_SMALL, "model.n_layers": 1, "model.d_mlp": 2})
+    train(weak, tmp_path / "weak", progress=False)
+    A = load_run(tmp_path / "weak").state_dict(0)["layers.0.weight"].T  # (12 inputs, 2 neurons)
+    target = get_preset("parity").with_overrides({**PARITY_SMALL, "model.d_mlp": 16, "accel.transfer_mode": mode,
+                                                  "accel.transfer_from": str(tmp_path / "weak"),
+                                                  "accel.transfer_acc": 0.0})
+    train(target, tmp_path / "target", progress=False)
+    run = load_run(tmp_path / "target")
+    first = run.state_dict(0)["layers.0.weight"]  # (16, 12)
+    assert first.shape == (16, 12) and torch.linalg.matrix_rank(first) == 2  # A B has the weak width's rank
+    if mode == "factored":
+        resume = run.store.latest_resume()[2]
+        assert resume["transfer.A"].shape == (12, 2)
+        assert torch.allclose(run.state_dict(run.steps[-1])["layers.0.weight"],
+                              (resume["transfer.A"] @ resume["transfer.B"]).T, atol=1e-6)
+    # at step 0, in both modes, every column of the first layer's transpose lies in the span of A's columns
+    assert torch.allclose(first.T, A @ torch.linalg.lstsq(A, first.T).solution, atol=1e-5)
