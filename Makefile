@@ -1,5 +1,6 @@
-# make test  : create .venv if missing, install grokinterp with its dev, ray, slurm and log extras (and Debian's
-#              chromium for the browser test), run the test suite on TEST_WORKERS=2 processes (pytest-xdist)
+# make test  : create .venv if missing, install grokinterp with its dev, ray, slurm, log and images extras (and
+#              Debian's chromium for the browser test and dataset-fashion-mnist), run the test suite on
+#              TEST_WORKERS=2 processes (pytest-xdist)
 # make demo  : create .venv if missing, install, train the mod-113 model through the end of cleanup (preset mod113-demo), write
 #              its figure report (8.5 min on 2 idle CPU cores from a fresh clone; rerun to resume after an interruption)
 VENV   ?= .venv
@@ -16,7 +17,7 @@ $(PY):
 $(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --retries 1 -r requirements-torch.txt
-	$(PY) -m pip install -q -e ".[dev,ray,slurm,log]"
+	$(PY) -m pip install -q -e ".[dev,ray,slurm,log,images]"
 	touch $@
 
 # the browser test opens the report in Debian's Chromium: installed here (as root, with apt-get) when missing;
@@ -29,7 +30,17 @@ $(VENV)/.chromium: | $(PY)
 	  echo "chromium is not installed (Debian: apt-get install chromium): the browser test will be skipped"
 	touch $@
 
-install: $(VENV)/.installed $(VENV)/.chromium
+# Fashion-MNIST for the fashion-omnigrok preset: Debian's dataset-fashion-mnist package (30 MB, IDX files under
+# /usr/share/datasets/fashion-mnist), installed here as root when missing; the tests never read it
+$(VENV)/.datasets: | $(PY)
+	@[ -d /usr/share/datasets/fashion-mnist ] || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null; } || \
+	  echo "Fashion-MNIST is not installed (Debian: apt-get install dataset-fashion-mnist): the fashion-omnigrok preset needs it"
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.chromium $(VENV)/.datasets
 
 # the suite runs on TEST_WORKERS processes (pytest-xdist); TEST_WORKERS=0 runs it in this one
 TEST_WORKERS ?= 2

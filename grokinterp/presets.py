@@ -224,6 +224,24 @@ def _mnist_omnigrok() -> RunConfig:
     return cfg
 
 
+def _fashion_omnigrok() -> RunConfig:
+    """Omnigrok's MNIST set-up (1,000 training images, MLP 784-200-200-10 at init x8, squared error, AdamW, batches
+    of 200) on Fashion-MNIST, read from Debian's dataset-fashion-mnist package (`task.data_path` overrides)."""
+    cfg = _mnist_omnigrok()
+    cfg.task.dataset, cfg.task.data_path = "fashion-mnist", ""
+    cfg.preset = "fashion-omnigrok"
+    return cfg
+
+
+def _mnist1d_omnigrok() -> RunConfig:
+    """Omnigrok's MNIST set-up on MNIST-1D (40-point signals, generated offline by the `mnist1d` package):
+    1,000 of its 4,000 training examples, MLP 40-200-200-10 at init x8, squared error, AdamW, batches of 200."""
+    cfg = _mnist_omnigrok()
+    cfg.task.dataset, cfg.task.data_path = "mnist1d", ""
+    cfg.preset = "mnist1d-omnigrok"
+    return cfg
+
+
 def _parity() -> RunConfig:
     """GrokTransfer's (40, 3) sparse parity (1,000 samples) on their homogeneous three-layer FNN (no biases),
     trained from scratch. Their scratch run used lr 1e-2 and wd 1 (batch size not stated); with full batch
@@ -281,6 +299,8 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "digits-omnigrok": _digits_omnigrok,
     "teacher-student": _teacher_student,
     "mnist-omnigrok": _mnist_omnigrok,
+    "fashion-omnigrok": _fashion_omnigrok,
+    "mnist1d-omnigrok": _mnist1d_omnigrok,
     "parity": _parity,
     **{f"power-{op}": _power(op) for op in POWER_OPS},
 }

@@ -328,3 +328,13 @@ def test_info_on_a_run_that_never_started(tmp_path, capsys):
         store.write_config(config_record(tiny()))  # killed before its split and first checkpoint
     assert main(["info", str(tmp_path / "r")]) == 0
     assert "not started" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["task.data_path=/no/such/dir"], "/no/such/dir is not a directory"),
+    (["task.dataset=mnist1d", "task.data_path=/tmp"], "task.data_path is for the IDX data sets"),
+])
+def test_image_data_mistakes_are_one_line(overrides, words, tmp_path, capsys):
+    args = ["train", "fashion-omnigrok", "--out", str(tmp_path / "r"), "--no-progress"]
+    assert main(args + [a for o in overrides for a in ("--set", o)]) == 2
+    assert words in error_line(capsys)
