@@ -146,6 +146,9 @@ class TrainConfig:
             raise ConfigError(f"train.log must be none, tensorboard or wandb, got {self.log!r}")
 
 
+CLASSICAL_EMBEDDINGS = ("pca", "lda")  # accel.transfer_from values that are not a weak run
+
+
 @dataclass
 class AccelConfig:
     """Ways to speed grokking up or change it (see `grokinterp.train.accel`): Grokfast gradient filters (Lee et
@@ -158,13 +161,27 @@ class AccelConfig:
     warmup: bool = True  # Grokfast-MA: add the filtered gradient only once the window is full (their default)
     init_scale: float = 1.0  # Omnigrok alpha: every initial weight multiplied by this
     weight_norm: float = 0.0  # > 0: after every step rescale the trainable weights to this total L2 norm
-    transfer_from: str = ""  # GrokTransfer: a weak run's directory whose embedding starts this model's
+    # GrokTransfer: a weak run's directory whose embedding starts this model's, or a classical embedding of the
+    # training inputs in its place: "pca:K" (their top K principal directions) or "lda[:K]" (discriminant axes)
+    transfer_from: str = ""
     transfer_acc: float = 0.6  # ... taken at its first checkpoint at or after test accuracy >= this
     transfer_mode: str = "factored"  # factored: embedding = A B, A (the weak embedding) and B trainable; merged
     transfer_random: bool = False  # ablation: A random (same shape and scale) instead of the weak embedding
     orthogonal_grad: bool = False  # Prieto et al.'s ⊥Grad: each gradient without its component along its weight
 
+    def classical_transfer(self) -> tuple[str, int | None] | None:
+        """("pca", K) or ("lda", K or None) when `transfer_from` names a classical embedding, else None."""
+        kind, _, k = self.transfer_from.partition(":")
+        if kind not in CLASSICAL_EMBEDDINGS:
+            return None
+        if kind == "pca" and not k:
+            raise ConfigError("accel.transfer_from='pca' needs the number of components: pca:K, e.g. pca:4")
+        if k and not (k.isdigit() and int(k) >= 1):
+            raise ConfigError(f"accel.transfer_from={self.transfer_from!r}: K must be a whole number >= 1")
+        return kind, int(k) if k else None
+
     def validate(self) -> None:
+        self.classical_transfer()
         if self.grokfast not in ("none", "ema", "ma"):
             raise ConfigError(f"accel.grokfast must be 'none', 'ema' or 'ma', got {self.grokfast!r}")
         if not 0.0 <= self.alpha < 1.0:
@@ -225,6 +242,10 @@ class RunConfig:
         if self.accel.transfer_from and arch.embedding is None:
             raise ConfigError(f"accel.transfer_from: GrokTransfer starts the model's input embedding from the weak "
                               f"run's; model.arch={self.model.arch!r} has no input embedding")
+        if self.accel.classical_transfer() and kind != "vectors":
+            raise ConfigError(f"accel.transfer_from={self.accel.transfer_from!r} is an embedding of the training "
+                              f"inputs as float vectors (task kind 'vectors': parity, images); "
+                              f"task.family={self.task.family!r} reads tokens")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self

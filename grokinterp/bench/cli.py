@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--transfer-acc", type=float, default=0.6,
                    help="weak model's test accuracy at transfer (default 0.6)")
     g.add_argument("--weak-max-steps", type=int, default=10_000, help="step budget of a weak run (default 10000)")
+    g.add_argument("--weak-widths", default="", help="GrokTransfer again at these weak-model embedding widths, "
+                                                    "e.g. 1,2,3,4 (default: none)")
+    g.add_argument("--csv", default=None, metavar="FILE",
+                   help="also write one row per trial: task,method,seed,steps_to_99,wall_s (top threshold)")
+    g.add_argument("--task-name", default=None, help="the csv's task column (default: the preset)")
     g.add_argument("--tune-methods", action="store_true",
                    help="tune every method over the baselines' lr x weight-decay grid too (seed 0 picks, as for "
                         "the baseline)")
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.what == "grok":
-        from grokinterp.bench.grok import bench_grok, print_grok
+        from grokinterp.bench.grok import CSV_COLUMNS, bench_grok, print_grok, trial_rows
 
         try:
             gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
@@ -74,11 +79,22 @@ def main(argv: list[str] | None = None) -> int:
             if not ths or not all(0 < t <= 1 for t in ths):
                 raise ValueError(f"--thresholds must be accuracies in (0, 1], got {args.thresholds!r}")
             only = args.only.split(",") if args.only else None
-            print_grok(bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
-                                  floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
-                                  args.transfer_acc, args.out, weak_max_steps=args.weak_max_steps,
-                                  tune_methods=args.tune_methods,
-                                  log=lambda line: print(line, file=sys.stderr, flush=True)))
+            widths = tuple(int(w) for w in args.weak_widths.split(",") if w)
+            if any(w < 1 for w in widths):
+                raise ValueError(f"--weak-widths must be whole numbers >= 1, got {args.weak_widths!r}")
+            result = bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
+                                floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
+                                args.transfer_acc, args.out, weak_max_steps=args.weak_max_steps,
+                                tune_methods=args.tune_methods, weak_widths=widths,
+                                log=lambda line: print(line, file=sys.stderr, flush=True))
+            print_grok(result)
+            if args.csv:
+                import csv
+
+                with open(args.csv, "w", newline="") as f:
+                    writer = csv.DictWriter(f, CSV_COLUMNS)
+                    writer.writeheader()
+                    writer.writerows(trial_rows(result, args.task_name))
         except (ConfigError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

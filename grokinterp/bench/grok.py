@@ -12,10 +12,15 @@ The plan, in order:
    `ortho-adamw` (Prieto et al.'s ⊥AdamW at weight decay 0, as in their paper), `ortho-adamw+wd` (at the tuned
    weight decay), `ortho-adamw lr X` (weight decay 0 at the preset's own lr X, when the tuned lr differs: the
    methods are not lr-tuned themselves, and ⊥AdamW's paper setting is the `prieto-mlp` preset's), `muon`
-   (`train.optimizer=muon`), and on presets with an embedding (transformers) `groktransfer` (a weak pair MLP,
-   4-d embedding, width 64, lr 3e-3, the preset's weight decay, trained until `--transfer-acc` test accuracy;
-   the target's embedding starts as A B; **the weak run's time and steps are counted**; its own budget is
-   `--weak-max-steps`) and `groktransfer+grokfast`.
+   (`train.optimizer=muon`), and on presets with an input embedding `groktransfer` (the weak model: on token
+   tasks a pair MLP, 4-d embedding, width 64, lr 3e-3; on float-vector tasks such as parity the preset's MLP
+   with one hidden layer of 4 neurons; the preset's weight decay, trained until `--transfer-acc` test
+   accuracy; the target's embedding starts as A B; **the weak run's time and steps are counted**; its own
+   budget is `--weak-max-steps`), `groktransfer+grokfast`, the random-A ablation `groktransfer-random` (A random
+   with the weak embedding's shape and scale; the weak run's time counted too), `groktransfer width N` for each
+   of `--weak-widths` (the weak model's embedding width), and on float-vector tasks `pca` and `lda` (a
+   classical embedding of the training inputs in place of the weak model's: `accel.transfer_from=pca:K`, `lda`,
+   K the weak width).
 3. **The best combination**: the overrides of the two fastest variants merged (the fastest wins a clash), the
    second being the fastest whose method changes none of the first's settings (lr and weight decay aside:
    so not ⊥AdamW at another lr, not Grokfast twice).
@@ -52,9 +57,19 @@ import torch
 from grokinterp.models import architecture_of
 from grokinterp.presets import get_preset
 from grokinterp.runs.run import load_run
+from grokinterp.tasks import family_of
 from grokinterp.train import train
 
-WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "train.lr": 3e-3}
+WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "train.lr": 3e-3}  # on token tasks
+WEAK_WIDTH = 4
+
+
+def weak_model(kind: str, width: int = WEAK_WIDTH) -> dict:
+    """The weak model's overrides: a pair MLP with a `width`-d embedding on token tasks, the preset's own MLP
+    with one hidden layer of `width` neurons on float-vector tasks (its first layer is the embedding)."""
+    if kind == "vectors":
+        return {"model.n_layers": 1, "model.d_mlp": width}
+    return {**WEAK, "model.d_model": width}
 PLAIN = {"accel.orthogonal_grad": False, "accel.grokfast": "none", "train.optimizer": "adamw", "train.loss": "ce"}
 
 
@@ -106,9 +121,11 @@ def baseline_grid(lrs: list[float], wds: list[float]) -> list[Variant]:
 
 
 def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_acc: float,
-                    preset_lr: float | None = None) -> list[Variant]:
+                    preset_lr: float | None = None, kind: str = "pairs",
+                    weak_widths: tuple[int, ...] = ()) -> list[Variant]:
     """The single methods on top of the tuned baseline's overrides `base`; ⊥AdamW also at `preset_lr` (its
-    paper's setting on Prieto et al.'s preset) when the tuned lr differs."""
+    paper's setting on Prieto et al.'s preset) when the tuned lr differs. `kind`: the task kind (the weak model
+    and the classical embeddings depend on it); `weak_widths`: GrokTransfer again at each weak width."""
     ema = {"accel.grokfast": "ema", "accel.alpha": grokfast.get("alpha", 0.98), "accel.lamb": grokfast.get("lamb", 2.0)}
     out = [
         Variant("grokfast-ema", {**base, **ema}),
@@ -123,9 +140,17 @@ def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_a
     ]
     if with_embedding:
         tr = {"accel.transfer_mode": "factored", "accel.transfer_acc": transfer_acc}
-        weak = {**PLAIN, **WEAK, "train.grok_threshold": transfer_acc}  # the preset's weight decay, as documented
-        out += [Variant("groktransfer", {**base, **tr}, weak),
-                Variant("groktransfer+grokfast", {**base, **tr, **ema}, weak)]
+
+        def weak(width: int = WEAK_WIDTH) -> dict:  # the preset's weight decay, as documented
+            return {**PLAIN, **weak_model(kind, width), "train.grok_threshold": transfer_acc}
+
+        out += [Variant("groktransfer", {**base, **tr}, weak()),
+                Variant("groktransfer+grokfast", {**base, **tr, **ema}, weak()),
+                Variant("groktransfer-random", {**base, **tr, "accel.transfer_random": True}, weak())]
+        out += [Variant(f"groktransfer width {w}", {**base, **tr}, weak(w)) for w in weak_widths]
+        if kind == "vectors":
+            out += [Variant("pca", {**base, "accel.transfer_from": f"pca:{WEAK_WIDTH}"}),
+                    Variant("lda", {**base, "accel.transfer_from": "lda"})]
     return out
 
 
@@ -202,9 +227,11 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
                seeds: int = 3, lrs: list[float] | None = None, wds: tuple[float, ...] = (1.0, 3.0, 8.0),
                sets: list[str] | None = None, only: list[str] | None = None, grokfast: dict | None = None,
                transfer_acc: float = 0.6, out: str | None = None, progress: bool | None = None,
-               log=print, weak_max_steps: int = 10_000, tune_methods: bool = False) -> dict:
+               log=print, weak_max_steps: int = 10_000, tune_methods: bool = False,
+               weak_widths: tuple[int, ...] = ()) -> dict:
     """Run the plan of the module docstring; `only` restricts the methods (by name; the baselines always run);
-    `tune_methods` gives every method the baselines' lr x weight-decay grid."""
+    `tune_methods` gives every method the baselines' lr x weight-decay grid; `weak_widths` adds GrokTransfer at
+    those weak-model widths."""
     sets = list(sets or [])
     cfg = get_preset(preset).with_overrides(sets)
     lrs = lrs or [cfg.train.lr, 3 * cfg.train.lr]
@@ -242,8 +269,10 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
         return best, grid
 
     best, grid = tuned(baseline_grid(lrs, list(wds)))
-    methods = [v for v in method_variants(best.variant.overrides, architecture_of(cfg.model).tl_native, grokfast,
-                                          transfer_acc, None if tune_methods else cfg.train.lr)
+    kind = family_of(cfg.task).kind
+    methods = [v for v in method_variants(best.variant.overrides, architecture_of(cfg.model).embedding is not None,
+                                          grokfast, transfer_acc, None if tune_methods else cfg.train.lr, kind,
+                                          tuple(weak_widths))
                if not only or v.name.split(" lr ")[0] in only]
     singles, tried = [], []
     for v in methods:
@@ -265,7 +294,8 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
     combos = [run(combine(ranked[0].variant, second.variant, base), seed_list)] if second is not None else []
     return {"preset": preset, "sets": sets, "thresholds": thresholds, "max_steps": max_steps, "seeds": seeds,
             "out": str(root), "cores": os.cpu_count(), "threads": torch.get_num_threads(), "grokfast": grokfast,
-            "transfer_acc": transfer_acc, "weak_max_steps": weak_max_steps, "grid": grid, "baseline": best,
+            "transfer_acc": transfer_acc, "weak_max_steps": weak_max_steps, "weak": weak_model(kind),
+            "grid": grid, "baseline": best,
             "singles": singles, "combos": combos, "method_grid": tried, "tune_methods": tune_methods}
 
 
@@ -290,7 +320,7 @@ def print_grok(r: dict) -> None:
     print(f"preset {r['preset']} {' '.join(r['sets'])}".rstrip() + f"; test accuracy {acc}; at most "
           f"{r['max_steps']} steps; seeds 0-{r['seeds'] - 1}; {r['cores']} CPU cores, {r['threads']} torch threads; "
           f"runs in {r['out']}")
-    print(f"weak model (GrokTransfer): pair MLP {WEAK} until test accuracy {r['transfer_acc']} (at most "
+    print(f"weak model (GrokTransfer): {r.get('weak', WEAK)} until test accuracy {r['transfer_acc']} (at most "
           f"{r['weak_max_steps']} steps), its time counted")
     base: Summary = r["baseline"]
     rows = [(s, "grid") for s in r["grid"] + r.get("method_grid", []) if s is not base] + [(base, "baseline")] + \
@@ -317,3 +347,24 @@ def print_grok(r: dict) -> None:
     best = min(reached, key=lambda s: s.median(top))
     print(f"best: {best.variant.name}")
     print(f"best/baseline wall-time speedup: {'>=' if b is None else ''}{b_bound / best.median(top):.2f}x")
+
+
+CSV_COLUMNS = ("task", "method", "seed", "steps_to_99", "wall_s")
+
+
+def trial_rows(r: dict, task: str | None = None) -> list[dict]:
+    """One row per trial of a `bench_grok` result (tuned baseline, its grid, the methods, the combination) at
+    its top threshold: `task` (default: the preset), `method`, `seed`, `steps_to_99` (None: not reached within
+    the budget) and `wall_s` (to the threshold, the weak run included; the whole run's time when not reached)."""
+    top = r["thresholds"][-1]
+    base: Summary = r["baseline"]
+    groups = [(base, "baseline")] + [(s, "") for s in r["singles"] + r["combos"]] + \
+             [(s, "grid") for s in r["grid"] + r.get("method_grid", []) if s is not base]
+    out = []
+    for s, tag in groups:
+        name = f"baseline ({s.variant.name})" if tag == "baseline" else \
+            (f"grid: {s.variant.name}" if tag == "grid" else s.variant.name)
+        for t in s.trials:
+            out.append({"task": task or r["preset"], "method": name, "seed": t.seed, "steps_to_99": t.steps[top],
+                        "wall_s": round(t.total_s[top] if t.total_s[top] is not None else t.budget_s, 3)})
+    return out

@@ -34,6 +34,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 
@@ -169,15 +170,27 @@ def rescale_to_norm_(params: dict[str, Tensor], norm: float) -> None:
 # trainable ("factored"), or as the single matrix A B ("merged").
 
 
-def weak_embedding(cfg) -> tuple[Tensor, int]:
+def weak_embedding(cfg) -> tuple[Tensor, int | None]:
     """(A, step): the weak run's input embedding (one row per token or input feature, whatever its architecture:
     `Architecture.input_embedding`) at its first checkpoint at or after test accuracy >= `accel.transfer_acc`;
-    random with the same shape and scale when `accel.transfer_random`."""
+    random with the same shape and scale when `accel.transfer_random`. For `accel.transfer_from` "pca:K" or
+    "lda[:K]", the classical embedding of the training inputs instead (`classical_embedding`; step None)."""
     from grokinterp.config import ConfigError
     from grokinterp.models import architecture_of
     from grokinterp.runs.run import load_run
 
     a = cfg.accel
+    classical = a.classical_transfer()
+    if classical is not None:
+        from grokinterp.tasks import make_task
+
+        task = make_task(cfg.task)
+        x = task.tokens[task.train_idx].to(torch.float64)
+        A = classical_embedding(x, task.labels[task.train_idx, 0], *classical)
+        if a.transfer_random:
+            g = torch.Generator().manual_seed(cfg.model.seed + 7)
+            A = torch.randn(A.shape, generator=g, dtype=A.dtype) * A.std()
+        return A.to(torch.float32), None
     try:
         weak = load_run(a.transfer_from)
     except (FileNotFoundError, ValueError) as e:
@@ -199,6 +212,31 @@ def weak_embedding(cfg) -> tuple[Tensor, int]:
         g = torch.Generator().manual_seed(cfg.model.seed + 7)
         A = torch.randn(A.shape, generator=g, dtype=A.dtype) * A.std()
     return A, steps[0]
+
+
+def classical_embedding(x: Float[Tensor, "n d_in"], y: Int[Tensor, " n"], kind: str,
+                        k: int | None) -> Float[Tensor, "d_in k"]:
+    """A classical embedding of the inputs `x` (one row per training example), one row per input feature, as a
+    weak model's first layer would be (the question GrokTransfer's reviewers asked: does it do as well?):
+
+    - "pca": the top `k` principal directions of the centred inputs (right singular vectors), each scaled by its
+      standard deviation sigma_i / sqrt(n), so that A's scale follows the data's;
+    - "lda": the discriminant axes of scikit-learn's `LinearDiscriminantAnalysis` (`scalings_`), at most
+      min(k, classes - 1, d_in) of them, each scaled to unit norm and then by the spread of the projections.
+    """
+    if kind == "pca":
+        xc = x - x.mean(0)
+        _, s, vt = torch.linalg.svd(xc, full_matrices=False)
+        k = min(k, vt.shape[0])
+        return vt[:k].T * (s[:k] / math.sqrt(len(x)))
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    n_classes = len(torch.unique(y))
+    m = min(k or n_classes - 1, n_classes - 1, x.shape[1])
+    lda = LinearDiscriminantAnalysis(n_components=m, solver="svd").fit(x.numpy(), y.numpy())
+    axes = torch.from_numpy(lda.scalings_[:, :m]).to(x.dtype)
+    axes = axes / axes.norm(dim=0, keepdim=True)
+    return axes * (x - x.mean(0)).matmul(axes).std(0)
 
 
 def random_b(A: Tensor, d_model: int, seed: int) -> Tensor:

@@ -113,7 +113,8 @@ class SingleStepper:
                               f"rows")
         B = accel.random_b(A, rows.shape[1], cfg.model.seed)
         A, B = A.to(device=self.device, dtype=emb.dtype), B.to(device=self.device, dtype=emb.dtype)
-        meta = {"transfer_from": str(cfg.accel.transfer_from), "transfer_step": str(weak_step)}
+        meta = {"transfer_from": str(cfg.accel.transfer_from),
+                "transfer_step": "" if weak_step is None else str(weak_step)}
         if cfg.accel.transfer_mode == "merged":
             with torch.no_grad():
                 emb.copy_(self.arch.stored_embedding(A @ B))

@@ -98,3 +98,31 @@ def test_bench_grok_table_says_when_a_median_is_over_seeds_that_did_not_all_get_
                 "baseline": base, "singles": [ortho], "combos": []})
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "395 (205-395) [2 of 3 reached]" in rows["ortho"] and "reached]" not in rows["adamw*"]
+
+
+def test_bench_grok_on_parity_races_the_transfer_family_and_writes_the_csv(tmp_path, capsys):
+    """On a float-vector task (GrokTransfer's parity row) the weak model is the preset's MLP with one narrow
+    hidden layer, and the family is GrokTransfer, its random-A ablation, each weak width, PCA and LDA; the csv has
+    one row per trial."""
+    import csv
+
+    from grokinterp.bench import cli as bench
+
+    sets = ["task.n_bits=12", "task.n_train=200", "task.n_test=100", "train.batch_size=0", "train.log_every=5"]
+    args = ["grok", "--preset", "parity", "--max-steps", "10", "--thresholds", "0.01", "--seeds", "2", "--lrs",
+            "0.001", "--wds", "0.1", "--transfer-acc", "0.01", "--weak-widths", "1,2", "--out", str(tmp_path / "runs"),
+            "--only", "groktransfer,groktransfer-random,groktransfer width 1,groktransfer width 2,pca,lda",
+            "--csv", str(tmp_path / "t.csv"), "--task-name", "parity (12, 3)"]
+    assert bench.main([*args, *[a for s in sets for a in ("--set", s)]]) == 0
+    out = capsys.readouterr().out
+    assert "'model.n_layers': 1, 'model.d_mlp': 4" in out  # the weak model, as the table states it
+    rows = list(csv.DictReader(open(tmp_path / "t.csv")))
+    assert list(rows[0]) == ["task", "method", "seed", "steps_to_99", "wall_s"]
+    methods = {r["method"] for r in rows}
+    assert {"groktransfer", "groktransfer-random", "groktransfer width 1", "groktransfer width 2", "pca",
+            "lda"} <= methods and any(m.startswith("baseline (") for m in methods)
+    assert all(r["task"] == "parity (12, 3)" for r in rows) and {r["seed"] for r in rows} == {"0", "1"}
+    runs = tmp_path / "runs"
+    assert load_run(runs / "groktransfer_width_1.seed0.weak").config.model.d_mlp == 1
+    assert load_run(runs / "pca.seed0").config.accel.transfer_from == "pca:4"
+    assert load_run(runs / "groktransfer-random.seed1").config.accel.transfer_random

@@ -304,3 +304,38 @@ def test_grok_transfer_from_a_weak_parity_mlp(mode, tmp_path):
                               (resume["transfer.A"] @ resume["transfer.B"]).T, atol=1e-6)
     # at step 0, in both modes, every column of the first layer's transpose lies in the span of A's columns
     assert torch.allclose(first.T, A @ torch.linalg.lstsq(A, first.T).solution, atol=1e-5)
+
+
+def test_pca_embedding_recovers_the_planted_input_directions():
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(500, 10, dtype=torch.float64)
+    x[:, 2] = 3.0 * torch.randn(500, generator=g, dtype=torch.float64)  # the two directions that vary
+    x[:, 7] = 2.0 * torch.randn(500, generator=g, dtype=torch.float64)
+    x += 1e-3 * torch.randn(500, 10, generator=g, dtype=torch.float64)
+    A = accel.classical_embedding(x, torch.zeros(500, dtype=torch.long), "pca", 2)
+    assert A.shape == (10, 2)
+    assert A[:, 0].abs().argmax() == 2 and A[:, 1].abs().argmax() == 7  # largest variance first
+    assert A[2, 0].abs() == pytest.approx(3.0, rel=0.1) and A[7, 1].abs() == pytest.approx(2.0, rel=0.1)
+
+
+def test_lda_embedding_finds_the_planted_discriminant_axis():
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(600) % 3
+    x = torch.randn(600, 8, generator=g, dtype=torch.float64)
+    x[:, 5] += 4.0 * y  # the classes differ along input 5 only
+    A = accel.classical_embedding(x, y, "lda", None)
+    assert A.shape == (8, 2)  # classes - 1 axes
+    assert A[:, 0].abs().argmax() == 5 and A[5, 0].abs() / A[:, 0].norm() > 0.95
+
+
+def test_a_classical_embedding_starts_an_mlp_target_and_needs_float_inputs(tmp_path):
+    target = get_preset("parity").with_overrides({**PARITY_SMALL, "model.d_mlp": 16, "accel.transfer_from": "pca:3"})
+    train(target, tmp_path / "pca", progress=False)
+    run = load_run(tmp_path / "pca")
+    first = run.state_dict(0)["layers.0.weight"]
+    assert torch.linalg.matrix_rank(first) == 3
+    assert run.store.latest_resume()[3]["transfer_from"] == "pca:3"
+    with pytest.raises(ConfigError, match="reads tokens"):
+        tiny(**{"accel.transfer_from": "lda"})
+    with pytest.raises(ConfigError, match="pca:K"):
+        get_preset("parity").with_overrides({"accel.transfer_from": "pca"})
