@@ -13,8 +13,8 @@ The plan, in order:
    weight decay), `ortho-adamw lr X` (weight decay 0 at the preset's own lr X, when the tuned lr differs: the
    methods are not lr-tuned themselves, and ⊥AdamW's paper setting is the `prieto-mlp` preset's), `muon`
    (`train.optimizer=muon`), and on presets with an input embedding `groktransfer` (the weak model: on token
-   tasks a pair MLP, 4-d embedding, width 64, lr 3e-3; on float-vector tasks such as parity the preset's MLP
-   with one hidden layer of 4 neurons; the preset's weight decay, trained until `--transfer-acc` test
+   tasks a pair MLP, 4-d embedding, width 64, lr 3e-3; on float-vector tasks such as parity Xu et al.'s three-layer
+   FNN of width 16, the preset's MLP narrowed; the preset's weight decay, trained until `--transfer-acc` test
    accuracy; the target's embedding starts as A B; **the weak run's time and steps are counted**; its own
    budget is `--weak-max-steps`), `groktransfer+grokfast`, the random-A ablation `groktransfer-random` (A random
    with the weak embedding's shape and scale; the weak run's time counted too), `groktransfer width N` for each
@@ -61,14 +61,18 @@ from grokinterp.tasks import family_of
 from grokinterp.train import train
 
 WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "train.lr": 3e-3}  # on token tasks
-WEAK_WIDTH = 4
+# the weak model's embedding width by task kind: a pair MLP's 4-d embedding on tokens; on float vectors Xu et
+# al.'s parity weak model, a three-layer FNN of width 16 (a two-layer one could not generalise, their App. B)
+WEAK_WIDTH = {"vectors": 16}
 
 
-def weak_model(kind: str, width: int = WEAK_WIDTH) -> dict:
-    """The weak model's overrides: a pair MLP with a `width`-d embedding on token tasks, the preset's own MLP
-    with one hidden layer of `width` neurons on float-vector tasks (its first layer is the embedding)."""
+def weak_model(kind: str, width: int | None = None) -> dict:
+    """The weak model's overrides: a pair MLP with a `width`-d embedding (default 4) on token tasks; on
+    float-vector tasks the preset's own MLP with two hidden layers of `width` neurons (default 16), whose first
+    layer is the embedding."""
+    width = width or WEAK_WIDTH.get(kind, WEAK["model.d_model"])
     if kind == "vectors":
-        return {"model.n_layers": 1, "model.d_mlp": width}
+        return {"model.n_layers": 2, "model.d_mlp": width}
     return {**WEAK, "model.d_model": width}
 PLAIN = {"accel.orthogonal_grad": False, "accel.grokfast": "none", "train.optimizer": "adamw", "train.loss": "ce"}
 
@@ -141,7 +145,7 @@ def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_a
     if with_embedding:
         tr = {"accel.transfer_mode": "factored", "accel.transfer_acc": transfer_acc}
 
-        def weak(width: int = WEAK_WIDTH) -> dict:  # the preset's weight decay, as documented
+        def weak(width: int | None = None) -> dict:  # the preset's weight decay, as documented
             return {**PLAIN, **weak_model(kind, width), "train.grok_threshold": transfer_acc}
 
         out += [Variant("groktransfer", {**base, **tr}, weak()),
@@ -149,7 +153,7 @@ def method_variants(base: dict, with_embedding: bool, grokfast: dict, transfer_a
                 Variant("groktransfer-random", {**base, **tr, "accel.transfer_random": True}, weak())]
         out += [Variant(f"groktransfer width {w}", {**base, **tr}, weak(w)) for w in weak_widths]
         if kind == "vectors":
-            out += [Variant("pca", {**base, "accel.transfer_from": f"pca:{WEAK_WIDTH}"}),
+            out += [Variant("pca", {**base, "accel.transfer_from": f"pca:{WEAK_WIDTH['vectors']}"}),
                     Variant("lda", {**base, "accel.transfer_from": "lda"})]
     return out
 

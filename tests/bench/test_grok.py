@@ -115,7 +115,7 @@ def test_bench_grok_on_parity_races_the_transfer_family_and_writes_the_csv(tmp_p
             "--csv", str(tmp_path / "t.csv"), "--task-name", "parity (12, 3)"]
     assert bench.main([*args, *[a for s in sets for a in ("--set", s)]]) == 0
     out = capsys.readouterr().out
-    assert "'model.n_layers': 1, 'model.d_mlp': 4" in out  # the weak model, as the table states it
+    assert "'model.n_layers': 2, 'model.d_mlp': 16" in out  # the weak model (Xu et al.'s), as the table says
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
     assert list(rows[0]) == ["task", "method", "seed", "steps_to_99", "wall_s"]
     methods = {r["method"] for r in rows}
@@ -124,5 +124,5 @@ def test_bench_grok_on_parity_races_the_transfer_family_and_writes_the_csv(tmp_p
     assert all(r["task"] == "parity (12, 3)" for r in rows) and {r["seed"] for r in rows} == {"0", "1"}
     runs = tmp_path / "runs"
     assert load_run(runs / "groktransfer_width_1.seed0.weak").config.model.d_mlp == 1
-    assert load_run(runs / "pca.seed0").config.accel.transfer_from == "pca:4"
+    assert load_run(runs / "pca.seed0").config.accel.transfer_from == "pca:16"
     assert load_run(runs / "groktransfer-random.seed1").config.accel.transfer_random
