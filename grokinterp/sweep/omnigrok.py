@@ -13,8 +13,9 @@
   The critical size of a line is the smallest size whose best test accuracy reaches `GENERALISED` (0.5: half
   way from a 10-class chance level to perfect); below it test accuracy stays near chance within the budget.
 
-Pure parts: `lu_points`, `best_norm`, `size_points`, `size_series`, `critical_size`; `sweep_runs` gives them a
-sweep's runs. The figures: `grokinterp.report.omnigrok`.
+Pure parts: `lu_points`, `best_norm`, `size_points`, `size_series`, `critical_size`, `size_table` (one row per
+run: dataset, n_train, weight_decay, seed, best_test_acc); `sweep_runs` gives them a sweep's runs. The figures:
+`grokinterp.report.omnigrok`.
 """
 
 from __future__ import annotations
@@ -125,6 +126,19 @@ def sweep_runs(sweep, metrics: dict[str, list[dict[str, Any]]]) -> list[tuple[st
     """The (name, overrides, state, metrics rows) of every run of a `grokinterp.sweep.Sweep`, from the rows
     already read (`grokinterp.sweep.regimes.sweep_regimes` returns them), for `lu_points` and `size_points`."""
     return [(run.name, run.overrides, sweep.state(run.name), metrics.get(run.name, [])) for run in sweep.runs]
+
+
+SIZE_TABLE_COLUMNS = ("dataset", "n_train", "weight_decay", "seed", "best_test_acc")
+
+
+def size_table(runs: list[tuple[Any, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """One row per run with metrics, from (its `RunConfig`, its metrics rows): `dataset` (`task.dataset`, else the
+    task's description), `n_train`, `weight_decay`, `seed` (`model.seed`) and `best_test_acc`, the best test
+    accuracy of any logged step."""
+    return [{"dataset": getattr(cfg.task, "dataset", cfg.task.describe()), "n_train": cfg.task.n_train,
+             "weight_decay": cfg.train.weight_decay, "seed": cfg.model.seed,
+             "best_test_acc": max(r["test_acc"] for r in rows)}
+            for cfg, rows in runs if rows]
 
 
 def init_norm(cfg) -> float:

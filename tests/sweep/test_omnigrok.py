@@ -47,3 +47,16 @@ def test_the_critical_size_is_where_every_larger_size_generalises():
     fig = size_figure(series, chance=0.1)
     assert any("critical size 100" in t.name for t in fig.data) and any("never" in t.name for t in fig.data)
 
+
+
+def test_size_table_has_one_row_per_run_with_its_best_test_accuracy():
+    from grokinterp.presets import get_preset
+    from grokinterp.sweep.omnigrok import SIZE_TABLE_COLUMNS, size_table
+
+    a = get_preset("digits-omnigrok").with_overrides({"task.n_train": 50, "train.weight_decay": 0.0})
+    b = get_preset("digits-omnigrok").with_overrides({"task.n_train": 100, "model.seed": 2})
+    rows = size_table([(a, [{"test_acc": 0.2}, {"test_acc": 0.6}, {"test_acc": 0.5}]), (b, [{"test_acc": 0.9}]),
+                       (b, [])])
+    assert [tuple(r) for r in rows] == [SIZE_TABLE_COLUMNS] * 2
+    assert rows[0] == {"dataset": "digits", "n_train": 50, "weight_decay": 0.0, "seed": 0, "best_test_acc": 0.6}
+    assert rows[1]["seed"] == 2 and rows[1]["weight_decay"] == 0.1 and rows[1]["best_test_acc"] == 0.9
