@@ -244,7 +244,7 @@ class RunConfig:
                               f"run's; model.arch={self.model.arch!r} has no input embedding")
         if self.accel.classical_transfer() and kind != "vectors":
             raise ConfigError(f"accel.transfer_from={self.accel.transfer_from!r} is an embedding of the training "
-                              f"inputs as float vectors (task kind 'vectors': parity, images); "
+                              f"inputs as float vectors (task kind 'vectors', e.g. images); "
                               f"task.family={self.task.family!r} reads tokens")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")

@@ -13,7 +13,7 @@ The plan, in order:
    weight decay), `ortho-adamw lr X` (weight decay 0 at the preset's own lr X, when the tuned lr differs: the
    methods are not lr-tuned themselves, and ⊥AdamW's paper setting is the `prieto-mlp` preset's), `muon`
    (`train.optimizer=muon`), and on presets with an input embedding `groktransfer` (the weak model: on token
-   tasks a pair MLP, 4-d embedding, width 64, lr 3e-3; on float-vector tasks such as parity Xu et al.'s three-layer
+   tasks a pair MLP, 4-d embedding, width 64, lr 3e-3; on float-vector tasks Xu et al.'s three-layer
    FNN of width 16, the preset's MLP narrowed; the preset's weight decay, trained until `--transfer-acc` test
    accuracy; the target's embedding starts as A B; **the weak run's time and steps are counted**; its own
    budget is `--weak-max-steps`), `groktransfer+grokfast`, the random-A ablation `groktransfer-random` (A random
@@ -61,8 +61,9 @@ from grokinterp.tasks import family_of
 from grokinterp.train import train
 
 WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "train.lr": 3e-3}  # on token tasks
-# the weak model's embedding width by task kind: a pair MLP's 4-d embedding on tokens; on float vectors Xu et
-# al.'s parity weak model, a three-layer FNN of width 16 (a two-layer one could not generalise, their App. B)
+# the weak model's embedding width by task kind: a pair MLP's 4-d embedding on tokens; on float vectors Xu
+# et al.'s weak model for sparse bits, a three-layer FNN of width 16 (a two-layer one could not generalise,
+# their App. B)
 WEAK_WIDTH = {"vectors": 16}
 
 

@@ -128,7 +128,8 @@ class RayExecutor:
                 if self.address:
                     ray.init(address=self.address, log_to_driver=False)
                 else:
-                    ray.init(include_dashboard=False, log_to_driver=False)
+                    # "local" starts a new instance even when a cluster started on this machine is up
+                    ray.init(address="local", include_dashboard=False, log_to_driver=False)
             except (ConnectionError, ValueError, RuntimeError) as e:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
                 raise ConfigError(f"cannot start {where}: {one_line(e)}") from None
