@@ -34,6 +34,19 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_active_dir(tmp_path_factory):
+    """Trainings register while they run (grokinterp.train.cores); each pytest-xdist worker gets its own
+    registry, so that the workers' concurrent tiny trainings do not warn of one another."""
+    old = os.environ.get("GROKINTERP_ACTIVE_DIR")
+    os.environ["GROKINTERP_ACTIVE_DIR"] = str(tmp_path_factory.mktemp("active"))
+    yield
+    if old is None:
+        os.environ.pop("GROKINTERP_ACTIVE_DIR")
+    else:
+        os.environ["GROKINTERP_ACTIVE_DIR"] = old
+
+
 @pytest.fixture(autouse=True)
 def _seed_torch():
     """Every test starts from the same global torch RNG state."""

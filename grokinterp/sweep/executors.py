@@ -18,6 +18,7 @@ from typing import Any
 
 from grokinterp.config import ConfigError
 from grokinterp.sweep.jobs import Job, OnDone, failed_records, one_line, run_batch
+from grokinterp.train.cores import usable_cores
 
 EXECUTORS = ("local", "ray", "slurm")
 RAY_MISSING = "the ray executor needs ray: pip install 'grokinterp[ray]'"
@@ -38,11 +39,12 @@ class InlineExecutor:
 
 class ProcessExecutor:
     """Runs jobs in `n` spawned worker processes, at most `n` in flight, each worker with
-    cpu_count // n torch threads (capped by OMP_NUM_THREADS when it is set)."""
+    cores // n torch threads (the cores this process may use; capped by OMP_NUM_THREADS when it is set), so
+    that the jobs never oversubscribe the cores (`grokinterp.train.cores`)."""
 
     def __init__(self, n: int) -> None:
         self.n = n
-        threads = max(1, (os.cpu_count() or 1) // n)
+        threads = max(1, usable_cores() // n)
         with contextlib.suppress(ValueError):
             threads = min(threads, max(1, int(os.environ.get("OMP_NUM_THREADS", threads))))
         self.threads = threads

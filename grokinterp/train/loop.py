@@ -30,6 +30,7 @@ from torch import Tensor
 from grokinterp.config import RunConfig
 from grokinterp.runs.store import RunStore
 from grokinterp.train import explog
+from grokinterp.train.cores import registered
 from grokinterp.train.explog import MetricsLogger
 
 FLUSH_SECONDS = 30.0
@@ -171,7 +172,8 @@ def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: fl
              desc: str | None = None) -> LoopResult:
     """Train every slot from `start` to its own `total` (see the module docstring). `stop_when_grokked`: stop
     `steps_after_grokked` steps after every slot's grokked step (checkpointed too), its first logged step with
-    test accuracy >= `train.grok_threshold`."""
+    test accuracy >= `train.grok_threshold`. The loop registers as a running training (`grokinterp.train.cores`)
+    and says in one line on stderr when other trainings already use the cores."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter() - wall_offset
@@ -197,7 +199,7 @@ def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: fl
         torch.set_num_threads(1)
         torch.set_flush_denormal(True)
     try:
-        with StopFlag() as flag:
+        with StopFlag() as flag, registered(1 if flush else threads):
             while True:
                 active = [i for i, s in enumerate(slots) if step <= s.total]
                 loss = stepper.forward(step) if step < max(slots[i].total for i in active) else None
