@@ -1,4 +1,4 @@
-# make test  : create .venv if missing, install grokinterp with its dev, ray, slurm, log and images extras (and
+# make test  : create .venv if missing, install grokinterp with its dev, ray, slurm, log, images and qm9 extras (and
 #              Debian's chromium for the browser test and dataset-fashion-mnist), run the test suite on
 #              TEST_WORKERS=2 processes (pytest-xdist)
 # make demo  : create .venv if missing, install, train the mod-113 model through the end of cleanup (preset mod113-demo), write
@@ -17,7 +17,7 @@ $(PY):
 $(VENV)/.installed: $(PY) pyproject.toml requirements-torch.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --retries 1 -r requirements-torch.txt
-	$(PY) -m pip install -q -e ".[dev,ray,slurm,log,images]"
+	$(PY) -m pip install -q -e ".[dev,ray,slurm,log,images,qm9]"
 	touch $@
 
 # the browser test opens the report in Debian's Chromium: installed here (as root, with apt-get) when missing;

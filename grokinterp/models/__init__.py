@@ -6,7 +6,7 @@
 - `pair_mlp` (`mlp`): GrokTransfer's weak model, the two operand embeddings concatenated.
 - `toy`: Liu et al. 2022's toy adder. `image_mlp` (`image-mlp`): an MLP on float vectors (Omnigrok's MNIST
   MLP). `onehot_mlp` (`onehot-mlp`): Prieto et al. 2025's MLP on one-hot operand codes. `mlp_stack` is their
-  shared kit.
+  shared kit. `nnconv`: Omnigrok's QM9 graph network (two NNConv layers) on molecular graphs.
 - `config`: the `model` section of a run config; `params`: checkpoint tensors of any architecture;
   `forward`: `build_model`, `fused_logits`, `fused_scored`, `hooked_logits` through the registry.
 
@@ -14,7 +14,7 @@ To add an architecture: write its module (a builder, a fused forward, descriptio
 `register(Architecture(...))` call) and import it below.
 """
 
-from grokinterp.models import image_mlp, onehot_mlp, pair_mlp, power, toy, transformer  # noqa: F401  (register)
+from grokinterp.models import image_mlp, nnconv, onehot_mlp, pair_mlp, power, toy, transformer  # noqa: F401  (register)
 from grokinterp.models.config import ModelConfig
 from grokinterp.models.forward import build_model, fused_logits, fused_scored, hooked_logits
 from grokinterp.models.params import (

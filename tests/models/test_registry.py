@@ -14,6 +14,7 @@ from grokinterp.errors import ConfigError
 from grokinterp.models import architectures, build_model, fused_logits, get_architecture, hooked_logits, named_tensors
 from grokinterp.models.config import refuse_dropout
 from grokinterp.models.registry import Architecture, register
+from grokinterp.presets import get_preset
 from tests.helpers import tiny
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ def test_no_module_outside_the_registry_compares_model_arch():
 
 
 def test_the_built_in_architectures_are_registered():
-    assert set(architectures()) == {"transformer", "power", "mlp", "toy", "image-mlp", "onehot-mlp"}
+    assert set(architectures()) == {"transformer", "power", "mlp", "toy", "image-mlp", "onehot-mlp", "nnconv"}
     with pytest.raises(ConfigError, match="model.arch must be one of"):
         get_architecture("lstm")
 
@@ -52,10 +53,9 @@ def test_each_fused_forward_is_its_hooked_forward(name):
 
 
 def test_descriptions_name_each_architecture_once():
+    vector_presets = {"image-mlp": "parity", "nnconv": "qm9-omnigrok"}  # architectures of float-vector tasks
     for name, arch in architectures().items():
-        cfg = tiny(**{"model.arch": name}).model if name != "image-mlp" else None
-        if cfg is None:
-            continue
+        cfg = get_preset(vector_presets[name]).model if name in vector_presets else tiny(**{"model.arch": name}).model
         assert arch.describe(cfg) and arch.short(cfg) and "\n" not in arch.describe(cfg)
 
 
