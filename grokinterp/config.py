@@ -76,6 +76,8 @@ class TrainConfig:
     grad_clip: float = 0.0  # > 0: gradients rescaled to total L2 norm <= this before the optimiser (0: off)
     log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.train.explog)
     flush_denormal: bool = False  # CPU: compute subnormal floats as 0 while training (fast where they arise)
+    # RUN or RUN@STEP: start from that run's weights at that checkpoint (default its last), fresh optimiser
+    init_from: str = ""
 
     def describe_optimizer(self) -> str:
         """One line naming the optimiser and its settings (the report's header)."""
@@ -144,6 +146,13 @@ class TrainConfig:
             raise ConfigError(f"train.grok_threshold must be in (0, 1], got {self.grok_threshold}")
         if self.log not in ("none", "tensorboard", "wandb"):
             raise ConfigError(f"train.log must be none, tensorboard or wandb, got {self.log!r}")
+
+    def init_source(self) -> tuple[str, int | None]:
+        """`init_from` as (run directory, checkpoint step or None for its last)."""
+        path, at, step = self.init_from.rpartition("@")
+        if at and path and step.isdigit():
+            return path, int(step)
+        return self.init_from, None  # a directory whose name holds "@" is a directory
 
 
 CLASSICAL_EMBEDDINGS = ("pca", "lda")  # accel.transfer_from values that are not a weak run
@@ -246,6 +255,9 @@ class RunConfig:
             raise ConfigError(f"accel.transfer_from={self.accel.transfer_from!r} is an embedding of the training "
                               f"inputs as float vectors (task kind 'vectors', e.g. images); "
                               f"task.family={self.task.family!r} reads tokens")
+        if self.train.init_from and (self.accel.transfer_from or self.accel.init_scale != 1.0):
+            raise ConfigError("train.init_from starts every weight from another run's: it does not combine with "
+                              "accel.transfer_from or accel.init_scale, which set the initial weights too")
         if self.accel.transfer_from and self.accel.transfer_mode == "factored" and self.train.engine != "fused":
             raise ConfigError("accel.transfer_mode='factored' trains the embedding as A B: it needs train.engine=fused")
         return self

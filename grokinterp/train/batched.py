@@ -73,6 +73,8 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
     a = cfg.accel
     if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from or a.orthogonal_grad:
         return "Grokfast, fixed-norm training, GrokTransfer and orthogonal gradients train one by one"
+    if cfg.train.init_from:
+        return "runs started from another run's weights (train.init_from) train one by one"
     if cfg.train.optimizer != "adamw":
         return "Muon runs train one by one"
     if cfg.train.engine != "fused":

@@ -32,6 +32,7 @@ from grokinterp.runs.store import RunStore
 from grokinterp.train import explog
 from grokinterp.train.cores import registered
 from grokinterp.train.explog import MetricsLogger
+from grokinterp.train.initfrom import META_KEYS as INIT_META_KEYS
 
 FLUSH_SECONDS = 30.0
 
@@ -98,8 +99,12 @@ class Slot:
         return step % self.cfg.train.log_every == 0 or step in self.schedule or step == self.total
 
     def resume_from(self, meta: dict[str, str]) -> float:
-        """Take the grokked step from a resume point's checkpoint metadata; returns its wall time."""
+        """Take the grokked step (and the source of `train.init_from`) from a resume point's checkpoint
+        metadata; returns its wall time."""
         self.grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
+        for key in INIT_META_KEYS:
+            if key in meta:
+                self.meta.setdefault(key, meta[key])
         return float(meta.get("wall_time", "0"))
 
     def flush(self) -> None:

@@ -24,6 +24,7 @@ from grokinterp.models import (
 from grokinterp.scoring import Scored, record_metrics
 from grokinterp.tasks import Task
 from grokinterp.train import accel
+from grokinterp.train.initfrom import load_init_
 from grokinterp.train.loop import lr_at, warmup_factor
 from grokinterp.train.optim import load_optimizer_tensors, make_optimizer, optimizer_tensors
 
@@ -78,6 +79,8 @@ class SingleStepper:
         self.arch = architecture_of(cfg.model)
         self.embedding = self.arch.embedding  # GrokTransfer's target tensor
         self.meta = self._setup_transfer()
+        if cfg.train.init_from and not resuming:
+            self.meta.update(load_init_(cfg, self.params))
         self.names = {id(p): n for n, p in self.trainable.items()}
         self.opt = make_optimizer(cfg, self.trainable)
         self.filt = accel.make_filter(cfg.accel)
