@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import warnings
 
-import numpy as np
-
 from grokinterp import load_run
 from grokinterp.analysis.spectral import esd, power_law_fit
 from grokinterp.progress import spectral_matrices
