@@ -22,7 +22,8 @@ from grokinterp.report.figures import LOSS_NAMES, TEMPLATE
 from grokinterp.report.fractions import fraction_figure, fraction_table
 from grokinterp.report.html import Section, render_html
 from grokinterp.report.omnigrok import lu_figure, size_figure
-from grokinterp.sweep import format_value, fractions, load_sweep, omnigrok
+from grokinterp.report.ungrokking import ungrokking_figure
+from grokinterp.sweep import format_value, fractions, load_sweep, omnigrok, ungrokking
 from grokinterp.sweep.regimes import LABELS, RegimeGrid, RunRegime, regime_grid, sweep_regimes
 
 #: Cell colour of each regime, and of runs without one.
@@ -191,7 +192,18 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
     elif len(axes) > 2:
         sections.append(Section("Phase diagram", text=f"The grid has {len(axes)} axes; a phase diagram needs "
                                                       "exactly two."))
-    if fractions.FRACTION_KEY in spec.grid or any(fractions.FRACTION_KEY in r for r in spec.runs):
+    continued = ungrokking.is_continuation(sweep)
+    if continued and _varies(spec, fractions.FRACTION_KEY):
+        rows = ungrokking.ungrokking_table(ungrokking.sweep_ungrokking_runs(sweep))
+        crit = ungrokking.d_crit(rows)
+        sections.append(Section("Ungrokking: test accuracy after training on less data", [
+            ungrokking_figure(rows, crit)], text=(
+            "Varma et al. 2023: a grokked network (train.init_from) trained further on a subset of its training "
+            "data loses its test accuracy when the subset is below a critical size D_crit. Before: test accuracy "
+            "at step 0 (the source's weights on each run's test split); after: at the run's last logged step. "
+            + (f"The final accuracy crosses 50% at a training fraction of about {crit:.3g}."
+               if crit is not None else "No two neighbouring fractions straddle 50% final test accuracy."))))
+    elif _varies(spec, fractions.FRACTION_KEY):
         points = fractions.sweep_fraction_points(sweep)
         series = fractions.fraction_series(points)
         left_out = sum(not p.counted for p in points)
