@@ -2,7 +2,8 @@
 the hooked and default engines against the machine's matmul floor, see `grokinterp.bench.train`); `progress`
 (see `grokinterp.bench.progress`); `grok` (a fair race to grok: tuned baselines and every acceleration method
 over seeds, see `grokinterp.bench.grok`); `sweep` (many small runs one by one vs batched with torch.func, see
-`grokinterp.bench.batched`).
+`grokinterp.bench.batched`); `warning` (which measure warns of grokking, scored over a sweep's runs, see
+`grokinterp.bench.warning`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,37 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--steps", type=int, default=2000, help="steps per run (default 2000)")
     w.add_argument("--side", type=int, default=5, help="grid side: side x side runs (default 5)")
     w.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
+    e = sub.add_parser("warning", help="which measure warns of grokking: every registered measure scored over the "
+                                       "runs of a sweep (lead time, false alarms, AUROC)")
+    e.add_argument("sweep_dir", help="a finished sweep, e.g. of configs/sweeps/early-warning.toml")
+    e.add_argument("--measures", default=None, help="comma-separated measures (default: all registered)")
+    e.add_argument("--csv", default=None, metavar="FILE",
+                   help="write measure,auroc,lead_median,false_alarms,runs here (default SWEEP_DIR/early-warning.csv, "
+                        "which the sweep's report draws)")
+    e.add_argument("--sustain", type=int, default=2, help="checkpoints in a row the alarm condition must hold "
+                                                         "(default 2)")
+    e.add_argument("--early", type=float, default=0.2,
+                   help="the AUROC reads each measure at this fraction of the budget (default 0.2)")
     args = parser.parse_args(argv)
+    if args.what == "warning":
+        from pathlib import Path
+
+        from grokinterp.bench.warning import bench_warning, print_warning, write_csv
+
+        try:
+            if args.sustain < 1 or not 0 <= args.early <= 1:
+                raise ValueError("--sustain must be >= 1 and --early in [0, 1]")
+            if not (Path(args.sweep_dir) / "sweep.json").exists():
+                raise ValueError(f"no sweep at {args.sweep_dir}; run one first: grokinterp sweep "
+                                 "configs/sweeps/early-warning.toml")
+            rows = bench_warning(args.sweep_dir, args.measures.split(",") if args.measures else None,
+                                 args.sustain, args.early, log=lambda line: print(line, file=sys.stderr, flush=True))
+        except (ConfigError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print_warning(rows)
+        write_csv(rows, args.csv or Path(args.sweep_dir) / "early-warning.csv")
+        return 0
     if args.what == "sweep":
         from grokinterp.bench.batched import bench_batched, print_batched
 

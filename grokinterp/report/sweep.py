@@ -18,6 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from grokinterp.analysis.regimes import REGIMES
+from grokinterp.report import warning
 from grokinterp.report.figures import LOSS_NAMES, TEMPLATE
 from grokinterp.report.fractions import fraction_figure, fraction_table
 from grokinterp.report.html import Section, render_html
@@ -217,6 +218,16 @@ def build_sweep_report(sweep_dir: str | Path, out: str | Path | None = None, *, 
             + (f" {left_out} run(s) not yet ended (failed, interrupted or unfinished, and not at 99%) are left out."
                if left_out else ""))))
     sections += omnigrok_sections(sweep, metrics)
+    scores = sweep.path / warning.CSV_NAME
+    if scores.exists():
+        rows = warning.read_scores(scores)
+        sections.append(Section("Early warning: which measure sees grokking coming", [warning.warning_figure(rows)],
+                                text=(
+            "From `python -m grokinterp.bench warning` (docs/results.md): every measure scored with one alarm rule "
+            "calibrated leave-one-run-out; lead = steps from the alarm to 99% test accuracy (median over the runs "
+            "alarmed in time), false alarms = runs that never grokked within the budget yet raised the alarm, "
+            "colour = AUROC of 'will it grok' from the measure early in the run. Best AUROC: "
+            + ", ".join(f"{r['measure']} {r['auroc']:.2f}" for r in rows[:3]) + ".")))
     sections.append(Section("Runs", [runs_table(runs)]))
     curves = [(r.name, [m["step"] for m in rows if "test_acc" in m], [m["test_acc"] for m in rows if "test_acc" in m])
               for r in runs if (rows := metrics[r.name])]
