@@ -13,6 +13,10 @@
 - `grokinterp.analysis.regimes`: Liu et al. 2022's four learning regimes (comprehension, grokking, memorization,
   confusion).
 - `grokinterp.analysis.representation`: representation quality of addition embeddings (Liu et al. 2022).
+- `grokinterp.analysis.spectral`: HTSR layer alpha and correlation traps of weight matrices (Martin & Mahoney;
+  Prakash & Martin 2025-26), ILDR of representations (Golwala 2026).
+- `grokinterp.analysis.warning`: scoring a measure as an early warning of grokking (one alarm rule, calibrated
+  leave-one-run-out; lead time, false alarms, AUROC).
 """
 
 from grokinterp.analysis import fourier
