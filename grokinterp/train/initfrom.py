@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from grokinterp.errors import ConfigError
+from grokinterp.models import architecture_of
 from grokinterp.runs.run import load_run
 from grokinterp.runs.store import CheckpointError
 
@@ -41,7 +42,7 @@ def source_tensors(cfg, params: dict[str, Tensor]) -> tuple[dict[str, Tensor], d
     elif step not in steps:
         raise ConfigError(f"train.init_from: {path} has no checkpoint at step {step} (it has {len(steps)}, "
                           f"steps {steps[0]} to {steps[-1]})")
-    if source.config.model.arch != cfg.model.arch:
+    if architecture_of(source.config) is not architecture_of(cfg):
         raise ConfigError(f"train.init_from: {path} is a model.arch={source.config.model.arch!r} run, this one "
                           f"model.arch={cfg.model.arch!r}")
     try:
