@@ -3,7 +3,8 @@ the hooked and default engines against the machine's matmul floor, see `grokinte
 (see `grokinterp.bench.progress`); `grok` (a fair race to grok: tuned baselines and every acceleration method
 over seeds, see `grokinterp.bench.grok`); `sweep` (many small runs one by one vs batched with torch.func, see
 `grokinterp.bench.batched`); `warning` (which measure warns of grokking, scored over a sweep's runs, see
-`grokinterp.bench.warning`).
+`grokinterp.bench.warning`); `command` (the whole training command against a plain TransformerLens loop,
+each in its own process, see `grokinterp.bench.command`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,30 @@ def main(argv: list[str] | None = None) -> int:
                                                          "(default 2)")
     e.add_argument("--early", type=float, default=0.2,
                    help="the AUROC reads each measure at this fraction of the budget (default 0.2)")
+    c = sub.add_parser("command", help="the whole training command against a plain TransformerLens loop, each in "
+                                       "its own process")
+    c.add_argument("--preset", default="repeat-subseq-infinite")
+    c.add_argument("--steps", type=int, default=1000, help="training steps of both (default 1000)")
+    c.add_argument("--repeats", type=int, default=2, help="interleaved repeats, medians reported (default 2)")
+    t = sub.add_parser("plain-tl", help="a plain TransformerLens loop on a preset's model and task (what `command` "
+                                        "times)")
+    t.add_argument("--preset", default="repeat-subseq-infinite")
+    t.add_argument("--steps", type=int, default=1000)
     args = parser.parse_args(argv)
+    if args.what in ("command", "plain-tl"):
+        from grokinterp.bench.command import bench_command, plain_tl_loop, print_command
+
+        try:
+            if args.steps < 1 or getattr(args, "repeats", 1) < 1:
+                raise ValueError("--steps and --repeats must be >= 1")
+            if args.what == "plain-tl":
+                print(f"training loss at step {args.steps}: {plain_tl_loop(args.preset, args.steps):.4g}")
+            else:
+                print_command(args.preset, args.steps, bench_command(args.preset, args.steps, args.repeats))
+        except (ConfigError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.what == "warning":
         from pathlib import Path
 
