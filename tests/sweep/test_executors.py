@@ -39,6 +39,9 @@ def test_local_jobs2_gives_the_same_parameters(tiny_sweep, tmp_path, monkeypatch
 def test_ray_gives_the_same_parameters(tiny_sweep, tmp_path, monkeypatch):
     pytest.importorskip("ray")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # a cluster address left in the environment (or in /tmp/ray by a cluster started on this machine, as when CI
+    # once ran beside one) is not for a local sweep: it starts its own instance
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
     spec = load_spec(write_spec(tmp_path / "spec.toml", set_=TINY_SET, grid=GRID))
     # one task in flight: one Ray worker imports torch and TransformerLens, not one per CPU
     records = run_sweep(spec, tmp_path / "out", executor="ray", jobs=1, progress=False)
