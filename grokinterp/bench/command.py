@@ -88,6 +88,6 @@ def bench_command(preset: str, steps: int, repeats: int = 2) -> dict[str, float]
 def print_command(preset: str, steps: int, r: dict[str, float]) -> None:
     print(f"{preset}, {steps} steps, whole command in its own process (median wall seconds), "
           f"torch threads {r['threads']}")
-    print(f"  python -m grokinterp.train      {r['ours_s']:8.1f} s")
+    print(f"  ours (the train command)        {r['ours_s']:8.1f} s")
     print(f"  plain TransformerLens loop      {r['plain_s']:8.1f} s")
     print(f"plain/ours: {r['speedup']:.2f}x")
