@@ -4,7 +4,8 @@ the hooked and default engines against the machine's matmul floor, see `grokinte
 over seeds, see `grokinterp.bench.grok`); `sweep` (many small runs one by one vs batched with torch.func, see
 `grokinterp.bench.batched`); `warning` (which measure warns of grokking, scored over a sweep's runs, see
 `grokinterp.bench.warning`); `command` (the whole training command against a plain TransformerLens loop,
-each in its own process, see `grokinterp.bench.command`).
+each in its own process, see `grokinterp.bench.command`); `profile` (where a step's time goes, per operator
+group, see `grokinterp.bench.profile`).
 """
 
 from __future__ import annotations
@@ -79,7 +80,21 @@ def main(argv: list[str] | None = None) -> int:
                                         "times)")
     t.add_argument("--preset", default="repeat-subseq-infinite")
     t.add_argument("--steps", type=int, default=1000)
+    f = sub.add_parser("profile", help="where a training step's time goes: self time per operator group")
+    f.add_argument("--preset", default="mod113")
+    f.add_argument("--steps", type=int, default=20, help="profiled steps, after 5 warm-up steps (default 20)")
     args = parser.parse_args(argv)
+    if args.what == "profile":
+        from grokinterp.bench.profile import print_profile, profile_step
+
+        try:
+            if args.steps < 1:
+                raise ValueError("--steps must be >= 1")
+            print_profile(args.preset, profile_step(args.preset, args.steps))
+        except (ConfigError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.what in ("command", "plain-tl"):
         from grokinterp.bench.command import bench_command, plain_tl_loop, print_command
 

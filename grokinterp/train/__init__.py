@@ -13,13 +13,13 @@ checkpoints. The package:
 - `rundir`: the run directory as both steppers write it; `run`: `train()`; `cli`: the command line.
 - `explog`: optional mirrors of the metrics (TensorBoard, wandb). (CPU allocator settings: `grokinterp.allocator`.)
 
-Running the same command again resumes from the latest checkpoint (or, if that one fails verification, from
-the one before it) and gives bitwise the same parameters as an uninterrupted run at the same thread count:
-nothing in a step is random and minibatch order is a pure function of (seed, epoch). The TransformerLens
-transformer's step does not even depend on the thread count's summation order (see
-`grokinterp.models.transformer`); Power et al.'s architecture's does (1 and 2 threads agree to float rounding,
-not bitwise), so resume those runs at the thread count they started with. A larger `train.steps` extends a finished run (config.json then records the new
-budget). Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits with code 130.
+Running the same command again resumes from the latest checkpoint (or, if that one fails verification, from the one
+before it) and gives bitwise the same parameters as an uninterrupted run at the same thread count: nothing in a
+step is random and minibatch order is a pure function of (seed, epoch). The TransformerLens transformer's step does
+not even depend on the thread count's summation order (see `grokinterp.models.transformer`); Power et al.'s
+architecture's does (1 and 2 threads agree to float rounding, not bitwise), so resume those runs at the thread
+count they started with. A larger `train.steps` extends a finished run (config.json then records the new budget).
+Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits with code 130.
 
 Step convention: "step s" is the state after s optimizer updates; step 0 is the initialisation.
 The learning rate of update s (0-based) is `lr * min(s / warmup_steps, 1)`, Nanda et al.'s
