@@ -84,111 +84,102 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--preset", default="mod113")
     f.add_argument("--steps", type=int, default=20, help="profiled steps, after 5 warm-up steps (default 20)")
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (ConfigError, ValueError) as err:  # a user's mistake: one line, exit code 2
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed subcommand; a `ConfigError` or `ValueError` is the user's to fix (`main` prints it)."""
     if args.what == "profile":
         from grokinterp.bench.profile import print_profile, profile_step
 
-        try:
-            if args.steps < 1:
-                raise ValueError("--steps must be >= 1")
-            print_profile(args.preset, profile_step(args.preset, args.steps))
-        except (ConfigError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        if args.steps < 1:
+            raise ValueError("--steps must be >= 1")
+        print_profile(args.preset, profile_step(args.preset, args.steps))
         return 0
     if args.what in ("command", "plain-tl"):
         from grokinterp.bench.command import bench_command, plain_tl_loop, print_command
 
-        try:
-            if args.steps < 1 or getattr(args, "repeats", 1) < 1:
-                raise ValueError("--steps and --repeats must be >= 1")
-            if args.what == "plain-tl":
-                print(f"training loss at step {args.steps}: {plain_tl_loop(args.preset, args.steps):.4g}")
-            else:
-                print_command(args.preset, args.steps, bench_command(args.preset, args.steps, args.repeats))
-        except (ConfigError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        if args.steps < 1 or getattr(args, "repeats", 1) < 1:
+            raise ValueError("--steps and --repeats must be >= 1")
+        if args.what == "plain-tl":
+            print(f"training loss at step {args.steps}: {plain_tl_loop(args.preset, args.steps):.4g}")
+        else:
+            print_command(args.preset, args.steps, bench_command(args.preset, args.steps, args.repeats))
         return 0
     if args.what == "warning":
         from pathlib import Path
 
         from grokinterp.bench.warning import bench_warning, print_warning, write_csv
 
-        try:
-            if args.sustain < 1 or not 0 <= args.early <= 1:
-                raise ValueError("--sustain must be >= 1 and --early in [0, 1]")
-            if not (Path(args.sweep_dir) / "sweep.json").exists():
-                raise ValueError(f"no sweep at {args.sweep_dir}; run one first: grokinterp sweep "
-                                 "configs/sweeps/early-warning.toml")
-            rows = bench_warning(args.sweep_dir, args.measures.split(",") if args.measures else None,
-                                 args.sustain, args.early, log=lambda line: print(line, file=sys.stderr, flush=True))
-        except (ConfigError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        if args.sustain < 1 or not 0 <= args.early <= 1:
+            raise ValueError("--sustain must be >= 1 and --early in [0, 1]")
+        if not (Path(args.sweep_dir) / "sweep.json").exists():
+            raise ValueError(f"no sweep at {args.sweep_dir}; run one first: grokinterp sweep "
+                             "configs/sweeps/early-warning.toml")
+        rows = bench_warning(args.sweep_dir, args.measures.split(",") if args.measures else None,
+                             args.sustain, args.early, log=lambda line: print(line, file=sys.stderr, flush=True))
         print_warning(rows)
         write_csv(rows, args.csv or Path(args.sweep_dir) / "early-warning.csv")
         return 0
     if args.what == "sweep":
         from grokinterp.bench.batched import bench_batched, print_batched
 
-        try:
-            print_batched(bench_batched(args.preset, args.steps, args.side, args.out))
-        except (ConfigError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        print_batched(bench_batched(args.preset, args.steps, args.side, args.out))
         return 0
     if args.what == "grok":
-        from grokinterp.bench.grok import CSV_COLUMNS, bench_grok, print_grok, trial_rows
-
-        try:
-            gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
-            floats = lambda text: [float(x) for x in text.split(",") if x]  # noqa: E731
-            if min(args.seeds, args.max_steps, args.weak_max_steps) < 1:
-                raise ValueError("--seeds, --max-steps and --weak-max-steps must be >= 1")
-            ths = floats(args.thresholds)
-            if not ths or not all(0 < t <= 1 for t in ths):
-                raise ValueError(f"--thresholds must be accuracies in (0, 1], got {args.thresholds!r}")
-            only = args.only.split(",") if args.only else None
-            widths = tuple(int(w) for w in args.weak_widths.split(",") if w)
-            if any(w < 1 for w in widths):
-                raise ValueError(f"--weak-widths must be whole numbers >= 1, got {args.weak_widths!r}")
-            result = bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
-                                floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
-                                args.transfer_acc, args.out, weak_max_steps=args.weak_max_steps,
-                                tune_methods=args.tune_methods, weak_widths=widths,
-                                log=lambda line: print(line, file=sys.stderr, flush=True))
-            print_grok(result)
-            if args.csv:
-                import csv
-
-                with open(args.csv, "w", newline="") as f:
-                    writer = csv.DictWriter(f, CSV_COLUMNS)
-                    writer.writeheader()
-                    writer.writerows(trial_rows(result, args.task_name))
-        except (ConfigError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print("interrupted: no table (an interrupted run has no time to the threshold)", file=sys.stderr)
-            return 130
-        return 0
+        return run_grok(args)
     if args.what == "progress":
         from pathlib import Path
 
         if not (Path(args.run) / "config.json").exists():
-            print(f"error: no run at {args.run}; train one first: python -m grokinterp.train mod113", file=sys.stderr)
-            return 2
+            raise ValueError(f"no run at {args.run}; train one first: python -m grokinterp.train mod113")
         print_progress(bench_progress(args.run, args.max_checkpoints))
         return 0
     if args.steps < 1 or args.repeats < 1 or args.loop_steps < 0:
-        print("error: --steps and --repeats must be >= 1, --loop-steps >= 0", file=sys.stderr)
-        return 2
+        raise ValueError("--steps and --repeats must be >= 1, --loop-steps >= 0")
     from grokinterp.bench.train import bench_train, distinct_presets, print_summary
     from grokinterp.presets import PRESETS
 
     if not args.all and args.preset not in PRESETS:
-        print(f"error: unknown preset {args.preset!r} (known: {', '.join(PRESETS)})", file=sys.stderr)
-        return 2
+        raise ValueError(f"unknown preset {args.preset!r} (known: {', '.join(PRESETS)})")
     names = distinct_presets() if args.all else [args.preset]
     print_summary(*bench_train(names, args.steps, args.repeats, args.loop_steps))
+    return 0
+
+
+def run_grok(args: argparse.Namespace) -> int:
+    from grokinterp.bench.grok import CSV_COLUMNS, bench_grok, print_grok, trial_rows
+
+    gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
+    floats = lambda text: [float(x) for x in text.split(",") if x]  # noqa: E731
+    if min(args.seeds, args.max_steps, args.weak_max_steps) < 1:
+        raise ValueError("--seeds, --max-steps and --weak-max-steps must be >= 1")
+    ths = floats(args.thresholds)
+    if not ths or not all(0 < t <= 1 for t in ths):
+        raise ValueError(f"--thresholds must be accuracies in (0, 1], got {args.thresholds!r}")
+    only = args.only.split(",") if args.only else None
+    widths = tuple(int(w) for w in args.weak_widths.split(",") if w)
+    if any(w < 1 for w in widths):
+        raise ValueError(f"--weak-widths must be whole numbers >= 1, got {args.weak_widths!r}")
+    try:
+        result = bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
+                            floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
+                            args.transfer_acc, args.out, weak_max_steps=args.weak_max_steps,
+                            tune_methods=args.tune_methods, weak_widths=widths,
+                            log=lambda line: print(line, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("interrupted: no table (an interrupted run has no time to the threshold)", file=sys.stderr)
+        return 130
+    print_grok(result)
+    if args.csv:
+        import csv
+
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(trial_rows(result, args.task_name))
     return 0
