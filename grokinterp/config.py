@@ -76,6 +76,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # > 0: gradients rescaled to total L2 norm <= this before the optimiser (0: off)
     log: str = "none"  # none | tensorboard | wandb: mirror metrics.jsonl there too (grokinterp.train.explog)
     flush_denormal: bool = False  # CPU: compute subnormal floats as 0 while training (fast where they arise)
+    precision: str = "float32"  # float32 | bfloat16: the training forward's matrix products under torch.autocast
     # RUN or RUN@STEP: start from that run's weights at that checkpoint (default its last), fresh optimiser
     init_from: str = ""
 
@@ -93,8 +94,9 @@ class TrainConfig:
         else:
             head = f"AdamW lr {self.lr:g}, weight decay {self.weight_decay:g}{embed}, {adamw}"
         clip = f", gradients clipped to norm {self.grad_clip:g}" if self.grad_clip > 0 else ""
+        mixed = ", bfloat16 matrix products (autocast)" if self.precision == "bfloat16" else ""
         return (f"{head}, warm-up {self.warmup_steps}, batch {'full' if self.batch_size == 0 else self.batch_size}, "
-                f"loss {self.loss}{clip}")
+                f"loss {self.loss}{clip}{mixed}")
 
     def validate(self) -> None:
         if self.steps < 0:
@@ -139,6 +141,8 @@ class TrainConfig:
         check_at_most("train.batch_size", self.batch_size, MAX_BATCH)
         if self.engine not in ("fused", "hooked"):
             raise ConfigError(f"train.engine must be 'fused' or 'hooked', got {self.engine!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be {' or '.join(PRECISIONS)}, got {self.precision!r}")
         dev = self.device
         if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
             raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N or mps, got {dev!r}")
@@ -155,6 +159,7 @@ class TrainConfig:
         return self.init_from, None  # a directory whose name holds "@" is a directory
 
 
+PRECISIONS = ("float32", "bfloat16")  # train.precision (see docs/training.md)
 CLASSICAL_EMBEDDINGS = ("pca", "lda")  # accel.transfer_from values that are not a weak run
 
 

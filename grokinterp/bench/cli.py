@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from grokinterp.bench.progress import bench_progress, print_progress
-from grokinterp.config import ConfigError
+from grokinterp.config import PRECISIONS, ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--loop-steps", type=int, default=100,
                    help="steps of the whole training loop to time after step 100 (0: skip; default 100)")
+    p.add_argument("--precision", default="float32",
+                   help="train.precision of the default engine (the hooked engine and the floor stay float32)")
     q = sub.add_parser("progress", help="progress measures over all checkpoints: vectorised vs a TL loop")
     q.add_argument("--run", default="checkpoints/mod113", help="a trained mod-113 run (default checkpoints/mod113)")
     q.add_argument("--max-checkpoints", type=int, default=None, help="use about this many, evenly spaced")
@@ -141,13 +143,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.steps < 1 or args.repeats < 1 or args.loop_steps < 0:
         raise ValueError("--steps and --repeats must be >= 1, --loop-steps >= 0")
+    if args.precision not in PRECISIONS:
+        raise ValueError(f"--precision must be {' or '.join(PRECISIONS)}, got {args.precision!r}")
     from grokinterp.bench.train import bench_train, distinct_presets, print_summary
     from grokinterp.presets import PRESETS
 
     if not args.all and args.preset not in PRESETS:
         raise ValueError(f"unknown preset {args.preset!r} (known: {', '.join(PRESETS)})")
     names = distinct_presets() if args.all else [args.preset]
-    print_summary(*bench_train(names, args.steps, args.repeats, args.loop_steps))
+    print_summary(*bench_train(names, args.steps, args.repeats, args.loop_steps, precision=args.precision))
     return 0
 
 

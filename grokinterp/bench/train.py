@@ -17,6 +17,10 @@ For each preset, in one process and on the same initialisation:
   The floor is the sum of those times: the step with every product at the machine's measured speed for
   its own shape and nothing else. GFLOP/s is the step's matmul FLOPs over the floor.
 
+With `--precision bfloat16` the default engine trains at `train.precision=bfloat16` (its loss is then compared
+with the float32 hooked engine's, so the loss column shows bfloat16's rounding), while the hooked engine and the
+floor stay float32: default/floor then says how far mixed precision goes below float32's floor.
+
 The last line is `worst default-engine/floor: N.NNx`. Numbers are only comparable within one run.
 """
 
@@ -98,7 +102,8 @@ def _engine_rel_diff(stepper: SingleStepper, step: int) -> float:
     """|fused - hooked| / |hooked| of the training loss on the stepper's current parameters and batch."""
     cfg, task = stepper.cfg, stepper.task
     xb, yb, _ = stepper.train_batch(step)
-    f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb)
+    with stepper.autocast():  # the default engine at the stepper's precision, the hooked one in float32
+        f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb)
     h = Scored.from_logits(models.hooked_logits(stepper.model, xb, task.answer_pos), yb)
     if stepper.targets is not None:  # a regression (teacher-student): labels are row ids, scored as training does
         targets = stepper.targets[yb.reshape(-1)]
@@ -107,9 +112,12 @@ def _engine_rel_diff(stepper: SingleStepper, step: int) -> float:
     return abs(f - h) / max(abs(h), 1e-30)
 
 
-def _time_engine(cfg: RunConfig, name: str, steps: int, warmup: int) -> tuple[list[float], list[float]]:
-    """(seconds of each timed step, loss agreement checks) of `warmup + steps` steps with engine `name`."""
-    stepper = SingleStepper(cfg.with_overrides({"train.engine": name}), make_task(cfg.task), torch.device("cpu"))
+def _time_engine(cfg: RunConfig, name: str, steps: int, warmup: int, precision: str = "float32"
+                 ) -> tuple[list[float], list[float]]:
+    """(seconds of each timed step, loss agreement checks) of `warmup + steps` steps with engine `name` at
+    `train.precision=precision`."""
+    cfg = cfg.with_overrides({"train.engine": name, "train.precision": precision})
+    stepper = SingleStepper(cfg, make_task(cfg.task), torch.device("cpu"))
     times, checks = [], [_engine_rel_diff(stepper, 0)]
     for step in range(warmup + steps):
         if step == warmup:
@@ -145,7 +153,7 @@ def loop_ms(cfg: RunConfig, steps: int) -> float:
 @dataclass
 class TrainBench:
     preset: str
-    engine: str  # the preset's default engine
+    engine: str  # the preset's default engine, and its precision when not float32
     hooked_ms: float
     default_ms: float
     loss_rel_diff: float  # max over the checks, same parameters and batch
@@ -166,21 +174,24 @@ class TrainBench:
         return self.default_ms / self.floor_ms
 
 
-def bench_preset(preset: str, steps: int, repeats: int, warmup: int = 5, loop_steps: int = 0) -> TrainBench:
+def bench_preset(preset: str, steps: int, repeats: int, warmup: int = 5, loop_steps: int = 0,
+                 precision: str = "float32") -> TrainBench:
+    """`precision`: the default engine's `train.precision` (the hooked engine and the floor stay float32)."""
     cfg = get_preset(preset)
     default = cfg.train.engine
     ms: dict[str, list[float]] = {"hooked": [], default: []}
     checks: list[float] = []
     for _ in range(repeats):
         for name in ms:
-            times, c = _time_engine(cfg, name, steps, warmup)
+            times, c = _time_engine(cfg, name, steps, warmup, precision if name == default else "float32")
             ms[name].append(1000 * statistics.mean(times))
             checks += c
     shapes = step_shapes(cfg)
     floor = sum(count * time_matmul(shape) for shape, count in shapes.items())
     flop = sum(2 * b * m * k * n * count for (b, m, k, n), count in shapes.items())
-    loop = loop_ms(cfg, loop_steps) if loop_steps > 0 else None
-    return TrainBench(preset, default, statistics.median(ms["hooked"]), statistics.median(ms[default]), max(checks),
+    loop = loop_ms(cfg.with_overrides({"train.precision": precision}), loop_steps) if loop_steps > 0 else None
+    label = default if precision == "float32" else f"{default}, {precision}"
+    return TrainBench(preset, label, statistics.median(ms["hooked"]), statistics.median(ms[default]), max(checks),
                       flop / 1e9, floor * 1000, loop)
 
 
@@ -196,7 +207,7 @@ def row(r: TrainBench) -> tuple[str, ...]:
 
 
 # column widths of the table printed row by row: the longest preset name, and room for each value
-WIDTHS = (max(len(n) for n in PRESETS), 9, 14, 7, 13, 10, 7, 8, 13, 12, 7)
+WIDTHS = (max(len(n) for n in PRESETS), 9, 14, 7, 13, 10, 7, 8, 13, 12, 7)  # a bfloat16 cell may be wider
 
 
 def format_row(cells: tuple[str, ...]) -> str:
@@ -213,8 +224,8 @@ def print_summary(results: list[TrainBench], skipped: dict[str, str]) -> None:
         print(f"worst default-engine/floor: {worst.default_vs_floor:.2f}x ({worst.preset})")
 
 
-def bench_train(presets: list[str], steps: int, repeats: int, loop_steps: int = 0, progress: bool = True
-                ) -> tuple[list[TrainBench], dict[str, str]]:
+def bench_train(presets: list[str], steps: int, repeats: int, loop_steps: int = 0, progress: bool = True,
+                precision: str = "float32") -> tuple[list[TrainBench], dict[str, str]]:
     """Benchmark every preset, printing its row of the table as soon as it is measured (with `progress`), so
     an interruption or a failure keeps every row before it; presets whose task cannot be built here (e.g. a
     missing data set) are skipped with the reason."""
@@ -223,7 +234,7 @@ def bench_train(presets: list[str], steps: int, repeats: int, loop_steps: int = 
         print(format_row(HEADER), flush=True)
     for name in presets:
         try:
-            results.append(bench_preset(name, steps, repeats, loop_steps=loop_steps))
+            results.append(bench_preset(name, steps, repeats, loop_steps=loop_steps, precision=precision))
         except (ConfigError, FileNotFoundError) as e:
             skipped[name] = str(e)
             continue

@@ -70,6 +70,8 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
         return "weight noise trains one by one"
     if cfg.train.grad_clip > 0:
         return "gradient clipping trains one by one"
+    if cfg.train.precision != "float32":
+        return "bfloat16 training trains one by one"
     a = cfg.accel
     if a.grokfast != "none" or a.weight_norm > 0 or a.transfer_from or a.orthogonal_grad:
         return "Grokfast, fixed-norm training, GrokTransfer and orthogonal gradients train one by one"

@@ -1,9 +1,14 @@
 """The single-run `Stepper` of the shared loop (`grokinterp.train.loop`): the task, the model, the parameter
 set-ups of `accel` (init scale, GrokTransfer's embedding, fixed norm), the optimiser and the gradient filter,
-resolved before the loop starts; then forward, loss, backward, transform, clip (`train.grad_clip`), optimiser step."""
+resolved before the loop starts; then forward, loss, backward, transform, clip (`train.grad_clip`), optimiser step.
+
+With `train.precision=bfloat16` the training forward runs under `torch.autocast` (bfloat16 matrix products,
+accumulated in float32); parameters, gradients, the optimiser and the float64 loss stay as they are, and every
+metrics row is evaluated in float32."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
@@ -199,14 +204,22 @@ class SingleStepper:
             return self.train_tokens, self.train_labels, True
         return self.train_tokens[batch], self.train_labels[batch], False
 
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The training forward's context: `torch.autocast` to bfloat16 with `train.precision=bfloat16`."""
+        if self.cfg.train.precision == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
     def forward(self, step: int) -> torch.Tensor:
         xb, yb, whole = self.train_batch(step)
         params = {**self.params, self.embedding: self._factored_embedding()} if self.factors else self.params
         generator = None
         if self.regularised:
             params, generator = self._noise(params, step)
-        pred = self._predict(params, xb, yb, generator)
-        self._batch = (pred, whole and not self.regularised)
+        with self.autocast():
+            pred = self._predict(params, xb, yb, generator)
+        # the training forward doubles as the train evaluation only when it is a clean float32 one
+        self._batch = (pred, whole and not self.regularised and self.cfg.train.precision == "float32")
         return pred.loss(self.cfg.train.loss)
 
     def metrics(self, step: int, runs: Sequence[int], loss: torch.Tensor | None) -> list[dict]:

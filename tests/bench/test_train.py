@@ -94,3 +94,14 @@ def test_rows_are_printed_as_they_come_so_a_failure_keeps_them(capsys, monkeypat
         bench_train_mod.bench_train(["toy-add", "max"], steps=1, repeats=1)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("preset") and lines[1].startswith("toy-add")
+
+
+def test_bench_train_times_the_default_engine_in_bfloat16_against_the_float32_floor(capsys):
+    from grokinterp.bench.train import bench_preset
+
+    r = bench_preset("max", steps=1, repeats=1, warmup=1, precision="bfloat16")
+    assert r.engine == "fused, bfloat16"
+    # the default engine's loss now carries bfloat16's rounding against the float32 hooked engine's
+    assert 1e-6 < r.loss_rel_diff < 5e-2
+    assert bench.main(["train", "--preset", "max", "--precision", "float16"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --precision must be float32 or bfloat16, got 'float16'"
