@@ -9,9 +9,10 @@ equal, training must be full-batch (`train.batch_size = 0`) on a finite task, an
 GrokTransfer and fixed-norm training are not batched.
 `batch_key(cfg)` says which configs can share a batch and `why_not_batchable(cfg)` why one cannot.
 
-The optimizer is AdamW written out on the stacked tensors with a learning rate and weight decay per run,
-the same update as `torch.optim.AdamW` (decoupled decay, then the bias-corrected Adam step), so a batched
-run follows its sequential twin to float rounding, not bitwise. The loop is `grokinterp.train.loop.run_loop`,
+The optimizer is torch's fused AdamW kernel (the one `torch.optim.AdamW(fused=True)` runs for single runs),
+called on each run's slices of the stacked tensors with that run's learning rate and weight decay; the
+vmapped forward and backward sum in another order than a single run's, so a batched run follows its
+sequential twin to float rounding, not bitwise. The loop is `grokinterp.train.loop.run_loop`,
 the one single runs use; `BatchedStepper` differs from theirs only in its forward (vmapped) and optimizer
 step. Each run directory gets what `train()` writes: config, split, metrics every `log_every` steps, the
 dense checkpoint schedule with the optimizer state (in `train()`'s names) in the latest ones, so `train()`
@@ -97,32 +98,28 @@ def batch_key(cfg: RunConfig) -> str:
     return repr(sorted((k, repr(v)) for k, v in d.items()))
 
 
-def _hyper(cfgs: list[RunConfig], name: str) -> torch.Tensor:
+def _hyper(cfgs: list[RunConfig], name: str) -> list[float]:
+    """Each run's learning rate (`lr`, `embed_lr`) or weight decay (`wd`, `embed_wd`)."""
     t = [c.train for c in cfgs]
     if name == "lr":
-        return torch.tensor([x.lr for x in t], dtype=torch.float64)
+        return [x.lr for x in t]
     if name == "wd":
-        return torch.tensor([x.weight_decay for x in t], dtype=torch.float64)
+        return [x.weight_decay for x in t]
     if name == "embed_lr":
-        return torch.tensor([x.lr if x.embed_lr is None else x.embed_lr for x in t], dtype=torch.float64)
-    return torch.tensor([x.weight_decay if x.embed_weight_decay is None else x.embed_weight_decay for x in t],
-                        dtype=torch.float64)
-
-
-def _expand(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return v.to(like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
+        return [x.lr if x.embed_lr is None else x.embed_lr for x in t]
+    return [x.weight_decay if x.embed_weight_decay is None else x.embed_weight_decay for x in t]
 
 
 @torch.no_grad()
-def _adamw_(p, g, m, v, step: int, lr, wd, betas, eps) -> None:
-    """torch.optim.AdamW's update (single-tensor form) with per-run lr and weight decay along dim 0."""
-    b1, b2 = betas
-    p.mul_(1 - lr * wd)
-    m.lerp_(g, 1 - b1)
-    v.mul_(b2).addcmul_(g, g, value=1 - b2)
-    bc1, bc2 = 1 - b1**step, 1 - b2**step
-    denom = (v.sqrt() / math.sqrt(bc2)).add_(eps)
-    p.sub_(m / denom * (lr / bc1))
+def _adamw_(params, grads, exp_avgs, exp_avg_sqs, step: int, lr: float, wd: float, betas, eps) -> None:
+    """AdamW's update of these tensors in place (slices of one or more runs): the fused CPU kernel that
+    `torch.optim.AdamW(fused=True)` calls, as single runs train (batched runs are on the CPU in float32, where
+    it exists). Every tensor must be contiguous: the kernel reads memory in order (torch 2.13 misreads a
+    non-contiguous gradient), and an update written into a copy would be lost. `BatchedStepper.update` sees
+    to it."""
+    steps = [torch.tensor(float(step))] * len(params)  # the kernel reads the step count, torch.optim increments it
+    torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=betas[0], beta2=betas[1],
+                        weight_decay=wd, eps=eps, amsgrad=False, maximize=False)
 
 
 def train_batched(cfgs: list[RunConfig], outs: list[str | Path], *, progress: bool | None = None) -> list[TrainResult]:
@@ -190,6 +187,10 @@ class BatchedStepper:
                         self.opt[n][k][i] = resume_t[f"opt.{n}.{k}"]
         for n in self.trainable:
             self.params[n].requires_grad_(True)
+        # each run's (parameter, exp_avg, exp_avg_sq) slices: views that the in-place updates keep valid
+        self.slices = {n: list(zip(self.params[n].data.unbind(0), self.opt[n]["exp_avg"].unbind(0),
+                                   self.opt[n]["exp_avg_sq"].unbind(0))) for n in self.trainable}
+        assert all(t.is_contiguous() for views in self.slices.values() for run in views for t in run)
         self.updates = start
         self.lr = {n: _hyper(cfgs, "embed_lr" if n in EMBEDDING_PARAMS else "lr") for n in self.trainable}
         self.wd = {n: _hyper(cfgs, "embed_wd" if n in EMBEDDING_PARAMS else "wd") for n in self.trainable}
@@ -226,14 +227,26 @@ class BatchedStepper:
                  "lr": self.cfgs[i].train.lr * warmup_factor(self.cfgs[i], step)} for i in runs]
 
     def update(self, step: int, loss: torch.Tensor, alive: Sequence[bool]) -> None:
+        """AdamW on the live runs' slices of the stacks (contiguous views, updated in place): one fused call for
+        all slices that share a learning rate and weight decay; ended runs are left as they are."""
         grads = torch.autograd.grad(loss, [self.params[n] for n in self.trainable])
-        warm = torch.tensor([warmup_factor(c, step) for c in self.cfgs], dtype=torch.float64)
-        live = torch.tensor([float(a) for a in alive], dtype=torch.float64)  # ended runs: lr 0 and no decay
+        # vmapped backwards can hand back transposed gradients: made contiguous once, then sliced per run
+        grads = {n: g.contiguous().unbind(0) for n, g in zip(self.trainable, grads)}
         betas, eps = tuple(self.cfgs[0].train.betas), self.cfgs[0].train.eps
-        for n, g in zip(self.trainable, grads):
-            p = self.params[n]
-            _adamw_(p.data, g, self.opt[n]["exp_avg"], self.opt[n]["exp_avg_sq"], step + 1,
-                    _expand(self.lr[n] * warm * live, p), _expand(self.wd[n] * live, p), betas, eps)
+        groups: dict[tuple[float, float], tuple[list, list, list, list]] = {}
+        for i, cfg in enumerate(self.cfgs):
+            if not alive[i]:
+                continue
+            warm = warmup_factor(cfg, step)
+            for n in self.trainable:
+                ps, gs, ms, vs = groups.setdefault((self.lr[n][i] * warm, self.wd[n][i]), ([], [], [], []))
+                p, m, v = self.slices[n][i]
+                ps.append(p)
+                gs.append(grads[n][i])
+                ms.append(m)
+                vs.append(v)
+        for (lr, wd), tensors in groups.items():
+            _adamw_(*tensors, step + 1, lr, wd, betas, eps)
         self.updates = step + 1
 
     def state(self, run: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

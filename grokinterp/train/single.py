@@ -256,6 +256,9 @@ class SingleStepper:
                     p.grad = accel.orthogonal_gradient(p.grad, p)
         if self.cfg.train.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(list(self.trainable.values()), self.cfg.train.grad_clip)
+        for p in self.trainable.values():  # torch's fused CPU AdamW misreads non-contiguous gradients
+            if p.grad is not None and not p.grad.is_contiguous():
+                p.grad = p.grad.contiguous()
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
         if self.cfg.accel.weight_norm > 0:

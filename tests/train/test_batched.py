@@ -69,3 +69,19 @@ def test_what_batches():
     assert "minibatch" in why_not_batchable(toy(**{"train.batch_size": 8}))
     with pytest.raises(ConfigError, match="differ only"):
         train_batched([toy(), toy(**{"model.d_mlp": 16})], ["/nonexistent/a", "/nonexistent/b"], progress=False)
+
+
+def test_the_per_run_update_is_torchs_fused_adamw():
+    from grokinterp.train.batched import _adamw_
+
+    g = torch.Generator().manual_seed(0)
+    stack, grad = torch.randn(3, 4, 6, generator=g), torch.randn(3, 4, 6, generator=g)
+    m, v, first = torch.zeros(3, 4, 6), torch.zeros(3, 4, 6), stack[0].clone()
+    ref = torch.nn.Parameter(stack[1].clone())
+    opt = torch.optim.AdamW([ref], lr=1e-2, weight_decay=0.5, betas=(0.9, 0.98), eps=1e-8, fused=True)
+    for step in (1, 2):
+        ref.grad = grad[1] * step
+        opt.step()
+        _adamw_([stack[1]], [grad[1] * step], [m[1]], [v[1]], step, 1e-2, 0.5, (0.9, 0.98), 1e-8)
+    assert torch.equal(stack[1], ref.detach())  # bitwise: the same kernel on the same numbers
+    assert torch.equal(m[0], torch.zeros(4, 6)) and torch.equal(stack[0], first)  # other runs' slices untouched

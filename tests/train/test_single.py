@@ -147,3 +147,22 @@ def test_steps_after_grokked_needs_the_stop():
         check_after_grokked(False, 100)
     with pytest.raises(ConfigError, match="integer >= 0"):
         check_after_grokked(True, -1)
+
+
+def test_a_non_contiguous_gradient_updates_as_its_contiguous_copy(monkeypatch):
+    """torch's fused CPU AdamW misreads a non-contiguous .grad (torch 2.13: an update off by 2 lr in places);
+    a gradient transform that hands one back (here ⊥Grad, patched to return a transposed layout) must not
+    change the step."""
+    from grokinterp.train import accel
+
+    real = accel.orthogonal_gradient
+    cfg = tiny(**{"accel.orthogonal_grad": True, "train.weight_decay": 0.0, "train.warmup_steps": 0})
+    after = {}
+    for layout in ("contiguous", "transposed"):
+        if layout == "transposed":
+            monkeypatch.setattr(accel, "orthogonal_gradient",
+                                lambda g, p: real(g, p).T.contiguous().T if g.ndim == 2 else real(g, p))
+        stepper = SingleStepper(cfg, make_task(cfg.task), torch.device("cpu"))
+        stepper.update(0, stepper.forward(0), [True])
+        after[layout] = {n: p.detach().clone() for n, p in stepper.trainable.items()}
+    assert_bitwise_equal(after["contiguous"], after["transposed"])
