@@ -1,0 +1,87 @@
+"""Power et al.'s output-layer cosets over the runs of a sweep of permutation runs (issue 31's S5 seeds):
+`python -m grokinterp.sweep.cosets SWEEP_DIR [--csv FILE]`.
+
+For every run with checkpoints: the coset summary (`grokinterp.progress.coset_table`, from
+`analysis.groups.coset_summary`: the best coset partition of S_n of the unembedding rows W_U by pseudo-F, on
+S5 whether it is a partition of Power et al.'s D5 <(0,3)(1,4), (1,2)(3,4)> or a conjugate and the best rank of
+those) at its first checkpoint whose logged validation accuracy reached `train.grok_threshold` (the generalised
+model) and at its last checkpoint (after cleanup), and the two irreps that carry most of W_U there. Columns:
+`seed` (model.seed), `d_vocab_out` (the output softmax's size: the task's tokens, or `model.d_vocab`),
+`step`, `val_acc`, `top_subgroup_order`, `top_is_d5_conjugate`, `d5_best_rank`, `irreps` (the two largest
+W_U irrep shares, e.g. `4,1=0.61;sign=0.20`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from grokinterp.progress.curves import coset_table
+from grokinterp.progress.nanda import grokked_step
+from grokinterp.sweep.outcomes import write_csv
+from grokinterp.sweep.read import load_sweep
+
+COLUMNS = ("seed", "d_vocab_out", "step", "val_acc", "top_subgroup_order", "top_is_d5_conjugate", "d5_best_rank",
+           "irreps")
+IRREP_PREFIX = "W_U:"
+
+
+def top_irreps(row: dict[str, Any], k: int = 2) -> str:
+    """The `k` largest `W_U:<irrep>` shares of a coset-table row, as `name=share;...`."""
+    shares = sorted(((key[len(IRREP_PREFIX):], float(v)) for key, v in row.items() if key.startswith(IRREP_PREFIX)),
+                    key=lambda kv: -kv[1])
+    return ";".join(f"{name}={share:.2f}" for name, share in shares[:k])
+
+
+def run_rows(run) -> list[dict[str, Any]]:
+    """The rows (`COLUMNS`) of one run: at its grokked checkpoint (if any) and at its last."""
+    steps = sorted({s for s in (grokked_step(run), run.steps[-1]) if s is not None})
+    table = coset_table(run, steps, progress=False)
+    acc = {r["step"]: r.get("test_acc") for r in run.metrics}
+    cfg, task = run.config, run.task()
+    rows = []
+    for i, step in enumerate(table["step"]):
+        row = {k: table[k][i] for k in table.columns}
+        rows.append({"seed": cfg.model.seed, "d_vocab_out": cfg.model.d_vocab or task.d_vocab_out, "step": int(step),
+                     "val_acc": acc.get(int(step)), "top_subgroup_order": int(row["top_subgroup_order"]),
+                     "top_is_d5_conjugate": bool(row.get("top_is_d5_conjugate", False)),
+                     "d5_best_rank": None if "d5_best_rank" not in row else int(row["d5_best_rank"]),
+                     "irreps": top_irreps(row)})
+    return rows
+
+
+def coset_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """`run_rows` of every run of the sweep that has a checkpoint, in the sweep's order."""
+    sweep = load_sweep(sweep_dir)
+    rows = []
+    for r in sweep.runs:
+        if sweep.state(r.name) == "pending":
+            continue
+        run = sweep.run(r.name)
+        if run.steps:
+            rows += run_rows(run)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grokinterp.sweep.cosets", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sweep_dir")
+    parser.add_argument("--csv", default=None, metavar="FILE", help="write the table here (default: stdout)")
+    args = parser.parse_args(argv)
+    try:
+        rows = coset_rows(args.sweep_dir)
+    except (FileNotFoundError, ValueError) as e:  # ConfigError is a ValueError
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.csv is None:
+        write_csv(rows, sys.stdout)
+    else:
+        with open(args.csv, "w", newline="") as f:
+            write_csv(rows, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
