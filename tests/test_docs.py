@@ -74,12 +74,18 @@ PLACEHOLDER = re.compile(r"^([A-Z_]+|\.\.\.|section\.key|key)$")
 
 @cache
 def help_text(name: tuple[str, ...]) -> str:
-    """The `--help` text of a command, from its own argparse."""
+    """The `--help` text of a command, from its own argparse: `grokinterp NAME...`, or for a module below a
+    command (`python -m grokinterp.sweep.outcomes`) that module's `main`."""
+    import importlib
+
     from grokinterp import cli
 
+    main = cli.main
+    if len(name) > 1 and name[0] != "bench":
+        main, name = importlib.import_module("grokinterp." + ".".join(name)).main, ()
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.suppress(SystemExit):
-        cli.main([*name, "--help"])
+        main([*name, "--help"])
     return buf.getvalue()
 
 
