@@ -104,7 +104,9 @@ def _engine_rel_diff(stepper: SingleStepper, step: int) -> float:
     xb, yb, _ = stepper.train_batch(step)
     with stepper.autocast():  # the default engine at the stepper's precision, the hooked one in float32
         f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb)
-    h = Scored.from_logits(models.hooked_logits(stepper.model, xb, task.answer_pos), yb)
+    hooked = models.build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx)
+    models.load_tensors_(hooked, stepper.params)
+    h = Scored.from_logits(models.hooked_logits(hooked, xb, task.answer_pos), yb)
     if stepper.targets is not None:  # a regression (teacher-student): labels are row ids, scored as training does
         targets = stepper.targets[yb.reshape(-1)]
         f, h = f.with_targets(targets, task.tolerance), h.with_targets(targets, task.tolerance)

@@ -8,7 +8,7 @@
   MLP). `onehot_mlp` (`onehot-mlp`): Prieto et al. 2025's MLP on one-hot operand codes. `mlp_stack` is their
   shared kit. `nnconv`: Omnigrok's QM9 graph network (two NNConv layers) on molecular graphs.
 - `config`: the `model` section of a run config; `params`: checkpoint tensors of any architecture;
-  `forward`: `build_model`, `fused_logits`, `fused_scored`, `hooked_logits` through the registry.
+  `forward`: `build_model`, `build_tensors`, `fused_logits`, `fused_scored`, `hooked_logits` through the registry.
 
 To add an architecture: write its module (a builder, a fused forward, descriptions, checks, and a
 `register(Architecture(...))` call) and import it below.
@@ -16,7 +16,7 @@ To add an architecture: write its module (a builder, a fused forward, descriptio
 
 from grokinterp.models import image_mlp, nnconv, onehot_mlp, pair_mlp, power, toy, transformer  # noqa: F401  (register)
 from grokinterp.models.config import ModelConfig
-from grokinterp.models.forward import build_model, fused_logits, fused_scored, hooked_logits
+from grokinterp.models.forward import build_model, build_tensors, fused_logits, fused_scored, hooked_logits
 from grokinterp.models.params import (
                                       BUFFERS,
                                       EMBEDDING_PARAMS,
@@ -31,6 +31,7 @@ from grokinterp.models.registry import Architecture, architecture_of, architectu
 
 __all__ = [
     "Architecture", "BUFFERS", "EMBEDDING_PARAMS", "ModelConfig", "architecture_of", "architectures", "build_model",
+    "build_tensors",
     "fused_logits", "fused_scored", "get_architecture", "hooked_logits", "is_bias", "is_trainable", "load_tensors_",
     "named_tensors", "trainable_parameters", "weight_sq",
 ]

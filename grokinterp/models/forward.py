@@ -24,12 +24,37 @@ def build_model(
 ) -> torch.nn.Module:
     """The hooked model of architecture `cfg.arch`, initialised by `cfg`, for a task of `d_vocab` input and
     `d_vocab_out` output tokens; with `cfg.d_vocab` set, both are that larger shared vocabulary."""
-    if cfg.d_vocab:
-        if cfg.d_vocab < max(d_vocab, d_vocab_out):
-            raise ConfigError(f"model.d_vocab={cfg.d_vocab} is smaller than the task's vocabulary "
-                              f"({max(d_vocab, d_vocab_out)} tokens)")
-        d_vocab = d_vocab_out = cfg.d_vocab
+    d_vocab, d_vocab_out = vocabulary(cfg, d_vocab, d_vocab_out)
     return get_architecture(cfg.arch).build(cfg, d_vocab, d_vocab_out, n_ctx, device)
+
+
+def vocabulary(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> tuple[int, int]:
+    """The model's input and output vocabulary sizes: the task's, or with `cfg.d_vocab` set that larger shared
+    vocabulary for both."""
+    if not cfg.d_vocab:
+        return d_vocab, d_vocab_out
+    if cfg.d_vocab < max(d_vocab, d_vocab_out):
+        raise ConfigError(f"model.d_vocab={cfg.d_vocab} is smaller than the task's vocabulary "
+                          f"({max(d_vocab, d_vocab_out)} tokens)")
+    return cfg.d_vocab, cfg.d_vocab
+
+
+def build_tensors(
+    cfg: ModelConfig,
+    d_vocab: int,
+    d_vocab_out: int,
+    n_ctx: int,
+    device: str | torch.device = "cpu",
+) -> torch.nn.Module:
+    """A module holding the tensors `build_model` would give (the same `state_dict`: names, order, values, which
+    train), built without the hooked model where the architecture can (`Architecture.build_tensors`), else the
+    hooked model itself. What the fused engine trains: no forward of it is ever called."""
+    arch = get_architecture(cfg.arch)
+    if arch.build_tensors is not None:
+        module = arch.build_tensors(cfg, *vocabulary(cfg, d_vocab, d_vocab_out), n_ctx, device)
+        if module is not None:
+            return module
+    return build_model(cfg, d_vocab, d_vocab_out, n_ctx, device)
 
 
 def fused_logits(

@@ -22,6 +22,25 @@ def named_tensors(model: torch.nn.Module) -> dict[str, Tensor]:
     return dict(model.state_dict(keep_vars=True))
 
 
+def tensor_module(tensors: dict[str, Tensor], buffers: frozenset[str] = BUFFERS) -> torch.nn.Module:
+    """A bare module holding `tensors` under their dotted names, in their order: Parameters, except the names in
+    `buffers`, which are buffers. Its `state_dict()` lists them in that order when the dict lists each module's
+    tensors together and its parameters before its buffers (as `nn.Module.state_dict` does)."""
+    root = torch.nn.Module()
+    for name, t in tensors.items():
+        *path, leaf = name.split(".")
+        module = root
+        for part in path:
+            if part not in module._modules:
+                module.add_module(part, torch.nn.Module())
+            module = module._modules[part]
+        if name in buffers:
+            module.register_buffer(leaf, t)
+        else:
+            module.register_parameter(leaf, torch.nn.Parameter(t))
+    return root
+
+
 def is_bias(name: str) -> bool:
     return name.endswith(".bias") and ".ln" not in name and not name.startswith("ln_final")
 

@@ -39,6 +39,9 @@ class Architecture:
     """Everything the toolkit needs to know about one `model.arch`.
 
     - `build(cfg, d_vocab, d_vocab_out, n_ctx, device)`: the hooked model, initialised by `cfg`.
+    - `build_tensors(cfg, d_vocab, d_vocab_out, n_ctx, device)`: the same tensors (names, order, values,
+      which train) in a bare module, without the hooked model, or None where only `build` can make them: what
+      the fused engine trains when building the hooked model costs more (TransformerLens's import and bridge).
     - `logits(params, cfg, tokens, answer_pos)`: the fused forward, (batch, n_answer, d_vocab_out) logits at
       the answer positions from the checkpoint tensors; a pure function, so `torch.func` can vmap it.
     - `resid(params, cfg, tokens, answer_pos, dropout_generator=None)`: the final residual stream before an
@@ -69,6 +72,7 @@ class Architecture:
     short: Callable[[Any], str]
     task_kinds: frozenset[str]
     resid: Callable[..., Tensor] | None = None
+    build_tensors: Callable[..., torch.nn.Module | None] | None = None
     muon_names: Callable[[dict[str, Tensor]], list[str]] = hidden_matrices
     check: Callable[[Any], None] = no_check
     check_run: Callable[[Any], None] = no_check

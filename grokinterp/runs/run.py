@@ -16,7 +16,7 @@ from torch import Tensor
 
 from grokinterp.config import RunConfig
 from grokinterp.errors import RunNotFoundError
-from grokinterp.models import build_model, load_tensors_, named_tensors
+from grokinterp.models import build_model, build_tensors, load_tensors_, named_tensors
 from grokinterp.runs.record import config_from_record
 from grokinterp.runs.store import CheckpointError, RunStore
 from grokinterp.tasks import Task, make_task
@@ -41,7 +41,7 @@ class Run:
         if self._names is None:
             try:
                 task = make_task(self.config.task)
-                model = build_model(self.config.model, task.d_vocab, task.d_vocab_out, task.n_ctx, "cpu")
+                model = build_tensors(self.config.model, task.d_vocab, task.d_vocab_out, task.n_ctx, "cpu")
                 self._names = list(named_tensors(model))
             except (OSError, ValueError):  # ConfigError is a ValueError; a missing data set an OSError
                 self._names = []

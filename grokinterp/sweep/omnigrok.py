@@ -143,9 +143,9 @@ def size_table(runs: list[tuple[Any, list[dict[str, Any]]]]) -> list[dict[str, A
 
 def init_norm(cfg) -> float:
     """The total weight norm of `cfg`'s model at its standard initialisation (init scale 1)."""
-    from grokinterp.models import build_model, named_tensors, weight_sq
+    from grokinterp.models import build_tensors, named_tensors, weight_sq
     from grokinterp.tasks import make_task
 
     task = make_task(cfg.task)
-    model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx)
+    model = build_tensors(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx)
     return math.sqrt(weight_sq(named_tensors(model)))

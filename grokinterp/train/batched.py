@@ -37,7 +37,7 @@ from grokinterp.models import (
     BUFFERS,
     EMBEDDING_PARAMS,
     architecture_of,
-    build_model,
+    build_tensors,
     fused_logits,
     named_tensors,
     trainable_parameters,
@@ -169,7 +169,7 @@ class BatchedStepper:
     def __init__(self, cfgs: list[RunConfig], task: Task, start: int, latest: list) -> None:
         keep_freed_memory()  # each step reuses its buffers instead of page-faulting fresh ones
         self.cfgs = cfgs
-        models = [build_model(c.model, task.d_vocab, task.d_vocab_out, task.n_ctx) for c in cfgs]
+        models = [build_tensors(c.model, task.d_vocab, task.d_vocab_out, task.n_ctx) for c in cfgs]
         for c, m in zip(cfgs, models):
             if c.accel.init_scale != 1.0 and start == 0:
                 accel.scale_init_(trainable_parameters(m), c.accel.init_scale)

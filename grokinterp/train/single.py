@@ -20,6 +20,7 @@ from grokinterp.config import ConfigError, RunConfig
 from grokinterp.models import (
     architecture_of,
     build_model,
+    build_tensors,
     fused_scored,
     load_tensors_,
     named_tensors,
@@ -75,7 +76,9 @@ class SingleStepper:
     def __init__(self, cfg: RunConfig, task: Task, device: torch.device, *, resuming: bool = False) -> None:
         keep_freed_memory()  # each step reuses its buffers instead of page-faulting fresh ones
         self.cfg, self.task, self.device = cfg, task, device
-        self.model = build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx, device)
+        # the hooked engine runs the hooked model; the fused one only needs its tensors (no TransformerLens)
+        build = build_model if cfg.train.engine == "hooked" else build_tensors
+        self.model = build(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx, device)
         self.params = named_tensors(self.model)
         self.trainable = trainable_parameters(self.model)
         if cfg.accel.init_scale != 1.0 and not resuming:

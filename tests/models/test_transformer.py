@@ -101,3 +101,26 @@ def test_frozen_biases_get_no_gradient():
     p = named_tensors(model)
     assert p["blocks.0.attn.q.bias"].grad is None
     assert p["blocks.0.mlp.in.bias"].grad is not None
+
+
+@pytest.mark.parametrize("layout", [
+    {},
+    {"n_layers": 2, "normalization_type": "LN", "attn_only": True, "biases": "none"},
+    {"normalization_type": "LN", "act_fn": "gelu", "biases": "all", "seed": 3},
+    {"n_layers": 3, "d_mlp": 96, "n_heads": 2, "d_head": 12},
+])
+def test_the_fused_engines_bare_tensors_are_the_bridges_bitwise(layout):
+    """`build_tensors` makes the paper-initialised transformer's tensors without TransformerLens: the same
+    names in the same order (checkpoints and seeded analyses depend on it), values, buffers and frozen biases."""
+    from grokinterp.models import build_tensors
+
+    cfg = small_model_config(**{"init": "paper", **layout})
+    hooked = named_tensors(build_model(cfg, 19, 17, 3))
+    bare = named_tensors(build_tensors(cfg, 19, 17, 3))
+    assert list(bare) == list(hooked)
+    for name, t in hooked.items():
+        assert type(bare[name]) is type(t) and bare[name].requires_grad == t.requires_grad, name
+        assert torch.equal(bare[name], t), name
+    # TransformerLens's own init cannot be redrawn without it: the hooked model is built
+    tl = small_model_config(init="tl")
+    assert type(build_tensors(tl, 19, 17, 3)).__name__ == type(build_model(tl, 19, 17, 3)).__name__
