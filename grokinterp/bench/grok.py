@@ -60,7 +60,8 @@ from grokinterp.runs.run import load_run
 from grokinterp.tasks import family_of
 from grokinterp.train import train
 
-WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "train.lr": 3e-3}  # on token tasks
+# on token tasks; one hidden layer whatever the target's depth (Xu et al.'s weak "two-layer FNN")
+WEAK = {"model.arch": "mlp", "model.d_model": 4, "model.d_mlp": 64, "model.n_layers": 1, "train.lr": 3e-3}
 # the weak model's embedding width by task kind: a pair MLP's 4-d embedding on tokens; on float vectors Xu
 # et al.'s weak model for sparse bits, a three-layer FNN of width 16 (a two-layer one could not generalise,
 # their App. B)

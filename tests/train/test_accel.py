@@ -207,6 +207,20 @@ def test_grok_transfer_factored_puts_the_weak_embedding_in_exactly(weak_run, tmp
     assert torch.allclose(resume["transfer.A"] @ resume["transfer.B"], final, atol=1e-6)
 
 
+def test_grok_transfer_into_xu_et_al_s_fnn_target(weak_run, tmp_path):
+    """Their FNN -> FNN row: the weak pair MLP's 4-d embedding into a deeper, wider pair MLP without biases."""
+    target = _target(weak_run, **{"model.arch": "mlp", "model.d_model": 24, "model.d_mlp": 32, "model.n_layers": 2,
+                                  "model.biases": "none"})
+    train(target, tmp_path / "fnn", progress=False)
+    run = load_run(tmp_path / "fnn")
+    A0 = weak_run.state_dict(0)["embed.weight"]
+    start = run.store.load_checkpoint(0)["embed.weight"]
+    assert start.shape == (18, 24) and "mlp.hidden.0.weight" in run.state_dict()
+    B0 = torch.linalg.lstsq(A0.double(), start.double()).solution  # the embedding is A B at step 0
+    assert torch.allclose((A0.double() @ B0).float(), start, atol=1e-5)
+    assert run.metrics[-1]["train_loss"] < run.metrics[0]["train_loss"]
+
+
 def test_grok_transfer_factored_step0_a_is_the_weak_embedding(weak_run, tmp_path):
     train(_target(weak_run, **{"train.steps": 0}), tmp_path / "z", progress=False)
     resume = load_run(tmp_path / "z").store.latest_resume()[2]
