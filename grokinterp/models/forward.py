@@ -39,13 +39,8 @@ def vocabulary(cfg: ModelConfig, d_vocab: int, d_vocab_out: int) -> tuple[int, i
     return cfg.d_vocab, cfg.d_vocab
 
 
-def build_tensors(
-    cfg: ModelConfig,
-    d_vocab: int,
-    d_vocab_out: int,
-    n_ctx: int,
-    device: str | torch.device = "cpu",
-) -> torch.nn.Module:
+def build_tensors(cfg: ModelConfig, d_vocab: int, d_vocab_out: int, n_ctx: int,
+                  device: str | torch.device = "cpu") -> torch.nn.Module:
     """A module holding the tensors `build_model` would give (the same `state_dict`: names, order, values, which
     train), built without the hooked model where the architecture can (`Architecture.build_tensors`), else the
     hooked model itself. What the fused engine trains: no forward of it is ever called."""

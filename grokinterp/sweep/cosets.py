@@ -13,14 +13,13 @@ W_U irrep shares, e.g. `4,1=0.61;sign=0.20`).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 from grokinterp.progress.curves import coset_table
 from grokinterp.progress.nanda import grokked_step
-from grokinterp.sweep.outcomes import write_csv
+from grokinterp.sweep.outcomes import table_main
 from grokinterp.sweep.read import load_sweep
 
 COLUMNS = ("seed", "d_vocab_out", "step", "val_acc", "top_subgroup_order", "top_is_d5_conjugate", "d5_best_rank",
@@ -66,21 +65,7 @@ def coset_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grokinterp.sweep.cosets", description=__doc__.split("\n\n")[0])
-    parser.add_argument("sweep_dir")
-    parser.add_argument("--csv", default=None, metavar="FILE", help="write the table here (default: stdout)")
-    args = parser.parse_args(argv)
-    try:
-        rows = coset_rows(args.sweep_dir)
-    except (FileNotFoundError, ValueError) as e:  # ConfigError is a ValueError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.csv is None:
-        write_csv(rows, sys.stdout)
-    else:
-        with open(args.csv, "w", newline="") as f:
-            write_csv(rows, f)
-    return 0
+    return table_main("python -m grokinterp.sweep.cosets", __doc__, coset_rows, argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,16 @@ def write_csv(rows: list[dict[str, Any]], out) -> None:
         writer.writerow({k: "" if r.get(k) is None else r[k] for k in fields})
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grokinterp.sweep.outcomes", description=__doc__.split("\n\n")[0])
+def table_main(prog: str, doc: str, rows_of: Callable[[str], list[dict[str, Any]]],
+               argv: list[str] | None = None) -> int:
+    """The command line of a per-run table of a sweep: `prog SWEEP_DIR [--csv FILE]`, the rows `rows_of(SWEEP_DIR)`
+    as CSV on stdout or in FILE; a missing or unreadable sweep is one line, exit 2."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
     parser.add_argument("sweep_dir")
     parser.add_argument("--csv", default=None, metavar="FILE", help="write the table here (default: stdout)")
     args = parser.parse_args(argv)
     try:
-        rows = outcome_table(args.sweep_dir)
+        rows = rows_of(args.sweep_dir)
     except (FileNotFoundError, ValueError) as e:  # ConfigError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -71,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.csv, "w", newline="") as f:
             write_csv(rows, f)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return table_main("python -m grokinterp.sweep.outcomes", __doc__, outcome_table, argv)
 
 
 if __name__ == "__main__":
