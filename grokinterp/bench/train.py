@@ -98,14 +98,15 @@ def time_matmul(shape: Shape, seconds: float = 0.1) -> float:
 
 
 @torch.no_grad()
-def _engine_rel_diff(stepper: SingleStepper, step: int) -> float:
-    """|fused - hooked| / |hooked| of the training loss on the stepper's current parameters and batch."""
+def _engine_rel_diff(stepper: SingleStepper, step: int, hooked: torch.nn.Module) -> float:
+    """|fused - hooked| / |hooked| of the training loss on the stepper's current parameters and batch; `hooked` is
+    a hooked model of the stepper's config (its tensors are loaded from the stepper's)."""
     cfg, task = stepper.cfg, stepper.task
     xb, yb, _ = stepper.train_batch(step)
     with stepper.autocast():  # the default engine at the stepper's precision, the hooked one in float32
         f = fused_scored(stepper.params, cfg.model, xb, task.answer_pos, yb)
-    hooked = models.build_model(cfg.model, task.d_vocab, task.d_vocab_out, task.n_ctx)
-    models.load_tensors_(hooked, stepper.params)
+    if hooked is not stepper.model:
+        models.load_tensors_(hooked, stepper.params)
     h = Scored.from_logits(models.hooked_logits(hooked, xb, task.answer_pos), yb)
     if stepper.targets is not None:  # a regression (teacher-student): labels are row ids, scored as training does
         targets = stepper.targets[yb.reshape(-1)]
@@ -120,16 +121,19 @@ def _time_engine(cfg: RunConfig, name: str, steps: int, warmup: int, precision: 
     `train.precision=precision`."""
     cfg = cfg.with_overrides({"train.engine": name, "train.precision": precision})
     stepper = SingleStepper(cfg, make_task(cfg.task), torch.device("cpu"))
-    times, checks = [], [_engine_rel_diff(stepper, 0)]
+    task = stepper.task  # the fused engine trains bare tensors: one hooked model, built once, for the checks
+    hooked = stepper.model if name == "hooked" else models.build_model(cfg.model, task.d_vocab, task.d_vocab_out,
+                                                                         task.n_ctx)
+    times, checks = [], [_engine_rel_diff(stepper, 0, hooked)]
     for step in range(warmup + steps):
         if step == warmup:
-            checks.append(_engine_rel_diff(stepper, step))
+            checks.append(_engine_rel_diff(stepper, step, hooked))
         t0 = time.perf_counter()
         loss = stepper.forward(step)
         stepper.update(step, loss, [True])
         if step >= warmup:
             times.append(time.perf_counter() - t0)
-    checks.append(_engine_rel_diff(stepper, warmup + steps))
+    checks.append(_engine_rel_diff(stepper, warmup + steps, hooked))
     return times, checks
 
 
