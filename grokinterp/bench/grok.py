@@ -71,11 +71,12 @@ WEAK_WIDTH = {"vectors": 16}
 def weak_model(kind: str, width: int | None = None) -> dict:
     """The weak model's overrides: a pair MLP with a `width`-d embedding (default 4) on token tasks; on
     float-vector tasks the preset's own MLP with two hidden layers of `width` neurons (default 16), whose first
-    layer is the embedding."""
+    layer is the embedding. Either starts at the standard initialisation (`accel.init_scale` 1), whatever the
+    target's: a weak model is there to generalise early (the target of Xu et al.'s image setting starts x100)."""
     width = width or WEAK_WIDTH.get(kind, WEAK["model.d_model"])
     if kind == "vectors":
-        return {"model.n_layers": 2, "model.d_mlp": width}
-    return {**WEAK, "model.d_model": width}
+        return {"model.n_layers": 2, "model.d_mlp": width, "accel.init_scale": 1.0}
+    return {**WEAK, "model.d_model": width, "accel.init_scale": 1.0}
 PLAIN = {"accel.orthogonal_grad": False, "accel.grokfast": "none", "train.optimizer": "adamw", "train.loss": "ce"}
 
 

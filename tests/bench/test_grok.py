@@ -108,14 +108,15 @@ def test_bench_grok_on_parity_races_the_transfer_family_and_writes_the_csv(tmp_p
 
     from grokinterp.bench import cli as bench
 
-    sets = ["task.n_bits=12", "task.n_train=200", "task.n_test=100", "train.batch_size=0", "train.log_every=5"]
+    sets = ["task.n_bits=12", "task.n_train=200", "task.n_test=100", "train.batch_size=0", "train.log_every=5",
+            "accel.init_scale=3"]
     args = ["grok", "--preset", "parity", "--max-steps", "10", "--thresholds", "0.01", "--seeds", "2", "--lrs",
             "0.001", "--wds", "0.1", "--transfer-acc", "0.01", "--weak-widths", "1,2", "--out", str(tmp_path / "runs"),
             "--only", "groktransfer,groktransfer-random,groktransfer width 1,groktransfer width 2,pca,lda",
             "--csv", str(tmp_path / "t.csv"), "--task-name", "parity (12, 3)"]
     assert bench.main([*args, *[a for s in sets for a in ("--set", s)]]) == 0
     out = capsys.readouterr().out
-    assert "'model.n_layers': 2, 'model.d_mlp': 16" in out  # the weak model (Xu et al.'s), as the table says
+    assert "'model.n_layers': 2, 'model.d_mlp': 16, 'accel.init_scale': 1.0" in out  # the weak model (Xu et al.'s), as the table says
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
     assert list(rows[0]) == ["task", "method", "seed", "steps_to_99", "wall_s"]
     methods = {r["method"] for r in rows}
@@ -124,5 +125,8 @@ def test_bench_grok_on_parity_races_the_transfer_family_and_writes_the_csv(tmp_p
     assert all(r["task"] == "parity (12, 3)" for r in rows) and {r["seed"] for r in rows} == {"0", "1"}
     runs = tmp_path / "runs"
     assert load_run(runs / "groktransfer_width_1.seed0.weak").config.model.d_mlp == 1
+    # the target starts at the init scale asked for (Xu et al.'s images: x100), the weak model at the standard one
+    assert load_run(runs / "groktransfer.seed0").config.accel.init_scale == 3
+    assert load_run(runs / "groktransfer.seed0.weak").config.accel.init_scale == 1
     assert load_run(runs / "pca.seed0").config.accel.transfer_from == "pca:16"
     assert load_run(runs / "groktransfer-random.seed1").config.accel.transfer_random
