@@ -5,7 +5,8 @@ For every run with checkpoints: the coset summary (`grokinterp.progress.coset_ta
 `analysis.groups.coset_summary`: the best coset partition of S_n of the unembedding rows W_U by pseudo-F, on
 S5 whether it is a partition of Power et al.'s D5 <(0,3)(1,4), (1,2)(3,4)> or a conjugate and the best rank of
 those) at its first checkpoint whose logged validation accuracy reached `train.grok_threshold` (the generalised
-model) and at its last checkpoint (after cleanup), and the two irreps that carry most of W_U there. Columns:
+model) and, once the run is done, at its last checkpoint (after cleanup; a run still training or interrupted has
+no such row yet), and the two irreps that carry most of W_U there. Columns:
 `seed` (model.seed), `d_vocab_out` (the output softmax's size: the task's tokens, or `model.d_vocab`),
 `step`, `val_acc`, `top_subgroup_order`, `top_is_d5_conjugate`, `d5_best_rank`, `irreps` (the two largest
 W_U irrep shares, e.g. `4,1=0.61;sign=0.20`).
@@ -34,9 +35,11 @@ def top_irreps(row: dict[str, Any], k: int = 2) -> str:
     return ";".join(f"{name}={share:.2f}" for name, share in shares[:k])
 
 
-def run_rows(run) -> list[dict[str, Any]]:
-    """The rows (`COLUMNS`) of one run: at its grokked checkpoint (if any) and at its last."""
-    steps = sorted({s for s in (grokked_step(run), run.steps[-1]) if s is not None})
+def run_rows(run, finished: bool = True) -> list[dict[str, Any]]:
+    """The rows (`COLUMNS`) of one run: at its grokked checkpoint (if any) and, if `finished`, at its last."""
+    steps = sorted({s for s in (grokked_step(run), run.steps[-1] if finished else None) if s is not None})
+    if not steps:
+        return []
     table = coset_table(run, steps, progress=False)
     acc = {r["step"]: r.get("test_acc") for r in run.metrics}
     cfg, task = run.config, run.task()
@@ -52,7 +55,8 @@ def run_rows(run) -> list[dict[str, Any]]:
 
 
 def coset_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
-    """`run_rows` of every run of the sweep that has a checkpoint, in the sweep's order."""
+    """`run_rows` of every run of the sweep that has a checkpoint, in the sweep's order (the last checkpoint only of
+    the runs that are done)."""
     sweep = load_sweep(sweep_dir)
     rows = []
     for r in sweep.runs:
@@ -60,7 +64,7 @@ def coset_rows(sweep_dir: str | Path) -> list[dict[str, Any]]:
             continue
         run = sweep.run(r.name)
         if run.steps:
-            rows += run_rows(run)
+            rows += run_rows(run, finished=sweep.state(r.name) == "done")
     return rows
 
 

@@ -46,6 +46,14 @@ def test_a_permutation_sweep_gets_rows_at_the_generalised_and_the_last_checkpoin
             assert float(r["val_acc"]) == pytest.approx(next(m["test_acc"] for m in run.metrics
                                                              if m["step"] == int(r["step"])))
             assert int(r["d_vocab_out"]) == run.task().d_vocab_out
+    # a run that is not done yet (here: its status file gone, as while it trains) has no "after cleanup" row
+    status = next((tmp_path / "sweep" / "status").glob("*.json"))
+    name = status.stem
+    status.unlink()
+    run = sweep.run(name)
+    assert progress.grokked_step(run) < run.steps[-1]
+    assert [r["step"] for r in cosets.coset_rows(tmp_path / "sweep") if r["seed"] == run.config.model.seed] == \
+        [progress.grokked_step(run)]
     capsys.readouterr()
     assert cosets.main([str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.startswith("error: no sweep at")
