@@ -5,7 +5,8 @@ one another, and each run becomes ~10x slower (measured with two 2-thread traini
 telling the user why. Every training loop registers itself (`registered`) for as long as it runs: one small
 file per process, `<pid>.json` holding its torch thread count, in a directory per user under the temporary
 directory (`GROKINTERP_ACTIVE_DIR` overrides it). A new training reads the others (`other_trainings`; files of
-processes that have died are removed) and, when their threads and its own add up to more than the cores this
+processes that have died are removed; a stopped process, `kill -STOP` or Ctrl-Z, uses no core and is passed
+over while it stays stopped) and, when their threads and its own add up to more than the cores this
 process may use, prints `oversubscription_message` once on stderr. A sweep gives each of its jobs cores // jobs
 threads, so its own jobs never add up to more than the cores and never warn.
 """
@@ -56,8 +57,19 @@ def alive(pid: int) -> bool:
     return True
 
 
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped (`kill -STOP`, Ctrl-Z, a debugger): state T or t in /proc/PID/stat. False
+    where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:][:1] in ("T", "t")  # the state follows the command name's ")"
+
+
 def other_trainings(directory: Path | None = None) -> list[Training]:
-    """The registered trainings other than this process that are still alive (stale files are removed)."""
+    """The registered trainings other than this process that are still alive and not stopped (the files of
+    processes that have died are removed)."""
     directory = active_dir() if directory is None else directory
     found = []
     for f in sorted(directory.glob("*.json")) if directory.is_dir() else []:
@@ -72,7 +84,8 @@ def other_trainings(directory: Path | None = None) -> list[Training]:
             with contextlib.suppress(OSError):
                 f.unlink()
             continue
-        found.append(Training(pid, threads))
+        if not stopped(pid):
+            found.append(Training(pid, threads))
     return found
 
 

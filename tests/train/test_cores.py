@@ -53,6 +53,28 @@ def test_registration_lasts_as_long_as_the_block_and_dead_processes_are_dropped(
     assert other_trainings(tmp_path) == [Training(sleeper, 3)]
 
 
+def test_a_stopped_training_uses_no_core_until_it_continues(tmp_path, sleeper):
+    import signal
+    import time
+
+    (tmp_path / f"{sleeper}.json").write_text(f'{{"pid": {sleeper}, "threads": 2}}')
+    os.kill(sleeper, signal.SIGSTOP)
+    try:
+        for _ in range(100):  # the state changes asynchronously
+            if not other_trainings(tmp_path):
+                break
+            time.sleep(0.01)
+        assert other_trainings(tmp_path) == []
+        assert (tmp_path / f"{sleeper}.json").exists()  # kept: it runs again once continued
+    finally:
+        os.kill(sleeper, signal.SIGCONT)
+    for _ in range(100):
+        if other_trainings(tmp_path):
+            break
+        time.sleep(0.01)
+    assert other_trainings(tmp_path) == [Training(sleeper, 2)]
+
+
 def env_with(active, threads: int) -> dict:
     return {**os.environ, "GROKINTERP_ACTIVE_DIR": str(active), "OMP_NUM_THREADS": str(threads),
             "PYTHONPATH": str(REPO)}
