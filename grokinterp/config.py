@@ -153,10 +153,15 @@ class TrainConfig:
 
     def init_source(self) -> tuple[str, int | None]:
         """`init_from` as (run directory, checkpoint step or None for its last)."""
-        path, at, step = self.init_from.rpartition("@")
-        if at and path and step.isdigit():
-            return path, int(step)
-        return self.init_from, None  # a directory whose name holds "@" is a directory
+        return run_at(self.init_from)
+
+
+def run_at(spec: str) -> tuple[str, int | None]:
+    """A `RUN[@STEP]` value as (run directory, step or None); a directory whose name holds "@" stays whole."""
+    path, at, step = spec.rpartition("@")
+    if at and path and step.isdigit():
+        return path, int(step)
+    return spec, None
 
 
 PRECISIONS = ("float32", "bfloat16")  # train.precision (see docs/training.md)
@@ -175,10 +180,11 @@ class AccelConfig:
     warmup: bool = True  # Grokfast-MA: add the filtered gradient only once the window is full (their default)
     init_scale: float = 1.0  # Omnigrok alpha: every initial weight multiplied by this
     weight_norm: float = 0.0  # > 0: after every step rescale the trainable weights to this total L2 norm
-    # GrokTransfer: a weak run's directory whose embedding starts this model's, or a classical embedding of the
-    # training inputs in its place: "pca:K" (their top K principal directions) or "lda[:K]" (discriminant axes)
+    # GrokTransfer: a weak run's directory whose embedding starts this model's (RUN@STEP: at that checkpoint,
+    # whatever its accuracy), or a classical embedding of the training inputs in its place: "pca:K" (their top K
+    # principal directions) or "lda[:K]" (discriminant axes)
     transfer_from: str = ""
-    transfer_acc: float = 0.6  # ... taken at its first checkpoint at or after test accuracy >= this
+    transfer_acc: float = 0.6  # ... taken at its first checkpoint at or after test accuracy >= this (no @STEP)
     transfer_mode: str = "factored"  # factored: embedding = A B, A (the weak embedding) and B trainable; merged
     transfer_random: bool = False  # ablation: A random (same shape and scale) instead of the weak embedding
     orthogonal_grad: bool = False  # Prieto et al.'s ⊥Grad: each gradient without its component along its weight

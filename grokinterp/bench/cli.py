@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--transfer-acc", type=float, default=0.6,
                    help="weak model's test accuracy at transfer (default 0.6)")
     g.add_argument("--weak-max-steps", type=int, default=10_000, help="step budget of a weak run (default 10000)")
+    g.add_argument("--weak-steps", type=int, default=None,
+                   help="train every weak model exactly N steps and transfer its last checkpoint, whatever its "
+                        "test accuracy (Xu et al.'s FNN targets), instead of stopping at --transfer-acc")
     g.add_argument("--weak-widths", default="", help="GrokTransfer again at these weak-model embedding widths, "
                                                     "e.g. 1,2,3,4 (default: none)")
     g.add_argument("--csv", default=None, metavar="FILE",
@@ -160,8 +163,9 @@ def run_grok(args: argparse.Namespace) -> int:
 
     gf = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.grokfast.split(",") if kv)}
     floats = lambda text: [float(x) for x in text.split(",") if x]  # noqa: E731
-    if min(args.seeds, args.max_steps, args.weak_max_steps) < 1:
-        raise ValueError("--seeds, --max-steps and --weak-max-steps must be >= 1")
+    if min(args.seeds, args.max_steps, args.weak_max_steps,
+           1 if args.weak_steps is None else args.weak_steps) < 1:
+        raise ValueError("--seeds, --max-steps, --weak-max-steps and --weak-steps must be >= 1")
     ths = floats(args.thresholds)
     if not ths or not all(0 < t <= 1 for t in ths):
         raise ValueError(f"--thresholds must be accuracies in (0, 1], got {args.thresholds!r}")
@@ -173,7 +177,7 @@ def run_grok(args: argparse.Namespace) -> int:
         result = bench_grok(args.preset, args.max_steps, tuple(ths), args.seeds,
                             floats(args.lrs) if args.lrs else None, tuple(floats(args.wds)), args.sets, only, gf,
                             args.transfer_acc, args.out, weak_max_steps=args.weak_max_steps,
-                            tune_methods=args.tune_methods, weak_widths=widths,
+                            tune_methods=args.tune_methods, weak_widths=widths, weak_steps=args.weak_steps,
                             log=lambda line: print(line, file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         print("interrupted: no table (an interrupted run has no time to the threshold)", file=sys.stderr)

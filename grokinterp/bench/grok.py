@@ -15,8 +15,10 @@ The plan, in order:
    (`train.optimizer=muon`), and on presets with an input embedding `groktransfer` (the weak model: on token
    tasks a pair MLP, 4-d embedding, width 64, lr 3e-3; on float-vector tasks Xu et al.'s three-layer
    FNN of width 16, the preset's MLP narrowed; the preset's weight decay, trained until `--transfer-acc` test
-   accuracy; the target's embedding starts as A B; **the weak run's time and steps are counted**; its own
-   budget is `--weak-max-steps`), `groktransfer+grokfast`, the random-A ablation `groktransfer-random` (A random
+   accuracy, or with `--weak-steps N` for exactly N steps whatever its accuracy (Xu et al.'s FNN targets); the
+   target's embedding starts as A B; **the weak run's time and steps are counted** in every trial that uses
+   it, although each distinct weak model (settings and seed) trains once; its own budget is
+   `--weak-max-steps`), `groktransfer+grokfast`, the random-A ablation `groktransfer-random` (A random
    with the weak embedding's shape and scale; the weak run's time counted too), `groktransfer width N` for each
    of `--weak-widths` (the weak model's embedding width), and on float-vector tasks `pca` and `lda` (a
    classical embedding of the training inputs in place of the weak model's: `accel.transfer_from=pca:K`, `lda`,
@@ -185,10 +187,10 @@ def combine(first: Variant, second: Variant, base: dict) -> Variant:
                    first.weak or second.weak, kind="combination")
 
 
-def _train_or_stop(cfg, path: Path, progress) -> None:
+def _train_or_stop(cfg, path: Path, progress, stop_when_grokked: bool = True) -> None:
     """Train one run; Ctrl-C / SIGTERM (train() checkpoints and returns) stops the whole benchmark instead of
     timing an interrupted run as if it had not reached the threshold."""
-    if train(cfg, path, stop_when_grokked=True, progress=progress).interrupted:
+    if train(cfg, path, stop_when_grokked=stop_when_grokked, progress=progress).interrupted:
         raise KeyboardInterrupt
 
 
@@ -203,23 +205,57 @@ def times_to(run_path: Path, thresholds: list[float]) -> tuple[dict, dict, float
     return steps, walls, rows[-1]["wall_time"], rows[-1]["test_acc"]
 
 
+@dataclass(frozen=True)
+class WeakRun:
+    """A trained weak model: its directory, what the target transfers (`accel.transfer_from`; "" when it never
+    reached the transfer accuracy), its steps to that point (None: never) and the time counted for it."""
+
+    path: Path
+    transfer_from: str
+    steps: int | None
+    seconds: float
+
+
+def weak_run(base, weak: dict, seed: int, path: Path, progress, weak_max_steps: int,
+             weak_steps: int | None = None) -> WeakRun:
+    """Train a weak model into `path`: until its `train.grok_threshold` (the transfer accuracy; at most
+    `weak_max_steps`), the target taking its first checkpoint there; or, with `weak_steps`, exactly that many steps
+    whatever its accuracy (Xu et al.'s FNN targets: a weak model trained 10^4 epochs), the target taking the last
+    checkpoint (`RUN@STEP`). The time counted is the weak run's to the checkpoint transferred."""
+    shutil.rmtree(path, ignore_errors=True)
+    wcfg = base.with_overrides({**weak, "model.seed": seed, "train.steps": weak_steps or weak_max_steps})
+    _train_or_stop(wcfg, path, progress, stop_when_grokked=weak_steps is None)
+    if weak_steps is not None:
+        _, _, seconds, _ = times_to(path, [])
+        return WeakRun(path, f"{path}@{weak_steps}", weak_steps, seconds)
+    th = weak["train.grok_threshold"]
+    steps, walls, whole, _ = times_to(path, [th])
+    if steps[th] is None:
+        return WeakRun(path, "", None, whole)
+    return WeakRun(path, str(path), steps[th], walls[th])
+
+
 def run_trial(preset: str, sets: list[str], v: Variant, seed: int, root: Path, max_steps: int,
-              thresholds: list[float], progress, weak_max_steps: int = 10_000) -> Trial:
+              thresholds: list[float], progress, weak_max_steps: int = 10_000, weak_steps: int | None = None,
+              weak_runs: dict | None = None) -> Trial:
+    """One seed of one variant. A variant with a weak model trains it first and counts its time; `weak_runs`
+    (a dict kept across trials) trains each distinct weak model (its settings and seed) once and reuses it,
+    still counting its time in every trial that uses it."""
     base = get_preset(preset).with_overrides(sets)
     slug = f"{v.name.replace(' ', '_').replace('+', 'and')}.seed{seed}"
-    weak_s, weak_steps, extra = 0.0, None, {}
+    weak, extra = None, {}
     if v.weak is not None:
-        weak_path = root / f"{slug}.weak"
-        shutil.rmtree(weak_path, ignore_errors=True)
-        wcfg = base.with_overrides({**v.weak, "model.seed": seed, "train.steps": weak_max_steps})
-        _train_or_stop(wcfg, weak_path, progress)
-        th_w = v.weak["train.grok_threshold"]
-        wsteps, wwalls, wrun, _ = times_to(weak_path, [th_w])
-        weak_steps, weak_s = wsteps[th_w], (wwalls[th_w] if wsteps[th_w] is not None else wrun)
-        if weak_steps is None:
+        key = repr((sorted(v.weak.items()), seed, weak_max_steps, weak_steps))
+        weak = None if weak_runs is None else weak_runs.get(key)
+        if weak is None:
+            weak = weak_run(base, v.weak, seed, root / f"{slug}.weak", progress, weak_max_steps, weak_steps)
+            if weak_runs is not None:
+                weak_runs[key] = weak
+        if not weak.transfer_from:
             none = {th: None for th in thresholds}
-            return Trial(v.name, seed, dict(none), dict(none), weak_s, weak_s, None)
-        extra = {"accel.transfer_from": str(weak_path)}
+            return Trial(v.name, seed, dict(none), dict(none), weak.seconds, weak.seconds, None)
+        extra = {"accel.transfer_from": weak.transfer_from}
+    weak_s = weak.seconds if weak is not None else 0.0
     path = root / slug
     shutil.rmtree(path, ignore_errors=True)
     cfg = base.with_overrides({**v.overrides, **extra, "model.seed": seed, "train.steps": max_steps,
@@ -227,7 +263,8 @@ def run_trial(preset: str, sets: list[str], v: Variant, seed: int, root: Path, m
     _train_or_stop(cfg, path, progress)
     steps, walls, run_s, final_acc = times_to(path, thresholds)
     total = {th: None if w is None else w + weak_s for th, w in walls.items()}
-    return Trial(v.name, seed, steps, total, run_s + weak_s, weak_s, weak_steps, final_acc)
+    return Trial(v.name, seed, steps, total, run_s + weak_s, weak_s, weak.steps if weak is not None else None,
+                 final_acc)
 
 
 def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tuple[float, ...] = (0.95, 0.99),
@@ -235,10 +272,10 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
                sets: list[str] | None = None, only: list[str] | None = None, grokfast: dict | None = None,
                transfer_acc: float = 0.6, out: str | None = None, progress: bool | None = None,
                log=print, weak_max_steps: int = 10_000, tune_methods: bool = False,
-               weak_widths: tuple[int, ...] = ()) -> dict:
+               weak_widths: tuple[int, ...] = (), weak_steps: int | None = None) -> dict:
     """Run the plan of the module docstring; `only` restricts the methods (by name; the baselines always run);
     `tune_methods` gives every method the baselines' lr x weight-decay grid; `weak_widths` adds GrokTransfer at
-    those weak-model widths."""
+    those weak-model widths; `weak_steps` trains every weak model that many steps, whatever its accuracy."""
     sets = list(sets or [])
     cfg = get_preset(preset).with_overrides(sets)
     lrs = lrs or [cfg.train.lr, 3 * cfg.train.lr]
@@ -247,11 +284,13 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
     grokfast = {"alpha": 0.98, "lamb": 2.0} if grokfast is None else grokfast
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix="grokinterp-bench-"))
     root.mkdir(parents=True, exist_ok=True)
+    weak_runs: dict = {}  # each distinct weak model trains once
 
     def run(v: Variant, seed_list) -> Summary:
         s = Summary(v)
         for seed in seed_list:
-            t = run_trial(preset, sets, v, seed, root, max_steps, thresholds, progress, weak_max_steps)
+            t = run_trial(preset, sets, v, seed, root, max_steps, thresholds, progress, weak_max_steps, weak_steps,
+                          weak_runs)
             s.trials.append(t)
             log(f"  {v.name} seed {seed}: " + ", ".join(
                 f"{th:g} at {t.steps[th]} ({t.total_s[th]:.1f} s)" if t.steps[th] is not None else f"{th:g} not reached"
@@ -301,7 +340,8 @@ def bench_grok(preset: str = "mod113", max_steps: int = 10_000, thresholds: tupl
     combos = [run(combine(ranked[0].variant, second.variant, base), seed_list)] if second is not None else []
     return {"preset": preset, "sets": sets, "thresholds": thresholds, "max_steps": max_steps, "seeds": seeds,
             "out": str(root), "cores": os.cpu_count(), "threads": torch.get_num_threads(), "grokfast": grokfast,
-            "transfer_acc": transfer_acc, "weak_max_steps": weak_max_steps, "weak": weak_model(kind),
+            "transfer_acc": transfer_acc, "weak_max_steps": weak_max_steps, "weak_steps": weak_steps,
+            "weak": weak_model(kind),
             "grid": grid, "baseline": best,
             "singles": singles, "combos": combos, "method_grid": tried, "tune_methods": tune_methods}
 
@@ -327,8 +367,10 @@ def print_grok(r: dict) -> None:
     print(f"preset {r['preset']} {' '.join(r['sets'])}".rstrip() + f"; test accuracy {acc}; at most "
           f"{r['max_steps']} steps; seeds 0-{r['seeds'] - 1}; {r['cores']} CPU cores, {r['threads']} torch threads; "
           f"runs in {r['out']}")
-    print(f"weak model (GrokTransfer): {r.get('weak', WEAK)} until test accuracy {r['transfer_acc']} (at most "
-          f"{r['weak_max_steps']} steps), its time counted")
+    until = f"for {r['weak_steps']} steps, whatever its test accuracy" if r.get("weak_steps") else \
+        f"until test accuracy {r['transfer_acc']} (at most {r['weak_max_steps']} steps)"
+    print(f"weak model (GrokTransfer): {r.get('weak', WEAK)} {until}, its time counted (each distinct weak model "
+          f"trains once per seed)")
     base: Summary = r["baseline"]
     rows = [(s, "grid") for s in r["grid"] + r.get("method_grid", []) if s is not base] + [(base, "baseline")] + \
            [(s, "") for s in r["singles"]] + [(s, "combination") for s in r["combos"]]

@@ -172,10 +172,11 @@ def rescale_to_norm_(params: dict[str, Tensor], norm: float) -> None:
 
 def weak_embedding(cfg) -> tuple[Tensor, int | None]:
     """(A, step): the weak run's input embedding (one row per token or input feature, whatever its architecture:
-    `Architecture.input_embedding`) at its first checkpoint at or after test accuracy >= `accel.transfer_acc`;
+    `Architecture.input_embedding`) at its first checkpoint at or after test accuracy >= `accel.transfer_acc`, or
+    at step STEP for `accel.transfer_from` "RUN@STEP";
     random with the same shape and scale when `accel.transfer_random`. For `accel.transfer_from` "pca:K" or
     "lda[:K]", the classical embedding of the training inputs instead (`classical_embedding`; step None)."""
-    from grokinterp.config import ConfigError
+    from grokinterp.config import ConfigError, run_at
     from grokinterp.models import architecture_of
     from grokinterp.runs.run import load_run
 
@@ -191,21 +192,29 @@ def weak_embedding(cfg) -> tuple[Tensor, int | None]:
             g = torch.Generator().manual_seed(cfg.model.seed + 7)
             A = torch.randn(A.shape, generator=g, dtype=A.dtype) * A.std()
         return A.to(torch.float32), None
+    path, at_step = run_at(a.transfer_from)
     try:
-        weak = load_run(a.transfer_from)
+        weak = load_run(path)
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(f"accel.transfer_from: {e}") from None
     if weak.config.task != cfg.task:
-        raise ConfigError(f"accel.transfer_from: the weak run at {a.transfer_from} was trained on another task "
+        raise ConfigError(f"accel.transfer_from: the weak run at {path} was trained on another task "
                           f"({weak.config.task.describe()}, split seed {weak.config.task.seed})")
-    reached = next((r["step"] for r in weak.metrics if r["test_acc"] >= a.transfer_acc), None)
-    steps = [s for s in weak.steps if reached is not None and s >= reached]
+    if at_step is not None:  # RUN@STEP: that checkpoint, whatever its accuracy (Xu et al.'s FNN targets)
+        if at_step not in weak.steps:
+            raise ConfigError(f"accel.transfer_from: {path} has no checkpoint at step {at_step} (it has "
+                              f"{len(weak.steps)}, steps {weak.steps[0]} to {weak.steps[-1]})" if weak.steps else
+                              f"accel.transfer_from: {path} has no checkpoint yet")
+        steps = [at_step]
+    else:
+        reached = next((r["step"] for r in weak.metrics if r["test_acc"] >= a.transfer_acc), None)
+        steps = [s for s in weak.steps if reached is not None and s >= reached]
     if not steps:
         raise ConfigError(f"accel.transfer_from: the weak run never reached test accuracy {a.transfer_acc} at a "
                           f"checkpoint (best {max((r['test_acc'] for r in weak.metrics), default=0):.3f})")
     arch = architecture_of(weak.config.model)
     if arch.embedding is None:
-        raise ConfigError(f"accel.transfer_from: the weak run at {a.transfer_from} has no input embedding to "
+        raise ConfigError(f"accel.transfer_from: the weak run at {path} has no input embedding to "
                           f"transfer (model.arch={weak.config.model.arch!r})")
     A = arch.input_embedding(weak.state_dict(steps[0])).detach().clone()
     if a.transfer_random:

@@ -130,3 +130,33 @@ def test_bench_grok_on_parity_races_the_transfer_family_and_writes_the_csv(tmp_p
     assert load_run(runs / "groktransfer.seed0.weak").config.accel.init_scale == 1
     assert load_run(runs / "pca.seed0").config.accel.transfer_from == "pca:16"
     assert load_run(runs / "groktransfer-random.seed1").config.accel.transfer_random
+
+
+def test_bench_grok_trains_each_weak_model_once_and_weak_steps_transfers_after_a_fixed_time(tmp_path, capsys):
+    """GrokTransfer and its random-A ablation share one weak model per seed: it trains once and its time is
+    counted in both. With `--weak-steps N` the weak model trains exactly N steps, even far past the transfer
+    accuracy, and the target takes its checkpoint at step N (Xu et al.'s FNN targets)."""
+    from grokinterp.bench import cli as bench
+
+    args = ["grok", "--preset", "mod113-small", "--max-steps", "10", "--thresholds", "0.01", "--seeds", "1",
+            "--lrs", "1e-3", "--wds", "1", "--transfer-acc", "0.01", "--weak-steps", "30",
+            "--only", "groktransfer,groktransfer-random", "--out", str(tmp_path), "--csv", str(tmp_path / "t.csv")]
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out
+    assert "for 30 steps, whatever its test accuracy" in out
+    weak_dirs = sorted(p.name for p in tmp_path.glob("*.weak"))
+    assert weak_dirs == ["groktransfer.seed0.weak"]  # one weak model, not one per variant
+    weak = load_run(tmp_path / "groktransfer.seed0.weak")
+    assert weak.config.train.steps == 30 and weak.steps[-1] == 30 and weak.metrics[-1]["step"] == 30
+    assert weak.metrics[0]["test_acc"] >= 0 and any(r["test_acc"] >= 0.01 for r in weak.metrics[:-1])  # not stopped
+    for name in ("groktransfer.seed0", "groktransfer-random.seed0"):
+        target = load_run(tmp_path / name)
+        assert target.config.accel.transfer_from == f"{tmp_path / 'groktransfer.seed0.weak'}@30"
+        assert target.store.checkpoint_metadata(0)["transfer_step"] == "30"
+    import csv
+
+    rows = {r["method"]: r for r in csv.DictReader(open(tmp_path / "t.csv"))}
+    # the weak run's time is in both methods' wall clock
+    assert float(rows["groktransfer"]["wall_s"]) >= weak.metrics[-1]["wall_time"]
+    assert float(rows["groktransfer-random"]["wall_s"]) >= weak.metrics[-1]["wall_time"]
+    assert bench.main(["grok", "--weak-steps", "0"]) == 2

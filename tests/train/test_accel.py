@@ -244,6 +244,21 @@ def test_grok_transfer_merged_random_ablation_and_resume(weak_run, tmp_path, thr
     assert all(torch.equal(a[n], b[n]) for n in a)
 
 
+def test_grok_transfer_at_a_chosen_step_whatever_its_accuracy(weak_run, tmp_path):
+    """RUN@STEP (Xu et al.'s FNN targets take the weak model after a fixed training time): that checkpoint's
+    embedding, even where the accuracy rule would refuse (transfer_acc 1.0 is never reached)."""
+    step = weak_run.steps[-1]
+    assert step != 0
+    cfg = _target(weak_run, **{"accel.transfer_from": f"{weak_run.path}@{step}", "accel.transfer_acc": 1.0,
+                               "train.steps": 0})
+    train(cfg, tmp_path / "at", progress=False)
+    run = load_run(tmp_path / "at")
+    assert int(run.store.checkpoint_metadata(0)["transfer_step"]) == step
+    assert torch.equal(run.store.latest_resume()[2]["transfer.A"], weak_run.state_dict(step)["embed.weight"])
+    with pytest.raises(ConfigError, match="no checkpoint at step 3 "):
+        train(_target(weak_run, **{"accel.transfer_from": f"{weak_run.path}@3"}), tmp_path / "no", progress=False)
+
+
 def test_grok_transfer_errors(weak_run, tmp_path):
     with pytest.raises(ConfigError, match="never reached"):
         train(_target(weak_run, **{"accel.transfer_acc": 1.0}), tmp_path / "x", progress=False)
