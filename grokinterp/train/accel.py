@@ -179,6 +179,7 @@ def weak_embedding(cfg) -> tuple[Tensor, int | None]:
     from grokinterp.config import ConfigError, run_at
     from grokinterp.models import architecture_of
     from grokinterp.runs.run import load_run
+    from grokinterp.train.initfrom import checkpoint_step
 
     a = cfg.accel
     classical = a.classical_transfer()
@@ -201,11 +202,7 @@ def weak_embedding(cfg) -> tuple[Tensor, int | None]:
         raise ConfigError(f"accel.transfer_from: the weak run at {path} was trained on another task "
                           f"({weak.config.task.describe()}, split seed {weak.config.task.seed})")
     if at_step is not None:  # RUN@STEP: that checkpoint, whatever its accuracy (Xu et al.'s FNN targets)
-        if at_step not in weak.steps:
-            raise ConfigError(f"accel.transfer_from: {path} has no checkpoint at step {at_step} (it has "
-                              f"{len(weak.steps)}, steps {weak.steps[0]} to {weak.steps[-1]})" if weak.steps else
-                              f"accel.transfer_from: {path} has no checkpoint yet")
-        steps = [at_step]
+        steps = [checkpoint_step(weak.steps, path, at_step, "accel.transfer_from")]
     else:
         reached = next((r["step"] for r in weak.metrics if r["test_acc"] >= a.transfer_acc), None)
         steps = [s for s in weak.steps if reached is not None and s >= reached]

@@ -26,6 +26,19 @@ from grokinterp.runs.store import CheckpointError
 META_KEYS = ("init_from", "init_step")  # checkpoint metadata naming the source, carried across a resume
 
 
+def checkpoint_step(steps: list[int], path: str, step: int | None, key: str) -> int:
+    """The checkpoint step a `RUN[@STEP]` value names among a run's checkpoint `steps` (its last when `step` is
+    None); one line (`ConfigError`, prefixed by the config `key`) when it has none or none at `step`."""
+    if not steps:
+        raise ConfigError(f"{key}: {path} has no checkpoint yet")
+    if step is None:
+        return steps[-1]
+    if step not in steps:
+        raise ConfigError(f"{key}: {path} has no checkpoint at step {step} (it has {len(steps)}, "
+                          f"steps {steps[0]} to {steps[-1]})")
+    return step
+
+
 def source_tensors(cfg, params: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, str]]:
     """The source checkpoint's tensors for a model with tensors `params`, and the metadata naming it. One line
     (`ConfigError`) for a missing or unreadable run, a step it has no checkpoint at, or tensors that differ."""
@@ -35,13 +48,7 @@ def source_tensors(cfg, params: dict[str, Tensor]) -> tuple[dict[str, Tensor], d
         steps = source.steps
     except (FileNotFoundError, ValueError, CheckpointError) as e:
         raise ConfigError(f"train.init_from: {e}") from None
-    if not steps:
-        raise ConfigError(f"train.init_from: {path} has no checkpoint yet")
-    if step is None:
-        step = steps[-1]
-    elif step not in steps:
-        raise ConfigError(f"train.init_from: {path} has no checkpoint at step {step} (it has {len(steps)}, "
-                          f"steps {steps[0]} to {steps[-1]})")
+    step = checkpoint_step(steps, path, step, "train.init_from")
     if architecture_of(source.config) is not architecture_of(cfg):
         raise ConfigError(f"train.init_from: {path} is a model.arch={source.config.model.arch!r} run, this one "
                           f"model.arch={cfg.model.arch!r}")
