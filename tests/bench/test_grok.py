@@ -116,7 +116,8 @@ def test_bench_grok_on_parity_races_the_transfer_family_and_writes_the_csv(tmp_p
             "--csv", str(tmp_path / "t.csv"), "--task-name", "parity (12, 3)"]
     assert bench.main([*args, *[a for s in sets for a in ("--set", s)]]) == 0
     out = capsys.readouterr().out
-    assert "'model.n_layers': 2, 'model.d_mlp': 16, 'accel.init_scale': 1.0" in out  # the weak model (Xu et al.'s), as the table says
+    # the weak model (Xu et al.'s), as the table says
+    assert "'model.n_layers': 2, 'model.d_mlp': 16, 'accel.init_scale': 1.0" in out
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
     assert list(rows[0]) == ["task", "method", "seed", "steps_to_99", "wall_s"]
     methods = {r["method"] for r in rows}
