@@ -195,6 +195,18 @@ def scored_rows(labels: Int[Tensor, "batch n_answer"]) -> Int[Tensor, " n_scored
     return None if bool(scored.all()) else scored.nonzero()[:, 0]
 
 
+def scored_index(labels: Int[Tensor, "batch n_answer"]) -> Int[Tensor, "batch k"] | None:
+    """Where every example scores the same number k of its answer positions, and fewer than all: each example's
+    scored answer positions (indices into its n_answer), ascending, so that `example * n_answer + index`
+    runs through `scored_rows` in order. None otherwise. Repeat-subseq scores 30 of 84 tokens per sequence, at
+    places that differ between sequences: a forward can then compute its last layer at those 30 only."""
+    scored = labels >= 0
+    counts = scored.sum(dim=1)
+    if labels.shape[0] == 0 or bool(scored.all()) or bool((counts != counts[0]).any()) or int(counts[0]) == 0:
+        return None
+    return scored.nonzero()[:, 1].view(labels.shape[0], int(counts[0]))
+
+
 def select(x: Float[Tensor, "batch n_answer d"], labels: Int[Tensor, "batch n_answer"]
            ) -> tuple[Float[Tensor, "n_scored d"], Int[Tensor, " n_scored"], Int[Tensor, " n_scored"] | None]:
     """The scored rows of `x`, their labels and flat indices (None: all rows)."""

@@ -12,7 +12,7 @@ from grokinterp.errors import ConfigError
 from grokinterp.models.config import ModelConfig
 from grokinterp.models.params import unembed
 from grokinterp.models.registry import get_architecture
-from grokinterp.scoring import Scored, select
+from grokinterp.scoring import Scored, scored_index, select
 
 
 def build_model(
@@ -71,6 +71,12 @@ def fused_scored(params: dict[str, Tensor], cfg: ModelConfig, tokens: Tensor, an
     arch = get_architecture(cfg.arch)
     if arch.resid is None:
         return Scored.from_logits(arch.logits(params, cfg, tokens, answer_pos), labels)
+    index = scored_index(labels) if arch.resid_at is not None and dropout_generator is None else None
+    if index is not None:  # every example scores k of its answer positions: compute the last layer at those
+        resid = arch.resid_at(params, cfg, tokens, answer_pos, index)
+        rows = (torch.arange(len(index), device=index.device)[:, None] * len(answer_pos) + index).reshape(-1)
+        return Scored(unembed(params, resid.reshape(len(rows), -1)), labels.reshape(-1).index_select(0, rows),
+                      rows, *labels.shape)
     resid = arch.resid(params, cfg, tokens, answer_pos, dropout_generator=dropout_generator)
     resid, labels_s, rows = select(resid, labels)
     return Scored(unembed(params, resid), labels_s, rows, *labels.shape)

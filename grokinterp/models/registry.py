@@ -46,6 +46,9 @@ class Architecture:
       the answer positions from the checkpoint tensors; a pure function, so `torch.func` can vmap it.
     - `resid(params, cfg, tokens, answer_pos, dropout_generator=None)`: the final residual stream before an
       unembedding `unembed.weight` (None: the model has none, and scoring reads `logits`).
+    - `resid_at(params, cfg, tokens, answer_pos, index)`: `resid` at each example's own answer positions
+      `index` (batch, k), indices into `answer_pos` (None: scoring always reads `resid`). Scoring calls it when
+      every example scores k of its answer positions (`grokinterp.scoring.scored_index`).
     - `describe(cfg)`: one line with every setting (report header, `grokinterp info`); `short(cfg)`: the
       sizes that matter (`grokinterp presets`).
     - `muon_names(params)`: the tensors `train.optimizer=muon` gives to Muon.
@@ -72,6 +75,7 @@ class Architecture:
     short: Callable[[Any], str]
     task_kinds: frozenset[str]
     resid: Callable[..., Tensor] | None = None
+    resid_at: Callable[..., Tensor] | None = None
     build_tensors: Callable[..., torch.nn.Module | None] | None = None
     muon_names: Callable[[dict[str, Tensor]], list[str]] = hidden_matrices
     check: Callable[[Any], None] = no_check

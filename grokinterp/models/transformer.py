@@ -194,9 +194,10 @@ def _layer0_tables(params: dict[str, Tensor], cfg: ModelConfig, seq: int):
 
 
 def _small_attention(scores: Tensor, v: Tensor, causal: Tensor) -> Tensor:
-    """Softmax of (batch, q, k, head) scores, masked where `causal`, applied to (batch, k, head, d_head) values."""
+    """Softmax of (batch, q, k, head) scores, masked where `causal` ((q, k), or (batch, q, k) when each example
+    has its own queries), applied to (batch, k, head, d_head) values."""
     if bool(causal.any()):
-        scores = scores.masked_fill(causal[None, :, :, None], float("-inf"))
+        scores = scores.masked_fill(causal.reshape(-1, *causal.shape[-2:])[..., None], float("-inf"))
     pattern = scores.softmax(dim=2)
     if pattern.shape[1] * pattern.shape[2] <= 64:
         return (pattern[..., None] * v[:, None]).sum(2)  # (batch, q, head, d_head)
@@ -204,13 +205,14 @@ def _small_attention(scores: Tensor, v: Tensor, causal: Tensor) -> Tensor:
 
 
 def _long_attention(q: Tensor, k: Tensor, v: Tensor, q_pos: Tensor, causal: Tensor) -> Tensor:
-    """Causal attention of (batch, q, head, d_head) queries at `q_pos` over (batch, k, head, d_head) keys and
-    values in torch's fused `scaled_dot_product_attention`; returns (batch, q, head, d_head). (Two einsums and
-    an additive mask were 15% slower over a whole repeat-subseq step, forward and backward.)"""
+    """Causal attention of (batch, q, head, d_head) queries at `q_pos` ((q,), or (batch, q) when each example has
+    its own) over (batch, k, head, d_head) keys and values in torch's fused `scaled_dot_product_attention`;
+    `causal` is `q_pos`'s mask, (q, k) or (batch, q, k). Returns (batch, q, head, d_head). (Two einsums and an
+    additive mask were 15% slower over a whole repeat-subseq step, forward and backward.)"""
     # queries at positions 0..nq-1 are torch's top-left causal mask: its faster kernel path
-    top_left = bool((q_pos == torch.arange(len(q_pos), device=q_pos.device)).all())
+    top_left = q_pos.dim() == 1 and bool((q_pos == torch.arange(len(q_pos), device=q_pos.device)).all())
     z = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                       attn_mask=None if top_left else ~causal, is_causal=top_left)
+                                       attn_mask=None if top_left else ~causal.unsqueeze(-3), is_causal=top_left)
     return z.transpose(1, 2)
 
 
@@ -231,20 +233,33 @@ def transformer_resid(params: dict[str, Tensor], cfg: ModelConfig, tokens: Int[T
     return fused_resid(params, cfg, tokens, answer_pos)
 
 
+def _rows_at(t: Tensor, pos: Int[Tensor, "batch k"]) -> Tensor:
+    """(batch, k, ...) rows of a (batch, seq, ...) tensor at each example's positions `pos`. index_select's
+    backward adds each row once into zeros: deterministic (unlike advanced indexing's index_put)."""
+    batch, seq = t.shape[:2]
+    flat = (torch.arange(batch, device=pos.device)[:, None] * seq + pos).reshape(-1)
+    return t.reshape(batch * seq, *t.shape[2:]).index_select(0, flat).view(*pos.shape, *t.shape[2:])
+
+
 def fused_resid(
     params: dict[str, Tensor],
     cfg: ModelConfig,
     tokens: Int[Tensor, "batch pos"],
     answer_pos: tuple[int, ...],
+    index: Int[Tensor, "batch k"] | None = None,
 ) -> Float[Tensor, "batch n_answer d_model"]:
-    """The transformer's final residual stream at `answer_pos`, after `ln_final` (the unembedding's input).
+    """The transformer's final residual stream at `answer_pos`, after `ln_final` (the unembedding's input); with
+    `index`, at each example's own answer positions `answer_pos[index[b]]` instead, (batch, k, d_model): the last
+    layer then computes queries, attention and MLP at those k positions only (repeat-subseq scores 30 of its 84
+    per sequence).
 
     Without gradients, a large batch is computed in chunks of about `EVAL_CHUNK_TOKENS` tokens: every op is
     row-wise, so the result is the same, and the chunk's activations stay in cache (all 12,769 mod-113
     pairs: 45 ms in one piece, 30 ms in chunks of 4,096)."""
     if not torch.is_grad_enabled() and tokens.shape[0] * tokens.shape[1] > EVAL_CHUNK_TOKENS:
         n = max(1, EVAL_CHUNK_TOKENS // tokens.shape[1])
-        return torch.cat([fused_resid(params, cfg, c, answer_pos) for c in tokens.split(n)])
+        chunks = index.split(n) if index is not None else [None] * len(tokens.split(n))
+        return torch.cat([fused_resid(params, cfg, c, answer_pos, i) for c, i in zip(tokens.split(n), chunks)])
     batch, seq = tokens.shape
     seq = max(answer_pos) + 1  # later positions cannot influence the answer (causal attention)
     tokens = tokens[:, :seq]
@@ -255,13 +270,18 @@ def fused_resid(
     use_tables = batch > d_vocab and cfg.n_heads * (d_vocab * seq) ** 2 <= 2**24
     ans = torch.tensor(answer_pos, device=tokens.device)
     at_ans = position_index(answer_pos)  # contiguous answer positions as a slice
+    # the last layer's query positions, (n_answer,) or (batch, k), and the rows of a (batch, seq, ...) tensor there
+    last_pos = ans if index is None else ans[index]
+
+    def at_last(t: Tensor) -> Tensor:
+        return t[:, at_ans] if index is None else _rows_at(t, last_pos)
 
     if use_tables:
         flat = tokens * seq + torch.arange(seq, device=tokens.device)  # row of each (token, pos) in the tables
         x_tab, h_tab = _layer0_tables(params, cfg, seq)
         # one-layer models only need the residual at the answer positions
         x_at_ans = cfg.n_layers == 1
-        x = F.embedding(flat[:, at_ans] if x_at_ans else flat, x_tab)
+        x = F.embedding(at_last(flat) if x_at_ans else flat, x_tab)
     else:
         x_at_ans = False
         x = F.embedding(tokens, params["embed.weight"]) + params["pos_embed.weight"][:seq]
@@ -270,11 +290,11 @@ def fused_resid(
     for layer in range(cfg.n_layers):
         pre = f"blocks.{layer}"
         last = layer == cfg.n_layers - 1
-        q_pos = ans if last else all_pos
-        nq = len(q_pos)
+        q_pos = last_pos if last else all_pos
+        nq = q_pos.shape[-1]
         w = {n: params[f"{pre}.attn.{n}.weight"] for n in "qkv"}
         b = {n: _bias(params, cfg, f"{pre}.attn.{n}.bias") for n in "qkv"}
-        causal = all_pos[None, :] > q_pos[:, None]  # (q, k): key after query, masked
+        causal = all_pos > q_pos[..., None]  # (q, k) or (batch, q, k): key after query, masked
         if layer == 0 and use_tables:
             n_rows = h_tab.shape[0]
             q_tab = F.linear(h_tab, w["q"], b["q"]).view(n_rows, n_heads, d_head)
@@ -282,7 +302,7 @@ def fused_resid(
             # every (query row, key row) score at once, then a gather per example
             # laid out (query row, key row, head), so that each gathered score row is 4 contiguous floats
             s_tab = torch.einsum("qhd,khd->qkh", q_tab * (1 / math.sqrt(d_head)), k_tab)
-            q_rows = flat[:, at_ans] if last else flat
+            q_rows = at_last(flat) if last else flat
             pair = q_rows[:, :, None] * n_rows + flat[:, None, :]  # (batch, q, k)
             # an embedding lookup, not advanced indexing: the backward of `s_tab[:, pair]` (index_put with
             # accumulate) sums in a thread-dependent order on CPU, so two identical runs drifted apart
@@ -293,14 +313,14 @@ def fused_resid(
             h = _ln(params, f"{pre}.ln1", cfg, x)
             k = F.linear(h, w["k"], b["k"]).view(batch, seq, n_heads, d_head)
             v = F.linear(h, w["v"], b["v"]).view(batch, seq, n_heads, d_head)
-            q = F.linear(h[:, at_ans] if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
+            q = F.linear(at_last(h) if last else h, w["q"], b["q"]).view(batch, nq, n_heads, d_head)
             if nq * seq <= 64:  # tiny attention: broadcasting beats many tiny batched matmuls
                 z = _small_attention((q[:, :, None] * k[:, None]).sum(-1) / math.sqrt(d_head), v, causal)
             else:
                 z = _long_attention(q, k, v, q_pos, causal)
         attn_out = F.linear(z.reshape(batch, nq, n_heads * d_head), params[f"{pre}.attn.o.weight"],
                             _bias(params, cfg, f"{pre}.attn.o.bias"))
-        x = (x[:, at_ans] if last and not x_at_ans else x) + attn_out
+        x = (at_last(x) if last and not x_at_ans else x) + attn_out
         if not cfg.attn_only:
             h2 = _ln(params, f"{pre}.ln2", cfg, x)
             pre_act = F.linear(h2, params[f"{pre}.mlp.in.weight"], _bias(params, cfg, f"{pre}.mlp.in.bias"))
@@ -333,6 +353,7 @@ ARCH = register(Architecture(
     build_tensors=build_native_tensors,
     logits=transformer_logits,
     resid=transformer_resid,
+    resid_at=fused_resid,
     describe=describe,
     short=short,
     task_kinds=frozenset({"pairs", "sampled"}),

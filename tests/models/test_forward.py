@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from grokinterp import models
+from grokinterp import models, scoring
 from grokinterp.config import ModelConfig
 from grokinterp.models import (
     build_model,
@@ -135,3 +135,64 @@ def test_fused_scored_rows_match_the_hooked_model():
     assert torch.equal(pred.rows, want.rows)
     torch.testing.assert_close(pred.logits, want.logits, rtol=1e-5, atol=1e-5)
     assert pred.loss().item() == pytest.approx(want.loss().item(), rel=1e-6)
+
+
+def constant_count_labels(batch, n_answer, k, g):
+    """Labels where every example scores k of its n_answer positions, at places that differ between examples."""
+    labels = torch.randint(0, D_VOCAB, (batch, n_answer), generator=g)
+    for b in range(batch):
+        labels[b, torch.randperm(n_answer, generator=g)[k:]] = -1
+    return labels
+
+
+@pytest.mark.parametrize(("n_layers", "norm", "attn_only", "batch"),
+                         [(1, None, False, 3 * D_VOCAB), (1, "LN", False, 3), (2, None, True, 3 * D_VOCAB),
+                          (2, "LN", False, 3)])
+def test_scored_positions_per_example_match_the_hooked_model(n_layers, norm, attn_only, batch):
+    """Each example scoring 4 of its 11 answer positions (repeat-subseq's shape): `fused_scored` computes the last
+    layer at those only (`resid_at`), and its logits and gradients are the hooked model's at the scored entries.
+    batch 21 > d_vocab takes the layer-0 tables, batch 3 the plain path."""
+    cfg, model = make_model(n_layers, norm, attn_only, "relu", "paper")
+    g = torch.Generator().manual_seed(5)
+    tokens = torch.randint(0, D_VOCAB, (batch, N_CTX), generator=g)
+    pos = tuple(range(1, N_CTX))
+    labels = constant_count_labels(batch, len(pos), 4, g)
+    assert scoring.scored_index(labels) is not None
+    train = trainable_parameters(model)
+    names = list(train)
+    pred = fused_scored(named_tensors(model), cfg, tokens, pos, labels)
+    want = Scored.from_logits(models.hooked_logits(model, tokens, pos), labels)
+    assert torch.equal(pred.rows, want.rows) and torch.equal(pred.labels, want.labels)
+    assert_logits_close(pred.logits, want.logits)
+    g_pred = torch.autograd.grad(pred.loss(), [train[n] for n in names])
+    g_want = torch.autograd.grad(want.loss(), [train[n] for n in names])
+    scale = max(t.abs().max().item() for t in g_want)
+    for name, a, b in zip(names, g_pred, g_want):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * scale, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def test_fused_resid_at_own_positions_is_the_full_residual_there():
+    """`fused_resid(..., index)` returns each example's rows `answer_pos[index[b]]` of the full computation, and
+    a planted change to a token after an example's last indexed position leaves its rows alone (causal)."""
+    from grokinterp.models.transformer import fused_resid
+    cfg, model = make_model(2, "LN", False, "gelu", "paper")
+    params = named_tensors(model)
+    g = torch.Generator().manual_seed(6)
+    tokens = torch.randint(0, D_VOCAB, (5, N_CTX), generator=g)
+    pos = tuple(range(N_CTX))
+    index = torch.stack([torch.randperm(N_CTX - 1, generator=g)[:3].sort().values for _ in range(5)])
+    with torch.no_grad():
+        full = fused_resid(params, cfg, tokens, pos)
+        got = fused_resid(params, cfg, tokens, pos, index)
+        torch.testing.assert_close(got, torch.stack([full[b, index[b]] for b in range(5)]), rtol=1e-5, atol=1e-5)
+        changed = tokens.clone()
+        changed[:, -1] = (changed[:, -1] + 1) % D_VOCAB
+        torch.testing.assert_close(fused_resid(params, cfg, changed, pos, index), got, rtol=0, atol=0)
+
+
+def test_scored_index_only_for_a_constant_count_below_all():
+    labels = torch.tensor([[1, -1, 2, -1], [-1, 3, -1, 4]])
+    assert scoring.scored_index(labels).tolist() == [[0, 2], [1, 3]]
+    assert scoring.scored_index(torch.tensor([[1, -1, 2, -1], [-1, 3, 5, 4]])) is None  # 2 and 3 scored
+    assert scoring.scored_index(torch.tensor([[1, 2], [3, 4]])) is None  # all scored: the plain path
+    assert scoring.scored_index(torch.tensor([[-1, -1], [-1, -1]])) is None
