@@ -28,7 +28,8 @@ model read at `answer_pos`, and differs only in what it skips and in floating-po
   (token, position) pair, the attention score of every (query pair, key pair) once per head, and each
   example gathers its scores and values from these tables instead of recomputing them.
 - The last layer computes queries, attention, MLP and unembedding only at the answer positions (keys and
-  values still at every position they can see).
+  values still at every position they can see); given `index`, only at each example's own scored answer
+  positions (`resid_at`, which scoring calls when every example scores the same number of them).
 - Attention over longer sequences (query x key > 64 entries, outside the layer-0 tables) runs in torch's
   fused `scaled_dot_product_attention` kernel.
 - `fused_resid` stops before the unembedding, so that scoring (`grokinterp.models.forward.fused_scored`)
