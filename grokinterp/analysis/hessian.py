@@ -24,13 +24,18 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 Params = dict[str, Tensor]
 
 
 def hvp(loss_fn: Callable[[Params], Tensor], params: Params, v: Params) -> Params:
-    """The Hessian-vector product H v of `loss_fn` at `params` (dicts with the same keys and shapes)."""
-    with warnings.catch_warnings():
+    """The Hessian-vector product H v of `loss_fn` at `params` (dicts with the same keys and shapes).
+
+    Attention runs in `scaled_dot_product_attention`'s math backend here: torch's fused CPU kernel (what the
+    fused forward uses on longer sequences, e.g. repeat-subseq) has no forward-mode derivative, and the math
+    backend computes the same attention from differentiable operators."""
+    with warnings.catch_warnings(), sdpa_kernel(SDPBackend.MATH):
         # torch's first forward-mode AD call in a process registers its jvp decompositions with
         # `torch.jit.script`, which recent torch (2.13 here) deprecates with a warning that names no code of ours
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)

@@ -58,3 +58,32 @@ def test_the_first_hessian_vector_product_of_a_process_warns_nothing():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["[6.0,", "6.0,", "6.0]"]  # d^2/dw^2 w^3 = 6 w at w = 1
+
+
+def test_hvp_through_a_transformer_with_long_attention_matches_finite_differences():
+    """A 2-layer transformer on 12-token sequences takes the fused forward's `scaled_dot_product_attention`
+    path (no forward-mode derivative in torch's CPU kernel): H v still comes out, and equals the central
+    difference of the gradient along v."""
+    from grokinterp.config import ModelConfig
+    from grokinterp.models import build_model, fused_scored, named_tensors
+
+    cfg = ModelConfig(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=1, attn_only=True,
+                      normalization_type=None, init="paper", biases="none", seed=0)
+    params = {k: t.detach().double() for k, t in named_tensors(build_model(cfg, 11, 11, 12)).items()}
+    g = torch.Generator().manual_seed(0)
+    tokens, labels = torch.randint(0, 11, (9, 12), generator=g), torch.randint(0, 11, (9, 11), generator=g)
+    labels[torch.rand(9, 11, generator=g) < 0.5] = -1
+    names = ["blocks.0.attn.q.weight", "blocks.1.attn.k.weight", "embed.weight"]
+
+    def loss(p):
+        return fused_scored({**params, **p}, cfg, tokens, tuple(range(11)), labels).loss()
+
+    point = {k: params[k] for k in names}
+    v = {k: torch.randn(params[k].shape, generator=g, dtype=torch.float64) for k in names}
+    hv = hvp(loss, point, v)
+    eps = 1e-5
+    plus = torch.func.grad(loss)({k: point[k] + eps * v[k] for k in names})
+    minus = torch.func.grad(loss)({k: point[k] - eps * v[k] for k in names})
+    for k in names:
+        torch.testing.assert_close(hv[k], (plus[k] - minus[k]) / (2 * eps), rtol=1e-5, atol=1e-7)
+    assert max(hv[k].abs().max().item() for k in names) > 1e-3
