@@ -171,9 +171,10 @@ def test_scored_positions_per_example_match_the_hooked_model(n_layers, norm, att
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * scale, msg=lambda m, n=name: f"{n}: {m}")
 
 
-def test_fused_resid_at_own_positions_is_the_full_residual_there():
-    """`fused_resid(..., index)` returns each example's rows `answer_pos[index[b]]` of the full computation, and
-    a planted change to a token after an example's last indexed position leaves its rows alone (causal)."""
+def test_fused_resid_at_own_positions_is_the_full_residual_there(monkeypatch):
+    """`fused_resid(..., index)` returns each example's rows `answer_pos[index[b]]` of the full computation, in
+    one piece or in evaluation chunks, and a planted change to the last token leaves rows before it alone."""
+    from grokinterp.models import transformer
     from grokinterp.models.transformer import fused_resid
     cfg, model = make_model(2, "LN", False, "gelu", "paper")
     params = named_tensors(model)
@@ -188,6 +189,8 @@ def test_fused_resid_at_own_positions_is_the_full_residual_there():
         changed = tokens.clone()
         changed[:, -1] = (changed[:, -1] + 1) % D_VOCAB
         torch.testing.assert_close(fused_resid(params, cfg, changed, pos, index), got, rtol=0, atol=0)
+        monkeypatch.setattr(transformer, "EVAL_CHUNK_TOKENS", 2 * N_CTX)  # chunks of 2 examples
+        torch.testing.assert_close(fused_resid(params, cfg, tokens, pos, index), got, rtol=1e-6, atol=1e-6)
 
 
 def test_scored_index_only_for_a_constant_count_below_all():
