@@ -248,9 +248,9 @@ def fused_resid(
     tokens: Int[Tensor, "batch pos"],
     answer_pos: tuple[int, ...],
     index: Int[Tensor, "batch k"] | None = None,
-) -> Float[Tensor, "batch n_answer d_model"]:
-    """The transformer's final residual stream at `answer_pos`, after `ln_final` (the unembedding's input); with
-    `index`, at each example's own answer positions `answer_pos[index[b]]` instead, (batch, k, d_model): the last
+) -> Float[Tensor, "batch n d_model"]:
+    """The transformer's final residual stream at `answer_pos` (n = n_answer), after `ln_final` (the unembedding's
+    input); with `index`, at each example's own answer positions `answer_pos[index[b]]` instead (n = k): the last
     layer then computes queries, attention and MLP at those k positions only (repeat-subseq scores 30 of its 84
     per sequence).
 
