@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop at the first logged step with test accuracy >= train.grok_threshold")
     parser.add_argument("--steps-after-grokked", type=int, default=0, metavar="N",
                         help="with --stop-when-grokked (implied): train N steps past that step before stopping, "
-                             "to see the clean-up (the grokked step is checkpointed too)")
+                             "to see the clean-up (the grokked step is checkpointed too); a run that has "
+                             "collapsed below the threshold again by then trains on until it is back")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:  # sizes out of bounds are one line before torch is imported (a second, not two)

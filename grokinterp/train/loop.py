@@ -100,8 +100,11 @@ class Slot:
 
     def resume_from(self, meta: dict[str, str]) -> float:
         """Take the grokked step (and the source of `train.init_from`) from a resume point's checkpoint
-        metadata; returns its wall time."""
+        metadata, and the last metrics row before it (what `settled` reads until the next row); returns its wall
+        time."""
         self.grokked_step = int(meta["grokked_step"]) if meta.get("grokked_step", "") != "" else None
+        before = [r for r in self.store.read_metrics(skip_bad=True) if r.get("step", -1) < int(meta.get("step", "0"))]
+        self.last_row = before[-1] if before else {}
         for key in INIT_META_KEYS:
             if key in meta:
                 self.meta.setdefault(key, meta[key])
@@ -172,13 +175,22 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+def settled(slot: Slot, step: int, steps_after_grokked: int) -> bool:
+    """The stop of `stop_when_grokked`: at least `steps_after_grokked` steps past the slot's grokked step, with its
+    last logged test accuracy at `train.grok_threshold` or above. A run that collapsed after generalising (Power
+    et al.'s S5 runs fall to ~1% accuracy for a few hundred steps, then recover) trains on until it is back."""
+    return (slot.grokked_step is not None and step >= slot.grokked_step + steps_after_grokked
+            and slot.last_row.get("test_acc", 0.0) >= slot.cfg.train.grok_threshold)
+
+
 def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: float = 0.0, resumed: bool = False,
              stop_when_grokked: bool = False, steps_after_grokked: int = 0, progress: bool | None = None,
              desc: str | None = None) -> LoopResult:
     """Train every slot from `start` to its own `total` (see the module docstring). `stop_when_grokked`: stop
     `steps_after_grokked` steps after every slot's grokked step (checkpointed too), its first logged step with
-    test accuracy >= `train.grok_threshold`. The loop registers as a running training (`grokinterp.train.cores`)
-    and says in one line on stderr when other trainings already use the cores."""
+    test accuracy >= `train.grok_threshold`, or later, once its test accuracy is back there (`settled`). The
+    loop registers as a running training (`grokinterp.train.cores`) and says in one line on stderr when other
+    trainings already use the cores."""
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter() - wall_offset
@@ -224,9 +236,7 @@ def run_loop(stepper: Stepper, slots: list[Slot], start: int, *, wall_offset: fl
                         r = slots[0].last_row
                         bar.set_postfix(train_acc=f"{r['train_acc']:.3f}", test_acc=f"{r['test_acc']:.3f}",
                                         test_loss=f"{r['test_loss']:.3g}", refresh=False)
-                grokked = stop_when_grokked and all(slots[i].grokked_step is not None
-                                                    and step >= slots[i].grokked_step + steps_after_grokked
-                                                    for i in active)
+                grokked = stop_when_grokked and all(settled(slots[i], step, steps_after_grokked) for i in active)
                 for i in active:
                     s = slots[i]
                     due = (step in s.schedule or grokked or flag.stop or step == s.total

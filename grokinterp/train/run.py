@@ -21,7 +21,8 @@ def train(
 ) -> TrainResult:
     """Train (or resume) the run `cfg` into the directory `out`. `stop_when_grokked`: stop at the first logged
     step with test accuracy >= `train.grok_threshold`, or, with `steps_after_grokked` N, N steps after it (to see
-    the clean-up that follows), checkpointing the grokked step too."""
+    the clean-up that follows; a run whose test accuracy has fallen below the threshold again by then trains on
+    until it is back), checkpointing the grokked step too."""
     cfg.validate()
     check_after_grokked(stop_when_grokked, steps_after_grokked)
     check_out_dir(Path(out))

@@ -140,6 +140,27 @@ def test_steps_after_grokked_trains_past_the_grokked_step_and_checkpoints_both(t
     assert again.step == res.step  # rerun: already there, nothing trained
 
 
+def test_steps_after_grokked_waits_out_a_collapse(tmp_path, monkeypatch):
+    """A planted collapse after generalising (test accuracy scripted: 1 at steps 10-19, 0 at 20-39, 1 from 40):
+    with 15 steps after the grokked step 10, the run does not stop in the collapse at 25 but once it is back, at
+    40; with 5 it stops at 15, as before."""
+    real = SingleStepper.metrics
+
+    def scripted(self, step, runs, loss):
+        rows = real(self, step, runs, loss)
+        for row in rows:
+            row["test_acc"] = 1.0 if 10 <= step < 20 or step >= 40 else 0.0
+        return rows
+
+    monkeypatch.setattr(SingleStepper, "metrics", scripted)
+    cfg = tiny(**{"train.steps": 100, "train.log_every": 1, "train.ckpt_every": 1000, "train.ckpt_log_points": 0})
+    res = train(cfg, tmp_path / "a", stop_when_grokked=True, steps_after_grokked=15, progress=False)
+    assert (res.grokked_step, res.step) == (10, 40)
+    assert load_run(tmp_path / "a").steps[-2:] == [10, 40]
+    res = train(cfg, tmp_path / "b", stop_when_grokked=True, steps_after_grokked=5, progress=False)
+    assert (res.grokked_step, res.step) == (10, 15)
+
+
 def test_steps_after_grokked_needs_the_stop():
     from grokinterp.train.run import check_after_grokked
 
