@@ -178,7 +178,8 @@ def _finite(x) -> bool:
 def settled(slot: Slot, step: int, steps_after_grokked: int) -> bool:
     """The stop of `stop_when_grokked`: at least `steps_after_grokked` steps past the slot's grokked step, with its
     last logged test accuracy at `train.grok_threshold` or above. A run that collapsed after generalising (Power
-    et al.'s S5 runs fall to ~1% accuracy for a few hundred steps, then recover) trains on until it is back."""
+    et al.'s S5 runs fall to ~1% accuracy for a few hundred to several thousand steps, then recover) trains on
+    until it is back."""
     return (slot.grokked_step is not None and step >= slot.grokked_step + steps_after_grokked
             and slot.last_row.get("test_acc", 0.0) >= slot.cfg.train.grok_threshold)
 
