@@ -58,6 +58,10 @@ class TrainConfig:
     weight_decay: float = 1.0
     embed_lr: float | None = None  # learning rate of the embedding (Liu et al.'s eta_repr); None: lr
     embed_weight_decay: float | None = None  # its weight decay; None: weight_decay
+    # tensors kept out of weight decay (checkpoint names, e.g. ["embed.weight", "pos_embed.weight"], or on the
+    # command line embed.weight,pos_embed.weight: minGPT's groups, which decay only the linear layers' weights);
+    # the rest decay at weight_decay / embed_weight_decay
+    no_decay: tuple[str, ...] = ()
     loss: str = "ce"  # ce (cross-entropy) | mse (squared error on one-hot targets, Omnigrok's MNIST) | stablemax
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
@@ -87,6 +91,8 @@ class TrainConfig:
             e_lr = self.lr if self.embed_lr is None else self.embed_lr
             e_wd = self.weight_decay if self.embed_weight_decay is None else self.embed_weight_decay
             embed = f" (embedding: lr {e_lr:g}, weight decay {e_wd:g})"
+        if self.no_decay:
+            embed += f" (no weight decay on {', '.join(self.no_decay)})"
         adamw = f"betas {tuple(self.betas)}, eps {self.eps:g}"
         if self.optimizer == "muon":
             head = (f"Muon on the hidden matrices (lr {self.lr:g}, weight decay {self.weight_decay:g}, momentum "
@@ -109,6 +115,8 @@ class TrainConfig:
             raise ConfigError(f"train.embed_lr must be > 0 (or null: train.lr), got {self.embed_lr}")
         if self.embed_weight_decay is not None and self.embed_weight_decay < 0:
             raise ConfigError(f"train.embed_weight_decay must be >= 0 (or null), got {self.embed_weight_decay}")
+        if len(set(self.no_decay)) != len(self.no_decay):
+            raise ConfigError(f"train.no_decay names a tensor twice: {list(self.no_decay)}")
         if self.loss not in ("ce", "mse", "stablemax"):
             raise ConfigError(f"train.loss must be 'ce', 'mse' or 'stablemax', got {self.loss!r}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
@@ -377,6 +385,12 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         return _coerce(key, value, inner)
     if origin is tuple:
         args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[T, ...]: a list of any length
+            if isinstance(value, str) and args[0] is str:  # the command line's `--set key=a,b`
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{key} must be a list, got {value!r}")
+            return tuple(_coerce(key, v, args[0]) for v in value)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{key} must be a list of {len(args)} values, got {value!r}")
         return tuple(_coerce(key, v, a) for v, a in zip(value, args))

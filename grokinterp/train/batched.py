@@ -71,6 +71,8 @@ def why_not_batchable(cfg: RunConfig) -> str | None:
         return "weight noise trains one by one"
     if cfg.train.grad_clip > 0:
         return "gradient clipping trains one by one"
+    if cfg.train.no_decay:
+        return "tensors out of weight decay (train.no_decay) train one by one"
     if cfg.train.precision != "float32":
         return "bfloat16 training trains one by one"
     a = cfg.accel

@@ -1,12 +1,14 @@
 """The optimisers of a run: AdamW on every trainable tensor (with Liu et al.'s separate embedding lr and weight
-decay as a second group), or Muon on the architecture's hidden matrices and AdamW on the rest; their state as
-flat checkpoint tensors and back."""
+decay as a second group, and the tensors of `train.no_decay` in groups of their own without weight decay), or
+Muon on the architecture's hidden matrices and AdamW on the rest; their state as flat checkpoint tensors and
+back."""
 
 from __future__ import annotations
 
 import torch
 
 from grokinterp.config import RunConfig
+from grokinterp.errors import ConfigError
 from grokinterp.models import (
     EMBEDDING_PARAMS,
     architecture_of,
@@ -16,17 +18,30 @@ from grokinterp.runs.store import CheckpointError
 
 def param_groups(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> list[dict]:
     """One AdamW group, or two when `train.embed_lr` / `train.embed_weight_decay` give the embedding its own
-    (Liu et al.'s representation vs decoder learning rates). `base_lr` is the lr before warm-up."""
+    (Liu et al.'s representation vs decoder learning rates), each split in two when `train.no_decay` takes some
+    of its tensors out of weight decay. `base_lr` is the lr before warm-up."""
     t = cfg.train
     if t.embed_lr is None and t.embed_weight_decay is None:
-        return [{"params": list(params.values()), "base_lr": t.lr, "lr": t.lr, "weight_decay": t.weight_decay}]
-    emb = [p for n, p in params.items() if n in EMBEDDING_PARAMS]
-    rest = [p for n, p in params.items() if n not in EMBEDDING_PARAMS]
-    e_lr = t.lr if t.embed_lr is None else t.embed_lr
-    e_wd = t.weight_decay if t.embed_weight_decay is None else t.embed_weight_decay
-    groups = [{"params": rest, "base_lr": t.lr, "lr": t.lr, "weight_decay": t.weight_decay},
-              {"params": emb, "base_lr": e_lr, "lr": e_lr, "weight_decay": e_wd}]
-    return [g for g in groups if g["params"]]
+        groups = [{"params": list(params), "base_lr": t.lr, "lr": t.lr, "weight_decay": t.weight_decay}]
+    else:
+        e_lr = t.lr if t.embed_lr is None else t.embed_lr
+        e_wd = t.weight_decay if t.embed_weight_decay is None else t.embed_weight_decay
+        groups = [{"params": [n for n in params if n not in EMBEDDING_PARAMS], "base_lr": t.lr, "lr": t.lr,
+                   "weight_decay": t.weight_decay},
+                  {"params": [n for n in params if n in EMBEDDING_PARAMS], "base_lr": e_lr, "lr": e_lr,
+                   "weight_decay": e_wd}]
+    return [{**g, "params": [params[n] for n in g["params"]]} for g in without_decay(cfg, groups)]
+
+
+def without_decay(cfg: RunConfig, groups: list[dict]) -> list[dict]:
+    """Groups of tensor names with the names of `train.no_decay` moved into twins of their groups at weight
+    decay 0; empty groups dropped."""
+    keep = set(cfg.train.no_decay)
+    out = []
+    for g in groups:
+        out.append({**g, "params": [n for n in g["params"] if n not in keep]})
+        out.append({**g, "params": [n for n in g["params"] if n in keep], "weight_decay": 0.0})
+    return [g for g in out if g["params"]]
 
 
 class Optimizers:
@@ -66,11 +81,16 @@ def make_optimizer(cfg: RunConfig, params: dict[str, torch.nn.Parameter]) -> Opt
     (the architecture's `muon_names`) with the same lr and weight decay (its "match_rms_adamw" scaling, Liu et
     al. 2025, makes AdamW's settings carry over) and AdamW on the rest."""
     t = cfg.train
+    unknown = sorted(set(t.no_decay) - set(params))
+    if unknown:
+        raise ConfigError(f"train.no_decay names {', '.join(unknown)}: not a trainable tensor of this model "
+                          f"(those are {', '.join(params)})")
     hidden = set(architecture_of(cfg.model).muon_names(params)) if t.optimizer == "muon" else set()
     rest = {n: p for n, p in params.items() if n not in hidden}
     opts = [make_adamw(cfg, rest)] if rest else []
     if hidden:
-        opts.append(torch.optim.Muon([{"params": [params[n] for n in sorted(hidden)], "base_lr": t.lr}], lr=t.lr,
+        groups = without_decay(cfg, [{"params": sorted(hidden), "base_lr": t.lr, "weight_decay": t.weight_decay}])
+        opts.append(torch.optim.Muon([{**g, "params": [params[n] for n in g["params"]]} for g in groups], lr=t.lr,
                                      weight_decay=t.weight_decay, momentum=t.muon_momentum,
                                      adjust_lr_fn="match_rms_adamw"))
     return Optimizers(*opts)

@@ -90,3 +90,65 @@ def test_grad_clip_is_off_by_default_and_refused_below_zero():
     assert why_not_batchable(tiny(**{"train.grad_clip": 1.0})) == "gradient clipping trains one by one"
     with pytest.raises(ConfigError, match="train.grad_clip must be >= 0"):
         tiny(**{"train.grad_clip": -1.0})
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_no_decay_tensors_keep_their_weights_where_the_rest_decay(optimizer):
+    """Zero gradients: an update is weight decay alone, p <- p (1 - lr wd), except for the named tensors."""
+    from grokinterp.train.optim import make_optimizer
+
+    cfg = tiny(**{"train.optimizer": optimizer, "train.weight_decay": 0.5, "train.lr": 0.1,
+                  "train.no_decay": ["embed.weight", "blocks.0.attn.q.weight"]})
+    g = torch.Generator().manual_seed(0)
+    names = ("embed.weight", "pos_embed.weight", "blocks.0.attn.q.weight", "blocks.0.attn.k.weight")
+    params = {n: torch.nn.Parameter(torch.randn(4, 4, generator=g)) for n in names}
+    before = {n: p.detach().clone() for n, p in params.items()}
+    opt = make_optimizer(cfg, params)
+    for p in params.values():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    for n in names:
+        kept = n in cfg.train.no_decay
+        assert torch.allclose(params[n].detach(), before[n] * (1.0 if kept else 1 - 0.1 * 0.5)), n
+    assert sorted(g["weight_decay"] for g in opt.param_groups) == sorted([0.0, 0.5] * (2 if optimizer == "muon" else 1))
+
+
+def test_no_decay_is_checked_and_recorded():
+    from grokinterp.config import ConfigError
+    from grokinterp.train.batched import why_not_batchable
+    from grokinterp.train.optim import make_optimizer
+
+    cfg = tiny(**{"train.no_decay": ["embed.weight", "pos_embed.weight"]})
+    assert cfg.train.no_decay == ("embed.weight", "pos_embed.weight")
+    assert type(cfg).from_json(cfg.to_json()).train.no_decay == cfg.train.no_decay
+    assert "no weight decay on embed.weight, pos_embed.weight" in cfg.train.describe_optimizer()
+    assert why_not_batchable(cfg) == "tensors out of weight decay (train.no_decay) train one by one"
+    assert tiny().train.no_decay == () and why_not_batchable(tiny()) is None
+    assert tiny(**{"train.no_decay": "embed.weight, pos_embed.weight"}).train.no_decay == cfg.train.no_decay
+    assert tiny().with_overrides(["train.no_decay=embed.weight"]).train.no_decay == ("embed.weight",)
+    with pytest.raises(ConfigError, match="train.no_decay must be a list"):
+        tiny(**{"train.no_decay": 3})
+    with pytest.raises(ConfigError, match="train.no_decay must be a string"):
+        tiny(**{"train.no_decay": [3]})
+    with pytest.raises(ConfigError, match="names a tensor twice"):
+        tiny(**{"train.no_decay": ["embed.weight", "embed.weight"]})
+    bad = tiny(**{"train.no_decay": ["embed.W_E"]})
+    with pytest.raises(ConfigError, match=r"train.no_decay names embed.W_E: not a trainable tensor .*embed.weight"):
+        make_optimizer(bad, {"embed.weight": torch.nn.Parameter(torch.zeros(2, 2))})
+
+
+def test_a_run_without_decay_on_its_embeddings_resumes_bitwise(tmp_path):
+    from grokinterp.train import train
+    from tests.helpers import assert_bitwise_equal, final_tensors, metrics_wo_time
+
+    keep = {"train.no_decay": ["embed.weight", "pos_embed.weight"]}
+    long = tiny(**keep)
+    train(long, tmp_path / "long", progress=False)
+    train(tiny(**keep, **{"train.steps": 33}), tmp_path / "split", progress=False)
+    train(long, tmp_path / "split", progress=False)
+    assert_bitwise_equal(final_tensors(tmp_path / "long"), final_tensors(tmp_path / "split"))
+    assert metrics_wo_time(tmp_path / "long") == metrics_wo_time(tmp_path / "split")
+    plain = tiny()
+    train(plain, tmp_path / "plain", progress=False)
+    a, b = final_tensors(tmp_path / "long"), final_tensors(tmp_path / "plain")
+    assert float(a["embed.weight"].norm()) > float(b["embed.weight"].norm())  # decay shrank only the plain run's
