@@ -45,6 +45,7 @@ def test_the_512_sequence_spec_is_nandas_finite_run():
         assert cfg.preset == "repeat-subseq-512" and cfg.task.n_train == 512 and cfg.task.mode == "finite"
         assert cfg.train.weight_decay == 1.0 and cfg.train.batch_size == 128
         assert cfg.train.steps > 198_000  # past the step where his run generalised
+        assert cfg.train.no_decay == ("embed.weight", "pos_embed.weight") and cfg.task.score_first_tokens
 
 
 def test_every_power_preset_validates_with_their_optimiser():
