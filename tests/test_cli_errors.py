@@ -274,6 +274,7 @@ def test_a_refused_config_leaves_nothing_that_blocks_the_corrected_command(tmp_p
     ({"task.n": 4}, "unknown config key 'task.n' for task family 'modular'"),
     ({"model.d_mlp": 10**9}, "model.d_mlp must be at most 1,048,576"),
     ({"model.d_model": 65_536, "model.d_mlp": 1_048_576}, "out of memory"),  # within the bounds: 256 GB
+    ({"train.no_decay": "embed.W_E"}, "train.no_decay names embed.W_E: not a trainable tensor of this model"),
 ])
 def test_train_bad_values(override, needle, tmp_path, capsys):
     assert main(train_args(tmp_path / "r", **override)) == 2
