@@ -40,7 +40,8 @@ class InlineExecutor:
 class ProcessExecutor:
     """Runs jobs in `n` spawned worker processes, at most `n` in flight, each worker with
     cores // n torch threads (the cores this process may use; capped by OMP_NUM_THREADS when it is set), so
-    that the jobs never oversubscribe the cores (`grokinterp.train.cores`)."""
+    that the jobs never oversubscribe the cores (`grokinterp.train.cores`). SIGINT or SIGTERM to this process,
+    or a run stopped in a worker, stops the sweep once the runs in training have checkpointed."""
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -60,15 +61,20 @@ class ProcessExecutor:
         pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_worker_init, initargs=(os.getpid(),))
         running: dict = {}
+        old = _interruptible()
         try:
             while queue or running:
                 while queue and len(running) < n:
                     unit = queue.pop(0)
                     running[pool.submit(run_batch, unit)] = unit
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
+                stopped = False
                 for fut in done:
                     for record in _result(fut, running.pop(fut)):
                         on_done(record)
+                        stopped = stopped or record["state"] == "interrupted"
+                if stopped:  # a worker's run was told to stop (SIGINT or SIGTERM): stop the sweep as jobs=1 does
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             # stop submitting; runs in training get SIGTERM (train() then checkpoints and returns), until
             # every one has returned; idle workers ignore it
@@ -83,6 +89,21 @@ class ProcessExecutor:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+
+
+def _interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def _interruptible() -> dict:
+    """SIGINT and SIGTERM raise KeyboardInterrupt in this (the sweep's) process, also where it started with
+    SIGINT ignored, as a shell's background job does; returns the handlers to restore. Outside the main
+    thread signals cannot be handled: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _result(fut, unit: tuple[Job, ...]) -> list[dict[str, Any]]:

@@ -3,6 +3,11 @@ trained in this process."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +109,46 @@ def test_a_ray_sweep_survives_losing_a_node(tmp_path, monkeypatch):
     for name in NAMES:
         rows = [{k: v for k, v in r.items() if k != "wall_time"} for r in plain.run(name).metrics]
         assert rows == [{k: v for k, v in r.items() if k != "wall_time"} for r in ray_sweep.run(name).metrics]
+
+
+def _stop_when_training(sweep_dir: Path, stop) -> threading.Thread:
+    """Call `stop()` from a thread once a run of the sweep has logged a metrics row (it is in its loop)."""
+    def watch():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if any(p.stat().st_size for p in sweep_dir.glob("runs/*/metrics.jsonl")):
+                stop()
+                return
+            time.sleep(0.05)
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("how", ["sigint-to-a-background-sweep", "sigterm-to-a-worker"])
+def test_a_stopped_sweep_with_workers_stops_and_starts_nothing_more(how, tmp_path, monkeypatch):
+    """Started as a shell's background job, the sweep process has SIGINT ignored: it must still stop on it.
+    A run stopped in its worker (SIGTERM to the workers) stops the sweep, as with jobs=1, instead of the
+    next run starting in its place. Either way the running runs checkpoint and say `interrupted`."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    long = {**TINY_SET, "train.steps": 20_000, "train.ckpt_every": 500}
+    spec = load_spec(write_spec(tmp_path / "spec.toml", set_=long, grid=GRID))
+    out = tmp_path / "out"
+    if how == "sigint-to-a-background-sweep":
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stop = lambda: os.kill(os.getpid(), signal.SIGINT)  # noqa: E731
+    else:
+        before = signal.getsignal(signal.SIGINT)
+        # every worker: the one whose run trains stops it; one not in a run yet ignores it
+        stop = lambda: [os.kill(p.pid, signal.SIGTERM) for p in multiprocessing.active_children()]  # noqa: E731
+    try:
+        _stop_when_training(out, stop)
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(spec, out, jobs=2, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    started = sorted(p.name for p in (out / "runs").iterdir())
+    assert len(started) == 2  # the two in flight; the other two never started
+    sw = load_sweep(out)
+    states = {r.name: sw.state(r.name) for r in sw.runs}
+    assert all(states[name] == "interrupted" for name in started), states
