@@ -137,7 +137,7 @@ def test_no_decay_is_checked_and_recorded():
         make_optimizer(bad, {"embed.weight": torch.nn.Parameter(torch.zeros(2, 2))})
 
 
-def test_a_run_without_decay_on_its_embeddings_resumes_bitwise(tmp_path):
+def test_a_run_without_decay_on_its_embeddings_resumes_bitwise(tmp_path, threads):
     from grokinterp.train import train
     from tests.helpers import assert_bitwise_equal, final_tensors, metrics_wo_time
 
