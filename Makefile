@@ -2,7 +2,7 @@
 #              Debian's chromium for the browser test and dataset-fashion-mnist), run the test suite on
 #              TEST_WORKERS=2 processes (pytest-xdist)
 # make demo  : create .venv if missing, install, train the mod-113 model through the end of cleanup (preset mod113-demo), write
-#              its figure report (8.5 min on 2 idle CPU cores from a fresh clone; rerun to resume after an interruption)
+#              its figure report (9.7 min on 2 idle AMD EPYC cores from a fresh clone; rerun to resume after an interruption)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3

@@ -12,7 +12,7 @@ interpretability"), from their `transformers.py` Config and the saved runs' conf
 The paper trains 40k epochs and marks memorisation / circuit formation / cleanup at 1.4k / 9.4k / 14k;
 our budget of 25k steps passes cleanup with margin on CPU.
 `mod113-demo` is `mod113` stopped at 11,000 steps, past the end of cleanup (9,000 in that run, 9,300 in a
-12,000-step one; test accuracy 99% at 7,160): what `make demo` trains, in 7.3 minutes on 2 idle cores.
+12,000-step one; test accuracy 99% at 7,160): what `make demo` trains, in ~8 minutes on 2 idle AMD EPYC cores.
 `mod113-small` is a CPU-friendly variant (p = 53, d_model 64): 99% test accuracy at step ~5.8k (6.5k on
 another CPU), within its 8k-step budget (about a minute on one core).
 
